@@ -1,0 +1,10 @@
+"""noisekit: ComfyUI node pack entry point and standalone diffusion library.
+
+ComfyUI imports this package and reads NODE_CLASS_MAPPINGS,
+NODE_DISPLAY_NAME_MAPPINGS and WEB_DIRECTORY. Importing it never needs ComfyUI.
+"""
+from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+
+WEB_DIRECTORY = "./web"
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

@@ -1,0 +1,66 @@
+"""The photos the bundled model may see: only those shipped inside packages.
+
+Sources (see README, "Data"): scikit-image's ``skimage.data`` colour photos,
+scikit-learn's sample images, matplotlib's sample data, and Debian's
+plasma-workspace-wallpapers (GPL-2+), of which only the real photographs are
+used. HELDOUT is never trained on; the benchmarks evaluate on it.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+WALLPAPER_PACKAGE = "plasma-workspace-wallpapers"
+WALLPAPER_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
+                    "Grey", "Kite", "OneStandsOut", "Path", "summer_1am")
+TRAIN = ("skimage:rocket.jpg", "skimage:motorcycle_left.png", "skimage:motorcycle_right.png", "sklearn:china.jpg",
+         "sklearn:flower.jpg", "matplotlib:grace_hopper.jpg") + tuple(
+    f"wallpaper:{n}" for n in WALLPAPER_PHOTOS if n != "EveningGlow")
+HELDOUT = ("skimage:astronaut.png", "skimage:chelsea.png", "skimage:coffee.png", "wallpaper:EveningGlow")
+
+
+def fetch_wallpapers(dest: str) -> str:
+    """Extract Debian's wallpaper package into ``dest`` (apt-get download + dpkg-deb, no install)."""
+    if not glob.glob(os.path.join(dest, "usr/share/wallpapers/*")):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["apt-get", "download", WALLPAPER_PACKAGE], cwd=tmp, check=True)
+            (deb,) = glob.glob(os.path.join(tmp, "*.deb"))
+            subprocess.run(["dpkg-deb", "-x", deb, dest], check=True)
+    return dest
+
+
+def _largest_wallpaper(root: str, name: str) -> str:
+    files = glob.glob(os.path.join(root, "usr/share/wallpapers", name, "contents/images/*"))
+    if not files:
+        raise FileNotFoundError(f"wallpaper {name!r} not found under {root}; run fetch_wallpapers({root!r})")
+    return max(files, key=lambda f: Image.open(f).size[0] * Image.open(f).size[1])
+
+
+def load_photo(source: str, wallpaper_root: str | None = None) -> np.ndarray:
+    """An allowed photo as uint8 [H, W, 3]; ``source`` is "package:name"."""
+    package, name = source.split(":", 1)
+    if package == "skimage":
+        import skimage.data
+
+        image = np.asarray(Image.open(os.path.join(skimage.data.data_dir, name)).convert("RGB"))
+    elif package == "sklearn":
+        from sklearn.datasets import load_sample_image
+
+        image = load_sample_image(name)
+    elif package == "matplotlib":
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data(name) as f:
+            image = np.asarray(Image.open(f).convert("RGB"))
+    elif package == "wallpaper":
+        if wallpaper_root is None:
+            raise ValueError(f"load_photo({source!r}): give wallpaper_root (see fetch_wallpapers)")
+        image = np.asarray(Image.open(_largest_wallpaper(wallpaper_root, name)).convert("RGB"))
+    else:
+        raise ValueError(f"load_photo: unknown source package {package!r} in {source!r}")
+    return np.ascontiguousarray(image[..., :3])

@@ -1,0 +1,178 @@
+"""Train the bundled denoiser: ``python -m noisekit.models.train`` (resumable).
+
+EDM training (Karras et al. 2022) of models/unet.py on random crops of the
+allowed photos (models/photos.py). Every step's randomness comes from a
+generator seeded by (seed, step), so a run resumed from its checkpoint makes
+the same batches it would have made without stopping. Low-sigma samples are,
+half of the time, clipped to [0, 1] and quantised to 8 bits after noising, as
+real noisy photos are, so the one-step denoiser suits real 8-bit photos.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .loader import save_model
+from .photos import HELDOUT, TRAIN, fetch_wallpapers, load_photo
+from .unet import UNet, UNetConfig
+from .wrappers import EDMDenoiser
+
+SIGMA_DATA = 0.5
+P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training sigmas (generation range)
+PHOTO_SIGMA = (0.01, 1.0)  # log-uniform; 1.3..127 on the 0..255 scale (model space is [-1, 1])
+QUANTISE_BELOW = 0.5
+
+
+def photo_pyramid(photos: list[np.ndarray], min_side: int = 256) -> list[torch.Tensor]:
+    """Each photo at full size and at 1/2, 1/4, ... down to min_side: uint8 [3, H, W]."""
+    out = []
+    for p in photos:
+        t = torch.from_numpy(np.array(p)).permute(2, 0, 1).contiguous()
+        while min(t.shape[1:]) >= min_side:
+            out.append(t)
+            t = F.interpolate(t[None].float(), scale_factor=0.5, mode="area")[0].round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
+def random_crops(images: list[torch.Tensor], n: int, size: int, gen: torch.Generator) -> torch.Tensor:
+    """n crops in [-1, 1] with random flips and 90-degree turns; images drawn by sqrt(area)."""
+    weights = torch.tensor([math.sqrt(im.shape[1] * im.shape[2]) for im in images])
+    picks = torch.multinomial(weights, n, replacement=True, generator=gen)
+    crops = []
+    for k in picks.tolist():
+        im = images[k]
+        top = int(torch.randint(im.shape[1] - size + 1, (1,), generator=gen))
+        left = int(torch.randint(im.shape[2] - size + 1, (1,), generator=gen))
+        c = im[:, top:top + size, left:left + size]
+        if torch.rand((), generator=gen) < 0.5:
+            c = c.flip(2)
+        crops.append(c.rot90(int(torch.randint(4, (1,), generator=gen)), (1, 2)))
+    return torch.stack(crops).float() / 127.5 - 1
+
+
+def training_sigmas(n: int, gen: torch.Generator) -> torch.Tensor:
+    """Half EDM's log-normal (generation), half log-uniform over photo noise levels."""
+    lognormal = (torch.randn(n, generator=gen) * P_STD + P_MEAN).exp()
+    lo, hi = math.log(PHOTO_SIGMA[0]), math.log(PHOTO_SIGMA[1])
+    loguniform = (torch.rand(n, generator=gen) * (hi - lo) + lo).exp()
+    return torch.where(torch.arange(n) % 2 == 0, lognormal, loguniform)
+
+
+def add_noise(x: torch.Tensor, sigma: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """x + sigma * eps; low-sigma items half the time clipped and quantised to 8 bits."""
+    noisy = x + sigma[:, None, None, None] * torch.randn(x.shape, generator=gen)
+    as_photo = (sigma < QUANTISE_BELOW) & (torch.rand(x.shape[0], generator=gen) < 0.5)
+    photo = ((noisy.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+    return torch.where(as_photo[:, None, None, None], photo, noisy)
+
+
+def edm_loss(model: EDMDenoiser, x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """EDM's weighted x0 loss: lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        denoised = model(noisy, sigma)
+    weight = (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
+    return (weight[:, None, None, None] * (denoised.float() - x) ** 2).mean()
+
+
+def learning_rate(step: int, peak: float, total: int, warmup: int = 200) -> float:
+    """Linear warm-up, then cosine decay to 10% of peak at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: float = 0.999):
+    d = min(decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - d)
+
+
+@torch.no_grad()
+def heldout_psnr(model: EDMDenoiser, crops: torch.Tensor, sigma255: float = 25.0) -> float:
+    """One-step PSNR (dB, 0..255 scale) on held-out crops with 8-bit-quantised noise."""
+    gen = torch.Generator().manual_seed(0)
+    sigma = torch.full((crops.shape[0],), 2 * sigma255 / 255)
+    noisy = ((crops + sigma[:, None, None, None] * torch.randn(crops.shape, generator=gen)).clamp(-1, 1) + 1)
+    noisy = (noisy * 127.5).round() / 127.5 - 1
+    out = model(noisy, sigma).clamp(-1, 1)
+    mse = ((out - crops) / 2).square().mean(dim=(1, 2, 3))
+    return float((-10 * mse.log10()).mean())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m noisekit.models.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", default=os.path.join(os.path.dirname(__file__), "checkpoints", "train_state.pt"))
+    ap.add_argument("--export", default=os.path.join(os.path.dirname(__file__), "weights", "noisekit-default.safetensors"))
+    ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"),
+                    help="where Debian's wallpaper package is (or will be) extracted")
+    ap.add_argument("--steps", type=int, default=20000, help="total steps (also sets the LR schedule)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-every", type=int, default=250)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    root = fetch_wallpapers(args.wallpapers)
+    images = photo_pyramid([load_photo(s, root) for s in TRAIN])
+    heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
+                           torch.Generator().manual_seed(1))
+    model = EDMDenoiser(UNet(UNetConfig()), SIGMA_DATA)
+    ema = EDMDenoiser(UNet(UNetConfig()), SIGMA_DATA)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(args.checkpoint):
+        state = torch.load(args.checkpoint, map_location="cpu")
+        model.net.load_state_dict(state["model"])
+        ema.net.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        print(f"resumed from {args.checkpoint} at step {step}")
+    else:
+        ema.net.load_state_dict(model.net.state_dict())
+    ema.requires_grad_(False)
+    log_path = os.path.splitext(args.checkpoint)[0] + "_log.jsonl"
+    os.makedirs(os.path.dirname(args.checkpoint), exist_ok=True)
+    os.makedirs(os.path.dirname(args.export), exist_ok=True)
+    t0, losses = time.time(), []
+    while step < args.steps:
+        gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        x = random_crops(images, args.batch, args.crop, gen)
+        sigma = training_sigmas(args.batch, gen)
+        loss = edm_loss(model, x, add_noise(x, sigma, gen), sigma)
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(step, args.lr, args.steps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        update_ema(ema, model, step)
+        losses.append(loss.item())
+        if step % args.save_every == 0 or step == args.steps:
+            record = {"step": step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(ema, heldout),
+                      "sec_per_step": (time.time() - t0) / len(losses)}
+            print(json.dumps(record), flush=True)
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            tmp = args.checkpoint + ".tmp"
+            torch.save({"step": step, "model": model.net.state_dict(), "ema": ema.net.state_dict(),
+                        "opt": opt.state_dict(), "config": UNetConfig().to_dict(), "args": vars(args)}, tmp)
+            os.replace(tmp, args.checkpoint)
+            save_model(ema, args.export, step=step)
+            t0, losses = time.time(), []
+
+
+if __name__ == "__main__":
+    main()
