@@ -108,6 +108,49 @@ def heldout_psnr(model: EDMDenoiser, crops: torch.Tensor, sigma255: float = 25.0
     return float((-10 * mse.log10()).mean())
 
 
+class Trainer:
+    """Model, EMA and optimiser; ``step`` is the only source of training randomness."""
+
+    def __init__(self, config: UNetConfig, images: list[torch.Tensor], total_steps: int, lr: float = 4e-4,
+                 batch: int = 16, crop: int = 64, seed: int = 0):
+        self.model = EDMDenoiser(UNet(config), SIGMA_DATA)
+        self.ema = EDMDenoiser(UNet(config), SIGMA_DATA).requires_grad_(False)
+        self.ema.net.load_state_dict(self.model.net.state_dict())
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.0)
+        self.config, self.images, self.total, self.lr = config, images, total_steps, lr
+        self.batch, self.crop, self.seed, self.step = batch, crop, seed, 0
+
+    def train_step(self) -> float:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
+        x = random_crops(self.images, self.batch, self.crop, gen)
+        sigma = training_sigmas(self.batch, gen)
+        loss = edm_loss(self.model, x, add_noise(x, sigma, gen), sigma)
+        for g in self.opt.param_groups:
+            g["lr"] = learning_rate(self.step, self.lr, self.total)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        update_ema(self.ema, self.model, self.step)
+        return loss.item()
+
+    def save(self, path: str):
+        tmp = path + ".tmp"
+        torch.save({"step": self.step, "model": self.model.net.state_dict(), "ema": self.ema.net.state_dict(),
+                    "opt": self.opt.state_dict(), "config": self.config.to_dict()}, tmp)
+        os.replace(tmp, path)
+
+    def load(self, path: str):
+        state = torch.load(path, map_location="cpu")
+        if UNetConfig.from_dict(state["config"]) != self.config:
+            raise ValueError(f"{path}: checkpoint architecture {state['config']} differs from {self.config}")
+        self.model.net.load_state_dict(state["model"])
+        self.ema.net.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = state["step"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m noisekit.models.train", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=os.path.join(os.path.dirname(__file__), "checkpoints", "train_state.pt"))
@@ -125,52 +168,27 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     root = fetch_wallpapers(args.wallpapers)
-    images = photo_pyramid([load_photo(s, root) for s in TRAIN])
+    trainer = Trainer(UNetConfig(), photo_pyramid([load_photo(s, root) for s in TRAIN]), args.steps, args.lr,
+                      args.batch, args.crop, args.seed)
     heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
                            torch.Generator().manual_seed(1))
-    model = EDMDenoiser(UNet(UNetConfig()), SIGMA_DATA)
-    ema = EDMDenoiser(UNet(UNetConfig()), SIGMA_DATA)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    step = 0
     if os.path.exists(args.checkpoint):
-        state = torch.load(args.checkpoint, map_location="cpu")
-        model.net.load_state_dict(state["model"])
-        ema.net.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-        print(f"resumed from {args.checkpoint} at step {step}")
-    else:
-        ema.net.load_state_dict(model.net.state_dict())
-    ema.requires_grad_(False)
+        trainer.load(args.checkpoint)
+        print(f"resumed from {args.checkpoint} at step {trainer.step}")
     log_path = os.path.splitext(args.checkpoint)[0] + "_log.jsonl"
     os.makedirs(os.path.dirname(args.checkpoint), exist_ok=True)
     os.makedirs(os.path.dirname(args.export), exist_ok=True)
     t0, losses = time.time(), []
-    while step < args.steps:
-        gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        x = random_crops(images, args.batch, args.crop, gen)
-        sigma = training_sigmas(args.batch, gen)
-        loss = edm_loss(model, x, add_noise(x, sigma, gen), sigma)
-        for g in opt.param_groups:
-            g["lr"] = learning_rate(step, args.lr, args.steps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        update_ema(ema, model, step)
-        losses.append(loss.item())
-        if step % args.save_every == 0 or step == args.steps:
-            record = {"step": step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(ema, heldout),
+    while trainer.step < args.steps:
+        losses.append(trainer.train_step())
+        if trainer.step % args.save_every == 0 or trainer.step == args.steps:
+            record = {"step": trainer.step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(trainer.ema, heldout),
                       "sec_per_step": (time.time() - t0) / len(losses)}
             print(json.dumps(record), flush=True)
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            tmp = args.checkpoint + ".tmp"
-            torch.save({"step": step, "model": model.net.state_dict(), "ema": ema.net.state_dict(),
-                        "opt": opt.state_dict(), "config": UNetConfig().to_dict(), "args": vars(args)}, tmp)
-            os.replace(tmp, args.checkpoint)
-            save_model(ema, args.export, step=step)
+            trainer.save(args.checkpoint)
+            save_model(trainer.ema, args.export, step=trainer.step)
             t0, losses = time.time(), []
 
 

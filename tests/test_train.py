@@ -1,0 +1,66 @@
+"""Training pieces: data ranges, 8-bit noise, LR schedule, bit-exact resume."""
+import math
+
+import torch
+
+from noisekit.models.train import Trainer, add_noise, learning_rate, random_crops, training_sigmas
+from noisekit.models.unet import UNetConfig
+
+TINY = UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)
+
+
+def _images():
+    g = torch.Generator().manual_seed(3)
+    return [torch.randint(0, 256, (3, 40, 50), generator=g, dtype=torch.uint8) for _ in range(2)]
+
+
+def test_crops_are_in_range_and_from_the_photos():
+    crops = random_crops(_images(), 5, 16, torch.Generator().manual_seed(0))
+    assert crops.shape == (5, 3, 16, 16)
+    assert crops.min() >= -1 and crops.max() <= 1
+    assert torch.allclose((crops + 1) * 127.5, ((crops + 1) * 127.5).round(), atol=1e-4)  # 8-bit values
+
+
+def test_low_sigma_noise_is_sometimes_an_8bit_photo():
+    x = torch.zeros(64, 3, 8, 8)
+    sigma = torch.full((64,), 0.1)
+    noisy = add_noise(x, sigma, torch.Generator().manual_seed(0))
+    levels = (noisy + 1) * 127.5
+    on_grid = ((levels - levels.round()).abs() < 1e-4).flatten(1).all(1)
+    assert 10 < int(on_grid.sum()) < 54  # about half quantised, half Gaussian
+    assert (noisy[on_grid].abs() <= 1).all()
+    high = add_noise(x, torch.full((64,), 5.0), torch.Generator().manual_seed(0))
+    assert high.abs().max() > 1  # high sigma is never clipped
+
+
+def test_training_sigmas_cover_both_ranges():
+    s = training_sigmas(10000, torch.Generator().manual_seed(0))
+    photo = s[1::2]
+    assert photo.min() >= 0.01 and photo.max() <= 1.0
+    assert abs(float(s[0::2].log().mean()) - (-1.2)) < 0.05  # EDM log-normal mean
+
+
+def test_learning_rate_schedule():
+    assert learning_rate(0, 1.0, 1000, warmup=10) == 0.1
+    assert learning_rate(10, 1.0, 1000, warmup=10) == 1.0
+    assert math.isclose(learning_rate(1000, 1.0, 1000, warmup=10), 0.1)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    def trainer():
+        torch.manual_seed(0)
+        return Trainer(TINY, _images(), total_steps=4, batch=2, crop=16)
+
+    straight = trainer()
+    for _ in range(4):
+        straight.train_step()
+    first = trainer()
+    for _ in range(2):
+        first.train_step()
+    first.save(str(tmp_path / "state.pt"))
+    resumed = trainer()
+    resumed.load(str(tmp_path / "state.pt"))
+    for _ in range(2):
+        resumed.train_step()
+    for a, b in zip(straight.ema.parameters(), resumed.ema.parameters()):
+        assert torch.equal(a, b)
