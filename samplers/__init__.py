@@ -1,1 +1,60 @@
+"""Samplers (k-diffusion signature), seeded noise, forward noise and sampling.
 
+``SAMPLERS``: name -> solver function, with its options declared as Params.
+``Sampler(name, **options)``: the SAMPLER value outside ComfyUI.
+"""
+from __future__ import annotations
+
+from ..registry import Param, Registry
+from . import solvers
+from .forward import add_noise, img2img_sigmas
+from .noise import BrownianTreeNoiseSampler, NoiseSampler, unit_noise
+from .sample import MaskedDenoiser, sample
+
+SAMPLERS = Registry("sampler")
+
+ETA = Param("eta", "FLOAT", 1.0, 0.0, 1.0, 0.01, tooltip="Stochasticity: 0 = deterministic, 1 = full ancestral noise.")
+S_NOISE = Param("s_noise", "FLOAT", 1.0, 0.0, 2.0, 0.001, tooltip="Scale of the fresh noise added per step.")
+_SDE = (ETA, S_NOISE, Param("brownian", "BOOLEAN", True,
+        tooltip="Brownian-tree noise: results converge as steps grow (off: independent noise per step)."))
+
+SAMPLERS.register("euler", (
+    Param("s_churn", "FLOAT", 0.0, 0.0, 100.0, 0.01, tooltip="Karras churn: noise re-added per step (0 = ODE)."),
+    Param("s_tmin", "FLOAT", 0.0, 0.0, 1000.0, 0.001, tooltip="Churn only at sigma >= s_tmin."),
+    Param("s_tmax", "FLOAT", 1000.0, 0.0, 1000.0, 0.001, tooltip="Churn only at sigma <= s_tmax."),
+    S_NOISE), tags=("ode", "first_order"))(solvers.sample_euler)
+SAMPLERS.register("euler_ancestral", (ETA, S_NOISE), tags=("ancestral",))(solvers.sample_ancestral)
+SAMPLERS.register("ddim", (Param("eta", "FLOAT", 0.0, 0.0, 1.0, 0.01,
+    tooltip="DDIM eta: 0 = deterministic DDIM, 1 = DDPM's posterior variance."), S_NOISE),
+    tags=("ode", "first_order", "ancestral"))(solvers.sample_ddim)
+SAMPLERS.register("ddpm", (S_NOISE,), tags=("ancestral",))(solvers.sample_ddpm)
+SAMPLERS.register("heun", (), tags=("ode",))(solvers.sample_heun)
+SAMPLERS.register("dpm_2", (), tags=("ode",))(solvers.sample_dpm_2)
+SAMPLERS.register("lms", (Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order (history length)."),),
+                  tags=("ode",))(solvers.sample_lms)
+SAMPLERS.register("ipndm", (Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order (variable-step iPNDM)."),),
+                  tags=("ode",))(solvers.sample_ipndm)
+SAMPLERS.register("dpmpp_2m", (), tags=("ode",))(solvers.sample_dpmpp_2m)
+SAMPLERS.register("dpmpp_2m_sde", _SDE + (Param("solver_type", "COMBO", "midpoint", choices=("midpoint", "heun"),
+    tooltip="Second-order correction of DPM-Solver++(2M) SDE."),), tags=("sde",))(solvers.sample_dpmpp_2m_sde)
+SAMPLERS.register("dpmpp_3m_sde", _SDE, tags=("sde",))(solvers.sample_dpmpp_3m_sde)
+SAMPLERS.register("unipc", (Param("variant", "COMBO", "bh2", choices=("bh1", "bh2"),
+    tooltip="UniPC B(h): bh1 = h, bh2 = e^h - 1."),), tags=("ode",))(solvers.sample_unipc)
+
+
+class Sampler:
+    """A registered solver with bound, validated options, callable with the k-diffusion signature."""
+
+    def __init__(self, name: str, **options):
+        self.entry = SAMPLERS.get(name)
+        self.name, self.options = name, self.entry.bind(**options)
+
+    def __call__(self, model, x, sigmas, extra_args=None, callback=None, disable=None, **overrides):
+        return self.entry.fn(model, x, sigmas, extra_args, callback, disable, **{**self.options, **overrides})
+
+    def __repr__(self):
+        return f"Sampler({self.name!r}, {self.options})"
+
+
+__all__ = ["SAMPLERS", "Sampler", "sample", "add_noise", "img2img_sigmas", "unit_noise", "NoiseSampler",
+           "BrownianTreeNoiseSampler", "MaskedDenoiser", "solvers"]
