@@ -6,7 +6,7 @@ imports ComfyUI, lazily.
 """
 from importlib import import_module
 
-_MODULES = ()  # node modules, e.g. ("schedules", "sigma_tools", ...), added as they are written
+_MODULES = ("schedules", "samplers", "forward", "sample", "plot")
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}

@@ -1,0 +1,84 @@
+"""Forward noise: what an image (or latent) looks like at a noise level, q(x_t | x_0)."""
+from __future__ import annotations
+
+import torch
+
+from ..samplers import add_noise, unit_noise
+from ..samplers.forward import FORMS
+from .spec import SEED, NodeError, check_image, image_to_model, model_to_image, node_errors
+
+CATEGORY = "noisekit/noise"
+FORM_INPUT = (list(FORMS), {"default": "ve", "tooltip": "ve: x0 + sigma eps (SD, EDM); vp: DDPM's "
+              "sqrt(abar) x0 + sqrt(1 - abar) eps; flow: (1 - sigma) x0 + sigma eps (sigma <= 1)."})
+
+
+def _pick_sigma(node, sigma, sigmas, step):
+    if sigmas is None:
+        return float(sigma)
+    if not 0 <= step < len(sigmas):
+        raise NodeError(node, "step", f"{step} is outside the schedule (0..{len(sigmas) - 1})")
+    return float(sigmas[step])
+
+
+class ForwardNoise:
+    DISPLAY = "Forward Noise (noisekit)"
+    RETURN_TYPES = ("IMAGE", "LATENT", "LATENT")
+    RETURN_NAMES = ("noisy_image", "noisy_latent", "noise")
+    OUTPUT_TOOLTIPS = ("The noisy image for viewing (model space [-1, 1] mapped back to [0, 1] and clipped).",
+                       "The noisy state, unclipped ([-1, 1] image space for an IMAGE input).",
+                       "The unit Gaussian noise that was added.")
+    FUNCTION = "apply"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Samples q(x_t | x_0): the image or latent at a noise level sigma (or at a step of a schedule)."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+                    "sigma": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1000.0, "step": 0.001, "round": False,
+                                        "tooltip": "Noise level (ignored when a schedule is connected)."}),
+                    "seed": SEED,
+                    "parameterisation": FORM_INPUT},
+                "optional": {
+                    "image": ("IMAGE", {"tooltip": "The clean image (or connect a latent instead)."}),
+                    "latent": ("LATENT", {"tooltip": "The clean latent (or connect an image instead)."}),
+                    "sigmas": ("SIGMAS", {"tooltip": "Take sigma from this schedule at 'step'."}),
+                    "step": ("INT", {"default": 0, "min": 0, "max": 10000, "tooltip": "Index into sigmas."})}}
+
+    @node_errors
+    def apply(self, sigma, seed, parameterisation, image=None, latent=None, sigmas=None, step=0):
+        if (image is None) == (latent is None):
+            raise NodeError(self.DISPLAY, "image", "connect exactly one of 'image' and 'latent'")
+        x0 = image_to_model(check_image(self.DISPLAY, "image", image)) if image is not None else latent["samples"]
+        s = _pick_sigma(self.DISPLAY, sigma, sigmas, step)
+        noise = unit_noise(x0.shape, seed, x0.device, x0.dtype)
+        noisy = add_noise(x0, noise, s, parameterisation)
+        return (model_to_image(noisy[:, :3]), {"samples": noisy}, {"samples": noise})
+
+
+class NoiseStrip:
+    DISPLAY = "Noise Strip (noisekit)"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("strip",)
+    OUTPUT_TOOLTIPS = ("One frame per sigma of the schedule, the same noise scaled up (a batch to preview).",)
+    FUNCTION = "apply"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "The same image at every noise level of a schedule, with one noise draw: a picture of the schedule."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE", {"tooltip": "The clean image (the first of the batch is used)."}),
+                             "sigmas": ("SIGMAS", {"tooltip": "The noise levels to show, in order."}),
+                             "seed": SEED, "parameterisation": FORM_INPUT}}
+
+    @node_errors
+    def apply(self, image, sigmas, seed, parameterisation):
+        x0 = image_to_model(check_image(self.DISPLAY, "image", image)[:1])
+        if len(sigmas) == 0:
+            raise NodeError(self.DISPLAY, "sigmas", "the schedule is empty")
+        noise = unit_noise(x0.shape, seed, x0.device, x0.dtype).expand(len(sigmas), *x0.shape[1:])
+        frames = add_noise(x0.expand_as(noise), noise, sigmas.to(x0), parameterisation)
+        return (model_to_image(frames),)
+
+
+NODE_CLASS_MAPPINGS = {"NoisekitForwardNoise": ForwardNoise, "NoisekitNoiseStrip": NoiseStrip}
+NODE_DISPLAY_NAME_MAPPINGS = {k: v.DISPLAY for k, v in NODE_CLASS_MAPPINGS.items()}
