@@ -39,7 +39,8 @@ class EDMDenoiser(nn.Module):
         sd2, s2 = self.sigma_data**2, sigma**2
         return sd2 / (s2 + sd2), sigma * self.sigma_data / (s2 + sd2).sqrt(), 1 / (s2 + sd2).sqrt(), sigma.log() / 4
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, seed=None, **cond) -> torch.Tensor:
+        """``seed`` arrives in the samplers' extra_args (ComfyUI's convention); a network ignores it."""
         s = _expand(sigma, x)
         c_skip, c_out, c_in, _ = self.preconditioning(s)
         c_noise = sigma.to(x.dtype).reshape(-1).log() / 4
@@ -83,7 +84,7 @@ class NetDenoiser(nn.Module):
         self.sigma_min = 0.002 if sigma_min is None else float(sigma_min)
         self.sigma_max = default_max if sigma_max is None else float(sigma_max)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, seed=None, **cond) -> torch.Tensor:
         s = _expand(sigma, x)
         x_in = x if self.prediction == "flow" else x / (s**2 + 1).sqrt()
         c = sigma.reshape(-1).expand(x.shape[0])

@@ -62,7 +62,9 @@ def make_sampler(name: str, **options):
     def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None, **kw):
         return core(ComfyModel(model), x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **kw)
 
-    return comfy.samplers.KSAMPLER(sampler_function)
+    ksampler = comfy.samplers.KSAMPLER(sampler_function)
+    ksampler.noisekit_sampler = core  # so noisekit's own nodes can run it on a noisekit model
+    return ksampler
 
 
 class Noise:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..samplers import sample
+from ..samplers import Sampler, sample
 from . import compat
 from .spec import SEED, NodeError, check_image, check_mask, image_to_model, model_to_image, node_errors
 
@@ -15,6 +15,16 @@ def check_model(node: str, model):
         raise NodeError(node, "model", "expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
                                        "use SamplerCustom with a noisekit SAMPLER and SIGMAS")
     return model
+
+
+def check_sampler(node: str, sampler):
+    """The core Sampler behind a SAMPLER value (inside ComfyUI noisekit's KSAMPLERs carry it)."""
+    if sampler is None:
+        return None
+    core = getattr(sampler, "noisekit_sampler", sampler)
+    if not isinstance(core, Sampler):
+        raise NodeError(node, "sampler", "connect a noisekit sampler node (ComfyUI's own samplers cannot run here)")
+    return core
 
 
 def step_callback(total: int):
@@ -53,6 +63,7 @@ class Sample:
     @node_errors
     def run(self, model, sigmas, sampler, seed, width=64, height=64, batch_size=1, image=None, mask=None):
         model = check_model(self.DISPLAY, model)
+        sampler = check_sampler(self.DISPLAY, sampler)
         if image is None and mask is not None:
             raise NodeError(self.DISPLAY, "mask", "a mask needs a start image to keep")
         device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from . import photo_cli
+
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
@@ -131,10 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", help="write a JSON report (status, timings, outputs, errors) here")
     run.add_argument("--json-progress", action="store_true", help="print ComfyUI-style events as JSON lines")
     run.set_defaults(func=cmd_run)
-    # photo commands: runner/photo_cli.add_parsers(sub)
+    photo_cli.add_parsers(sub)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if args.command == "run":
+        return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as e:
+        print(f"noisekit {args.command}: {e}", file=sys.stderr)
+        return EXIT_INVALID

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
+from ..samplers.inpaint import grow_mask
+
 PATHS = {"input": os.path.abspath("input"), "output": os.path.abspath("output"),
          "temp": os.path.join(tempfile.gettempdir(), "noisekit-preview")}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -268,19 +270,6 @@ class InvertMask:
 
     def invert(self, mask):
         return (1.0 - mask,)
-
-
-def grow_mask(mask: torch.Tensor, expand: int, tapered_corners: bool = True) -> torch.Tensor:
-    """Grey dilation (expand > 0) or erosion (< 0), one pixel per step; tapered = cross kernel."""
-    m = mask.reshape(-1, 1, *mask.shape[-2:])
-    kernel = torch.tensor([[0, 1, 0], [1, 1, 1], [0, 1, 0]] if tapered_corners else [[1] * 3] * 3, dtype=torch.bool)
-    offsets = [(dy - 1, dx - 1) for dy in range(3) for dx in range(3) if kernel[dy, dx]]
-    for _ in range(abs(expand)):
-        padded = F.pad(m, (1, 1, 1, 1), mode="replicate")
-        shifted = torch.stack([padded[..., 1 + dy:1 + dy + m.shape[-2], 1 + dx:1 + dx + m.shape[-1]]
-                               for dy, dx in offsets])
-        m = shifted.amax(0) if expand > 0 else shifted.amin(0)
-    return m.reshape(mask.shape)
 
 
 class GrowMask:

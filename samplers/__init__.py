@@ -41,6 +41,14 @@ SAMPLERS.register("dpmpp_3m_sde", _SDE, tags=("sde",))(solvers.sample_dpmpp_3m_s
 SAMPLERS.register("unipc", (Param("variant", "COMBO", "bh2", choices=("bh1", "bh2"),
     tooltip="UniPC B(h): bh1 = h, bh2 = e^h - 1."),), tags=("ode",))(solvers.sample_unipc)
 
+from .inpaint import sample_repaint  # noqa: E402  (needs SAMPLERS for its base samplers)
+
+SAMPLERS.register("repaint", (
+    Param("base", "COMBO", "euler_ancestral", choices=tuple(SAMPLERS.names()), tooltip="Sampler run between jumps."),
+    Param("jump_length", "INT", 10, 1, 1000, 1, tooltip="Steps per jump before re-noising."),
+    Param("jump_n_sample", "INT", 2, 1, 100, 1, tooltip="How many times each jump is sampled.")),
+    tags=("inpaint",))(sample_repaint)
+
 
 class Sampler:
     """A registered solver with bound, validated options, callable with the k-diffusion signature."""

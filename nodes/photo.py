@@ -1,0 +1,118 @@
+"""Photo nodes: the bundled model, denoise and inpaint, on IMAGE directly (no VAE)."""
+from __future__ import annotations
+
+from .. import devices
+from ..models.loader import BUNDLED, load_model
+from ..samplers.denoise import MODES, denoise
+from ..samplers.inpaint import METHODS, PREFILLS, inpaint
+from ..samplers.tiling import TiledDenoiser
+from . import compat
+from .sample import check_model, check_sampler
+from .spec import SEED, NodeError, check_image, check_mask, node_errors
+
+CATEGORY = "noisekit/photo"
+SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise, euler_ancestral for inpaint)."}
+
+
+class LoadModel:
+    DISPLAY = "Load Model (noisekit)"
+    RETURN_TYPES = ("MODEL",)
+    RETURN_NAMES = ("model",)
+    OUTPUT_TOOLTIPS = ("A pixel-space denoiser for noisekit's Sample, Denoise Photo and Inpaint Photo nodes.",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Loads the bundled denoising model (no download) or a noisekit .safetensors file."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_name": (list(BUNDLED), {"default": "noisekit-default",
+                                                            "tooltip": "A bundled model."})},
+                "optional": {"path": ("STRING", {"default": "", "tooltip": "A .safetensors path (overrides model_name)."})}}
+
+    @node_errors
+    def load(self, model_name, path=""):
+        try:
+            return (load_model(path.strip() or model_name, device=devices.get_device()),)
+        except (OSError, ValueError) as e:
+            raise NodeError(self.DISPLAY, "path" if path.strip() else "model_name", str(e)) from e
+
+
+class DenoisePhoto:
+    DISPLAY = "Denoise Photo (noisekit)"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("image",)
+    OUTPUT_TOOLTIPS = ("The denoised photo, same size.",)
+    FUNCTION = "run"
+    CATEGORY = CATEGORY
+    DESCRIPTION = ("Removes Gaussian-like noise from a photo of any size (tiled). one_step is the MMSE estimate "
+                   "(highest PSNR); sample runs a sampler from the photo's noise level (more detail).")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+                    "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
+                    "image": ("IMAGE", {"tooltip": "The noisy photo."}),
+                    "noise_level": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 200.0, "step": 0.5,
+                                              "tooltip": "Noise std on the 0..255 scale; 0 = estimate it."}),
+                    "mode": (list(MODES), {"default": "one_step", "tooltip": "one_step (MMSE) or sample."}),
+                    "steps": ("INT", {"default": 8, "min": 1, "max": 200, "tooltip": "Steps in sample mode."}),
+                    "seed": SEED,
+                    "tile": ("INT", {"default": 512, "min": 128, "max": 4096, "step": 64,
+                                     "tooltip": "Tile size: smaller uses less memory."})},
+                "optional": {"sampler": ("SAMPLER", SAMPLER_INPUT)}}
+
+    @node_errors
+    def run(self, model, image, noise_level, mode, steps, seed, tile, sampler=None):
+        model = check_model(self.DISPLAY, model)
+        image = check_image(self.DISPLAY, "image", image)
+        sampler = check_sampler(self.DISPLAY, sampler)
+        h, w = image.shape[1:3]
+        bar = compat.progress_bar(TiledDenoiser(model, tile).count(h, w) * (1 if mode == "one_step" else 2 * steps))
+        sigma = "auto" if noise_level == 0 else noise_level / 255.0
+        return (denoise(model, image, sigma, mode, steps, sampler, seed, tile, on_tile=lambda: bar.update(1)),)
+
+
+class InpaintPhoto:
+    DISPLAY = "Inpaint Photo (noisekit)"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("image",)
+    OUTPUT_TOOLTIPS = ("The photo with the masked area repainted; unmasked pixels are the input's, bit for bit.",)
+    FUNCTION = "run"
+    CATEGORY = CATEGORY
+    DESCRIPTION = ("Repaints the masked area (1 = repaint) of a photo: only the mask's bounding box plus context is "
+                   "sampled. repaint (RePaint resampling) harmonises the fill; replace is faster.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+                    "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
+                    "image": ("IMAGE", {"tooltip": "The photo."}),
+                    "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
+                    "method": (list(METHODS), {"default": "repaint", "tooltip": "repaint or replace."}),
+                    "steps": ("INT", {"default": 30, "min": 1, "max": 500, "tooltip": "Sampling steps."}),
+                    "seed": SEED,
+                    "grow": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
+                    "feather": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
+                    "prefill": (list(PREFILLS), {"default": "diffuse",
+                                "tooltip": "Fill the hole before noising (matters when strength < 1)."}),
+                    "strength": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01,
+                                           "tooltip": "1 = paint from pure noise; lower keeps the prefill's layout."}),
+                    "jump_length": ("INT", {"default": 10, "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
+                    "jump_n_sample": ("INT", {"default": 2, "min": 1, "max": 20, "tooltip": "RePaint resamplings."})},
+                "optional": {"sampler": ("SAMPLER", SAMPLER_INPUT)}}
+
+    @node_errors
+    def run(self, model, image, mask, method, steps, seed, grow, feather, prefill, strength, jump_length,
+            jump_n_sample, sampler=None):
+        model = check_model(self.DISPLAY, model)
+        image = check_image(self.DISPLAY, "image", image)
+        mask = check_mask(self.DISPLAY, "mask", mask, image)[:, 0]
+        sampler = check_sampler(self.DISPLAY, sampler)
+        bar = compat.progress_bar(steps * (jump_n_sample if method == "repaint" else 1))
+        return (inpaint(model, image, mask, method, steps, sampler, seed, grow, feather, prefill, strength,
+                        jump_length=jump_length, jump_n_sample=jump_n_sample, on_step=lambda: bar.update(1)),)
+
+
+NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,
+                       "NoisekitInpaintPhoto": InpaintPhoto}
+NODE_DISPLAY_NAME_MAPPINGS = {k: v.DISPLAY for k, v in NODE_CLASS_MAPPINGS.items()}
