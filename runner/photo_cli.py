@@ -48,7 +48,7 @@ def write_photo(image: torch.Tensor, info: dict, path: str):
     values = (image[0].clamp(0, 1).numpy() * scale).round().astype(dtype)
     if info["mode"] in ("L", "I;16", "I;16B", "I") or info["mode"] == "LA":
         grey = values.mean(-1).round().astype(dtype) if info["mode"] != "L" else values[..., 0]
-        out = Image.fromarray(grey) if info["bits"] == 8 else Image.fromarray(grey.astype(np.uint16), "I;16")
+        out = Image.fromarray(grey)  # uint8 -> "L", uint16 -> "I;16"
     else:
         out = Image.fromarray(values)
     if info["alpha"] is not None and info["bits"] == 8:

@@ -25,7 +25,8 @@ def ramp(length: int, overlap: int, rise: bool, fall: bool) -> torch.Tensor:
     w = torch.ones(length, dtype=torch.float32)
     n = min(overlap, length // 2)
     if n > 0:
-        edge = 0.5 - 0.5 * torch.cos(math.pi * (torch.arange(n, dtype=torch.float32) + 0.5) / n)
+        # zero weight on the very edge: a tile's border pixels see its padding, not the image
+        edge = 0.5 - 0.5 * torch.cos(math.pi * torch.arange(n, dtype=torch.float32) / n)
         if rise:
             w[:n] = edge
         if fall:

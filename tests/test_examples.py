@@ -1,0 +1,82 @@
+"""Every saved example graph runs through the runner, in both formats, with the bundled model."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from noisekit.runner import Runner, load_prompt, node_classes
+from noisekit.runner.standins import PATHS
+from noisekit.samplers.estimate import estimate_sigma
+
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_workflows")
+UI_GRAPHS = sorted(p for p in glob.glob(os.path.join(HERE, "*.json")) if not p.endswith("_api.json"))
+CLASSES = node_classes()
+FAST = {"NoisekitInpaintPhoto": {"steps": 4, "jump_length": 2}, "NoisekitScheduleKarras": {"steps": 6}}
+
+
+def _prompt(path):
+    return load_prompt(json.load(open(path)), CLASSES)
+
+
+@pytest.mark.parametrize("ui_path", UI_GRAPHS, ids=os.path.basename)
+def test_ui_and_api_examples_are_the_same_graph(ui_path):
+    api_path = ui_path[:-5] + "_api.json"
+    assert os.path.exists(api_path), "each example ships in both formats"
+    (ui, workflow), (api, _) = _prompt(ui_path), _prompt(api_path)
+    assert workflow is not None
+    assert {k: (v["class_type"], v["inputs"]) for k, v in ui.items()} == \
+           {k: (v["class_type"], v["inputs"]) for k, v in api.items()}
+
+
+@pytest.fixture(autouse=True)
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.setitem(PATHS, "input", os.path.join(HERE, "input"))
+    monkeypatch.setitem(PATHS, "output", str(tmp_path))
+    return tmp_path
+
+
+def _run(name):
+    prompt, workflow = _prompt(os.path.join(HERE, name))
+    for node in prompt.values():
+        node["inputs"].update(FAST.get(node["class_type"], {}))
+    result = Runner(CLASSES).run(prompt, {"workflow": workflow})
+    return [img["path"] for ui in result.ui.values() for img in ui["images"]]
+
+
+def _read(path):
+    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255)[None]
+
+
+def test_denoise_example_removes_the_noise():
+    (out,) = _run("denoise_photo.json")
+    noisy = _read(os.path.join(HERE, "input", "coffee_noisy25.png"))
+    result = _read(out)
+    assert result.shape == noisy.shape
+    assert estimate_sigma(noisy) * 255 > 20 and estimate_sigma(result) * 255 < 5
+    assert "workflow" in Image.open(out).info and "prompt" in Image.open(out).info
+
+
+def test_inpaint_example_keeps_everything_outside_the_grown_mask():
+    (out,) = _run("inpaint_photo.json")
+    photo = np.asarray(Image.open(os.path.join(HERE, "input", "chelsea.png")))
+    mask = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, "input", "chelsea_mask.png")), np.float32) / 255)
+    from noisekit.samplers.inpaint import grow_mask
+
+    keep = (grow_mask(mask[None], 2)[0] == 0).numpy()
+    result = np.asarray(Image.open(out))
+    assert np.array_equal(result[keep], photo[keep]) and not np.array_equal(result[~keep], photo[~keep])
+
+
+def test_generation_and_picture_examples():
+    outs = _run("generate_ddpm_ddim_euler.json")
+    assert len(outs) == 12 and all(Image.open(p).size == (64, 64) for p in outs)
+    strip = _run("forward_noise_strip.json")
+    assert len(strip) == 7
+    frames = [_read(p) for p in strip]
+    assert float((frames[-1] - _read(os.path.join(HERE, "input", "chelsea.png"))).abs().max()) < 1 / 255
+    (plot,) = _run("schedule_comparison.json")
+    assert Image.open(plot).size == (768, 432)
