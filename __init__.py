@@ -3,8 +3,9 @@
 ComfyUI imports this package and reads NODE_CLASS_MAPPINGS,
 NODE_DISPLAY_NAME_MAPPINGS and WEB_DIRECTORY. Importing it never needs ComfyUI.
 """
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+if __package__:  # pytest imports this file bare (no package) when it collects tests/
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 
-WEB_DIRECTORY = "./web"
+    WEB_DIRECTORY = "./web"
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
