@@ -1,9 +1,10 @@
 """The one module that knows ComfyUI exists. Every ``comfy`` import is lazy.
 
-Inside ComfyUI: SAMPLER values are ``comfy.samplers.KSAMPLER`` objects around
-the core solver, progress goes to ``comfy.utils.ProgressBar`` (which also
-raises ComfyUI's interrupt). Outside: the core ``samplers.Sampler`` and
-noisekit's own progress bars.
+Inside ComfyUI a SAMPLER is a ``comfy.samplers.KSAMPLER`` around the core
+solver (so it plugs into SamplerCustom / SamplerCustomAdvanced with any
+checkpoint), progress goes to ``comfy.utils.ProgressBar`` (whose hook also
+raises ComfyUI's interrupt). Outside, a SAMPLER is the core ``samplers.Sampler``
+and progress goes to noisekit's own ``progress`` module.
 """
 from __future__ import annotations
 
@@ -14,71 +15,110 @@ import torch
 from .. import progress
 from ..samplers import Sampler, unit_noise
 
+# ComfyUI's model_sampling mix-in classes (comfy/model_sampling.py) -> the core's parameterisation.
+# Only "flow" changes the noise form (x = (1 - sigma) x0 + sigma eps); the rest are VE in k-diffusion form.
+_PARAMETERISATIONS = {"CONST": "flow", "EDM": "edm", "V_PREDICTION": "v", "X0": "x0", "EPS": "eps"}
+
 
 def in_comfyui() -> bool:
-    """True when running inside a ComfyUI server process (its modules are loaded)."""
+    """True inside a ComfyUI process: its sampler module is loaded (ComfyUI imports it before any pack)."""
     return "comfy.samplers" in sys.modules
 
 
-class ComfyModel:
-    """ComfyUI's model wrapper seen as a core Denoiser: flow models (CONST model sampling)
-    are marked as such so ancestral and SDE steps use the flow form."""
+def model_sampling(model):
+    """ComfyUI's ``model_sampling`` behind a sampler's model: KSAMPLER hands the sampler
+    KSamplerX0Inpaint -> guider -> BaseModel, so look up to three ``inner_model`` levels."""
+    inner = model
+    for _ in range(4):
+        sampling = getattr(inner, "model_sampling", None)
+        if sampling is not None or inner is None:
+            return sampling
+        inner = getattr(inner, "inner_model", None)
+    return None
+
+
+def parameterisation_of(sampling) -> str:
+    """The core parameterisation name for a ComfyUI model_sampling object (by its mix-in class)."""
+    for cls in type(sampling).__mro__:
+        if cls.__name__ in _PARAMETERISATIONS:
+            return _PARAMETERISATIONS[cls.__name__]
+    return "eps"
+
+
+class ComfyDenoiser:
+    """A ComfyUI sampler model seen as a core Denoiser, without copying anything: calls go
+    straight through, ``parameterisation`` says "flow" for CONST (rectified-flow) models so
+    ancestral and SDE steps use the flow form, and other attributes are the wrapped model's."""
 
     def __init__(self, model):
         self.inner = model
-        sampling = _model_sampling(model)
-        self.parameterisation = "flow" if _is_const(sampling) else "eps"
+        sampling = model_sampling(model)
+        self.parameterisation = parameterisation_of(sampling) if sampling is not None else "eps"
+        flow = self.parameterisation == "flow"
         self.sigma_min = float(getattr(sampling, "sigma_min", 0.0))
-        self.sigma_max = float(getattr(sampling, "sigma_max", 1.0))
+        self.sigma_max = float(getattr(sampling, "sigma_max", 1.0 if flow else 80.0))
 
     def __call__(self, x, sigma, **kwargs):
         return self.inner(x, sigma, **kwargs)
 
-
-def _model_sampling(model):
-    inner = model
-    for _ in range(3):
-        if hasattr(inner, "model_sampling"):
-            return inner.model_sampling
-        inner = getattr(inner, "inner_model", None)
-        if inner is None:
-            break
-    return None
-
-
-def _is_const(sampling) -> bool:
-    if sampling is None:
-        return False
-    return any(cls.__name__ == "CONST" for cls in type(sampling).__mro__)
+    def __getattr__(self, name):  # only reached for names not set in __init__
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
 
 def make_sampler(name: str, **options):
-    """The SAMPLER value: a KSAMPLER inside ComfyUI, a core Sampler outside."""
+    """The SAMPLER value for a registered solver with validated options.
+
+    Inside ComfyUI: ``comfy.samplers.KSAMPLER(fn, extra_options=options)`` where ``fn`` runs the
+    core solver on ComfyUI's model wrapped as a ComfyDenoiser; KSAMPLER adds the initial noise and
+    passes the options as keyword arguments, as for its own samplers. The core Sampler rides along
+    as ``.noisekit_sampler`` so noisekit's Sample node can run it on a noisekit model.
+    Outside ComfyUI: the core ``samplers.Sampler``.
+    """
     core = Sampler(name, **options)
     if not in_comfyui():
         return core
     import comfy.samplers
 
-    def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None, **kw):
-        return core(ComfyModel(model), x, sigmas, extra_args=extra_args, callback=callback, disable=disable, **kw)
+    solver = core.entry.fn
 
-    ksampler = comfy.samplers.KSAMPLER(sampler_function)
-    ksampler.noisekit_sampler = core  # so noisekit's own nodes can run it on a noisekit model
+    def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
+        return solver(ComfyDenoiser(model), x, sigmas, extra_args, callback, disable, **opts)
+
+    sampler_function.__name__ = f"noisekit_{name}"
+    ksampler = comfy.samplers.KSAMPLER(sampler_function, extra_options=dict(core.options))
+    ksampler.noisekit_sampler = core
     return ksampler
 
 
 class Noise:
-    """A NOISE value: per-item seeded CPU noise (ComfyUI's SamplerCustomAdvanced calls generate_noise)."""
+    """A NOISE value (what SamplerCustomAdvanced wants: ``.seed`` and ``.generate_noise(latent)``).
+
+    Item i of the latent batch draws from its own CPU generator seeded ``seed + i`` (or
+    ``seed + batch_index[i]`` when the latent carries ComfyUI's ``batch_index``), so the
+    same seed gives the same picture on any device and at any batch size.
+    """
 
     def __init__(self, seed: int):
         self.seed = int(seed)
 
     def generate_noise(self, latent: dict) -> torch.Tensor:
         samples = latent["samples"]
-        return unit_noise(samples.shape, self.seed, "cpu", torch.float32)
+        index = latent.get("batch_index")
+        if index is None:
+            return unit_noise(samples.shape, self.seed, "cpu", torch.float32)
+        one = (1, *samples.shape[1:])
+        return torch.cat([unit_noise(one, self.seed + int(i)) for i in index])
+
+
+def make_noise(seed: int) -> Noise:
+    return Noise(seed)
 
 
 def progress_bar(total: int, desc: str = ""):
+    """A per-step bar with ``.update(n)``; each update also raises a pending interrupt
+    (ComfyUI's ProgressBar hook does that inside ComfyUI, noisekit's progress module outside)."""
     if in_comfyui():
         import comfy.utils
 

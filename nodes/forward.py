@@ -5,26 +5,42 @@ import torch
 
 from ..samplers import add_noise, unit_noise
 from ..samplers.forward import FORMS
-from .spec import SEED, NodeError, check_image, image_to_model, model_to_image, node_errors
+from .spec import (SEED, NodeError, check_image, check_latent, check_sigmas, image_to_model, model_to_image,
+                   node_errors)
 
 CATEGORY = "noisekit/noise"
 FORM_INPUT = (list(FORMS), {"default": "ve", "tooltip": "ve: x0 + sigma eps (SD, EDM); vp: DDPM's "
               "sqrt(abar) x0 + sqrt(1 - abar) eps; flow: (1 - sigma) x0 + sigma eps (sigma <= 1)."})
 
 
-def _pick_sigma(node, sigma, sigmas, step):
+def _pick_sigma(node, sigma, sigmas, step, form):
+    """The widget sigma, or sigmas[step] when a schedule is connected; flow needs sigma <= 1."""
     if sigmas is None:
-        return float(sigma)
-    if not 0 <= step < len(sigmas):
-        raise NodeError(node, "step", f"{step} is outside the schedule (0..{len(sigmas) - 1})")
-    return float(sigmas[step])
+        where, s = "sigma", float(sigma)
+    else:
+        check_sigmas(node, "sigmas", sigmas)
+        if not 0 <= step < len(sigmas):
+            raise NodeError(node, "step", f"{step} is outside the schedule (0..{len(sigmas) - 1})")
+        where, s = "sigmas", float(sigmas[step])
+    _check_form(node, where, s, form)
+    return s
+
+
+def _check_form(node, where, sigma_max, form):
+    if form not in FORMS:
+        raise NodeError(node, "parameterisation", f"must be one of {list(FORMS)}, got {form!r}")
+    if form == "flow" and sigma_max > 1:
+        raise NodeError(node, where, f"flow noise levels lie in [0, 1], got {sigma_max:g}; "
+                                     "use a flow schedule or the ve/vp parameterisation")
 
 
 class ForwardNoise:
     DISPLAY = "Forward Noise (noisekit)"
     RETURN_TYPES = ("IMAGE", "LATENT", "LATENT")
     RETURN_NAMES = ("noisy_image", "noisy_latent", "noise")
-    OUTPUT_TOOLTIPS = ("The noisy image for viewing (model space [-1, 1] mapped back to [0, 1] and clipped).",
+    OUTPUT_TOOLTIPS = ("The noisy state for viewing: (x + 1) / 2 clipped to [0, 1], the inverse of the image -> "
+                       "2 image - 1 mapping. VE states leave [-1, 1] and clip (saturated noise at large sigma); VP "
+                       "and flow states stay near it. A latent shows its first 3 channels (1 channel: grey).",
                        "The noisy state, unclipped ([-1, 1] image space for an IMAGE input).",
                        "The unit Gaussian noise that was added.")
     FUNCTION = "apply"
@@ -48,18 +64,21 @@ class ForwardNoise:
     def apply(self, sigma, seed, parameterisation, image=None, latent=None, sigmas=None, step=0):
         if (image is None) == (latent is None):
             raise NodeError(self.DISPLAY, "image", "connect exactly one of 'image' and 'latent'")
-        x0 = image_to_model(check_image(self.DISPLAY, "image", image)) if image is not None else latent["samples"]
-        s = _pick_sigma(self.DISPLAY, sigma, sigmas, step)
+        clean = check_image(self.DISPLAY, "image", image) if image is not None else None
+        x0 = image_to_model(clean) if clean is not None else check_latent(self.DISPLAY, "latent", latent)
+        s = _pick_sigma(self.DISPLAY, sigma, sigmas, step, parameterisation)
         noise = unit_noise(x0.shape, seed, x0.device, x0.dtype)
         noisy = add_noise(x0, noise, s, parameterisation)
-        return (model_to_image(noisy[:, :3]), {"samples": noisy}, {"samples": noise})
+        shown = clean if clean is not None and s == 0 else model_to_image(noisy)  # sigma 0: the input itself
+        return (shown, {"samples": noisy}, {"samples": noise})
 
 
 class NoiseStrip:
     DISPLAY = "Noise Strip (noisekit)"
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("strip",)
-    OUTPUT_TOOLTIPS = ("One frame per sigma of the schedule, the same noise scaled up (a batch to preview).",)
+    OUTPUT_TOOLTIPS = ("One frame per sigma of the schedule with the same noise draw, shown as (x + 1) / 2 clipped "
+                       "to [0, 1] (a batch: connect Preview Image).",)
     FUNCTION = "apply"
     CATEGORY = CATEGORY
     DESCRIPTION = "The same image at every noise level of a schedule, with one noise draw: a picture of the schedule."
@@ -72,12 +91,15 @@ class NoiseStrip:
 
     @node_errors
     def apply(self, image, sigmas, seed, parameterisation):
-        x0 = image_to_model(check_image(self.DISPLAY, "image", image)[:1])
-        if len(sigmas) == 0:
-            raise NodeError(self.DISPLAY, "sigmas", "the schedule is empty")
+        clean = check_image(self.DISPLAY, "image", image)[:1]
+        x0 = image_to_model(clean)
+        check_sigmas(self.DISPLAY, "sigmas", sigmas)
+        _check_form(self.DISPLAY, "sigmas", float(sigmas.max()), parameterisation)
         noise = unit_noise(x0.shape, seed, x0.device, x0.dtype).expand(len(sigmas), *x0.shape[1:])
         frames = add_noise(x0.expand_as(noise), noise, sigmas.to(x0), parameterisation)
-        return (model_to_image(frames),)
+        frames = model_to_image(frames)
+        frames[sigmas.to(frames.device) == 0] = clean[0]  # q(x | x0) at sigma 0 is x0: skip the float round trip
+        return (frames,)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitForwardNoise": ForwardNoise, "NoisekitNoiseStrip": NoiseStrip}

@@ -5,13 +5,26 @@ from .. import devices
 from ..models.loader import BUNDLED, load_model
 from ..samplers.denoise import MODES, denoise
 from ..samplers.inpaint import METHODS, PREFILLS, inpaint
-from ..samplers.tiling import TiledDenoiser
 from . import compat
 from .sample import check_model, check_sampler
 from .spec import SEED, NodeError, check_image, check_mask, node_errors
 
 CATEGORY = "noisekit/photo"
 SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise, euler_ancestral for inpaint)."}
+
+
+def progress_reporter(desc: str):
+    """A progress(done, total) callback for the core photo functions, drawing a bar made at the first call."""
+    state = {"bar": None, "done": 0}
+
+    def report(done: int, total: int):
+        if state["bar"] is None:
+            state["bar"] = compat.progress_bar(total, desc)
+        if done > state["done"]:
+            state["bar"].update(done - state["done"])
+            state["done"] = done
+
+    return report
 
 
 class LoadModel:
@@ -26,7 +39,7 @@ class LoadModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"model_name": (list(BUNDLED), {"default": "noisekit-default",
-                                                            "tooltip": "A bundled model."})},
+                                                            "tooltip": "A model shipped inside noisekit (no download)."})},
                 "optional": {"path": ("STRING", {"default": "", "tooltip": "A .safetensors path (overrides model_name)."})}}
 
     @node_errors
@@ -66,10 +79,13 @@ class DenoisePhoto:
         model = check_model(self.DISPLAY, model)
         image = check_image(self.DISPLAY, "image", image)
         sampler = check_sampler(self.DISPLAY, sampler)
-        h, w = image.shape[1:3]
-        bar = compat.progress_bar(TiledDenoiser(model, tile).count(h, w) * (1 if mode == "one_step" else 2 * steps))
+        if not 0 <= noise_level < 255:
+            raise NodeError(self.DISPLAY, "noise_level", f"must be in [0, 255) on the 0..255 scale, got {noise_level}")
+        if tile % 64:
+            raise NodeError(self.DISPLAY, "tile", f"must be a multiple of 64, got {tile}")
         sigma = "auto" if noise_level == 0 else noise_level / 255.0
-        return (denoise(model, image, sigma, mode, steps, sampler, seed, tile, on_tile=lambda: bar.update(1)),)
+        return (denoise(model, image, sigma, mode, steps, sampler, seed, tile,
+                        progress=progress_reporter("denoise")),)
 
 
 class InpaintPhoto:
@@ -80,7 +96,8 @@ class InpaintPhoto:
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = ("Repaints the masked area (1 = repaint) of a photo: only the mask's bounding box plus context is "
-                   "sampled. repaint (RePaint resampling) harmonises the fill; replace is faster.")
+                   "sampled. The hole is prefilled (biharmonic by default) and then sampled from a noise level set by "
+                   "strength; repaint adds RePaint resampling.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -88,13 +105,14 @@ class InpaintPhoto:
                     "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": "repaint", "tooltip": "repaint or replace."}),
+                    "method": (list(METHODS), {"default": "replace", "tooltip": "replace, or repaint (RePaint resampling)."}),
                     "steps": ("INT", {"default": 30, "min": 1, "max": 500, "tooltip": "Sampling steps."}),
                     "seed": SEED,
                     "grow": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
                     "feather": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
                     "prefill": (list(PREFILLS), {"default": "diffuse",
-                                "tooltip": "Fill the hole before noising (matters when strength < 1)."}),
+                                "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
+                                           "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),
                     "strength": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01,
                                            "tooltip": "1 = paint from pure noise; lower keeps the prefill's layout."}),
                     "jump_length": ("INT", {"default": 10, "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
@@ -108,9 +126,8 @@ class InpaintPhoto:
         image = check_image(self.DISPLAY, "image", image)
         mask = check_mask(self.DISPLAY, "mask", mask, image)[:, 0]
         sampler = check_sampler(self.DISPLAY, sampler)
-        bar = compat.progress_bar(steps * (jump_n_sample if method == "repaint" else 1))
         return (inpaint(model, image, mask, method, steps, sampler, seed, grow, feather, prefill, strength,
-                        jump_length=jump_length, jump_n_sample=jump_n_sample, on_step=lambda: bar.update(1)),)
+                        jump_length=jump_length, jump_n_sample=jump_n_sample, progress=progress_reporter("inpaint")),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,

@@ -1,4 +1,4 @@
-"""Sigma plot: log sigma against step for up to four schedules, drawn with PIL."""
+"""Sigma plot: log sigma against step for up to four schedules, drawn with PIL (no matplotlib)."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .spec import NodeError, node_errors
+from .spec import NodeError, check_sigmas, node_errors
 
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
-MARGIN = (70, 24, 30, 50)  # left, top, right, bottom
+MARGIN = (70, 28, 24, 52)  # left, top, right, bottom
+ZERO_BAND = 18  # pixels between the lowest positive sigma and the "0" line at the bottom
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)  # scalable when Pillow has FreeType
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
 
 
 def _ticks(lo: float, hi: float):
@@ -25,29 +33,34 @@ def _ticks(lo: float, hi: float):
 
 
 def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height: int = 432) -> Image.Image:
-    """log10(sigma) vs step index, one coloured line with markers per schedule, with a legend.
-    Zero sigmas (the final clean step) are drawn on the bottom edge."""
+    """log10(sigma) against step index, one coloured line with markers per schedule, and a legend.
+    Zero sigmas (the final clean step) sit on a separate "0" line at the bottom."""
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
+    font = _font(max(10, min(width, height) // 32))
     left, top, right, bottom = MARGIN[0], MARGIN[1], width - MARGIN[2], height - MARGIN[3]
     positive = torch.cat([s[s > 0] for _, s in series]).double()
     lo, hi = float(positive.min()), float(positive.max())
-    if hi / lo < 10:
-        lo, hi = lo / 2, hi * 2
+    lo, hi = (lo / 2, hi * 2) if hi / lo < 10 else (lo, hi)
+    log_lo, log_span = math.log10(lo), math.log10(hi) - math.log10(lo)
     steps = max(len(s) for _, s in series) - 1
     x_of = lambda i: left + (right - left) * i / max(steps, 1)
-    y_of = lambda v: bottom if v <= 0 else bottom - (bottom - top) * (math.log10(v) - math.log10(lo)) / (
-        math.log10(hi) - math.log10(lo))
+    y_of = lambda v: bottom if v <= 0 else bottom - ZERO_BAND - (bottom - ZERO_BAND - top) * (
+        math.log10(v) - log_lo) / log_span
     draw.rectangle([left, top, right, bottom], outline="black")
-    for v in _ticks(lo, hi):
+    gap, last = getattr(font, "size", 11) + 2, math.inf  # skip labels that would overlap the one below
+    for v in [0.0] + _ticks(lo, hi):
         y = y_of(v)
         draw.line([left, y, right, y], fill=(225, 225, 225))
-        draw.text((left - 6, y), f"{v:g}", fill="black", anchor="rm", font=font)
+        if last - y >= gap:
+            draw.line([left - 4, y, left, y], fill="black")
+            draw.text((left - 7, y), f"{v:g}", fill="black", anchor="rm", font=font)
+            last = y
     for i in sorted({round(k * steps / 10) for k in range(11)}):
-        draw.text((x_of(i), bottom + 6), str(i), fill="black", anchor="mt", font=font)
-    draw.text(((left + right) / 2, height - 14), "step", fill="black", anchor="mm", font=font)
-    draw.text((left, top - 4), "sigma (log scale)", fill="black", anchor="lb", font=font)
+        draw.line([x_of(i), bottom, x_of(i), bottom + 4], fill="black")
+        draw.text((x_of(i), bottom + 7), str(i), fill="black", anchor="mt", font=font)
+    draw.text(((left + right) / 2, height - 6), "step", fill="black", anchor="mb", font=font)
+    draw.text((left, top - 6), "sigma (log scale)", fill="black", anchor="lb", font=font)
     for k, (name, s) in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
         points = [(x_of(i), y_of(float(v))) for i, v in enumerate(s)]
@@ -55,10 +68,26 @@ def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height
             draw.line(points, fill=colour, width=2)
         for x, y in points:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        ly = top + 10 + 16 * k
-        draw.line([right - 150, ly, right - 125, ly], fill=colour, width=3)
-        draw.text((right - 120, ly), f"{name} ({len(s) - 1} steps)", fill="black", anchor="lm", font=font)
+    _legend(draw, font, [(f"{name} ({len(s) - 1} steps)", COLOURS[k % len(COLOURS)]) for k, (name, s) in
+                         enumerate(series)], right, top)
     return img
+
+
+def _legend(draw, font, items, right, top):
+    """Labelled colour swatches in a white box at the top right."""
+    line = font.size + 6 if hasattr(font, "size") else 16
+    text_w = max(draw.textlength(label, font=font) for label, _ in items)
+    x0, y0 = right - text_w - 48, top + 6
+    draw.rectangle([x0, y0, right - 6, y0 + line * len(items) + 6], fill="white", outline=(180, 180, 180))
+    for k, (label, colour) in enumerate(items):
+        y = y0 + 3 + line * k + line / 2
+        draw.line([x0 + 6, y, x0 + 30, y], fill=colour, width=3)
+        draw.text((x0 + 36, y), label, fill="black", anchor="lm", font=font)
+
+
+def image_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL RGB -> IMAGE [1,H,W,3] float32 in [0,1]."""
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
 
 
 class SigmaPlot:
@@ -68,23 +97,31 @@ class SigmaPlot:
     OUTPUT_TOOLTIPS = ("The chart as an IMAGE (connect Preview Image or Save Image).",)
     FUNCTION = "plot"
     CATEGORY = "noisekit/sigmas"
-    DESCRIPTION = "Draws up to four schedules as log sigma against step, with markers and a legend."
+    DESCRIPTION = ("Draws up to four schedules as log sigma against step, with markers, axes and a legend, so a "
+                   "schedule can be looked at instead of read.")
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"sigmas_1": ("SIGMAS", {"tooltip": "First schedule."}),
-                             "width": ("INT", {"default": 768, "min": 256, "max": 4096, "step": 8, "tooltip": "Width."}),
-                             "height": ("INT", {"default": 432, "min": 160, "max": 4096, "step": 8, "tooltip": "Height."})},
-                "optional": {f"sigmas_{k}": ("SIGMAS", {"tooltip": f"Schedule {k}."}) for k in (2, 3, 4)}}
+                             "width": ("INT", {"default": 768, "min": 256, "max": 4096, "step": 8,
+                                               "tooltip": "Image width in pixels."}),
+                             "height": ("INT", {"default": 432, "min": 160, "max": 4096, "step": 8,
+                                                "tooltip": "Image height in pixels."})},
+                "optional": {**{f"sigmas_{k}": ("SIGMAS", {"tooltip": f"Schedule {k} (optional)."}) for k in (2, 3, 4)},
+                             "labels": ("STRING", {"default": "", "tooltip": "Legend names, comma-separated in "
+                                                   "input order (empty: sigmas_1, sigmas_2, ...)."})}}
 
     @node_errors
-    def plot(self, sigmas_1, width=768, height=432, **more):
-        series = [(name, s) for name, s in [("sigmas_1", sigmas_1)] + sorted(more.items()) if s is not None]
-        for name, s in series:
-            if s.ndim != 1 or len(s) == 0 or not torch.isfinite(s).all() or not (s > 0).any():
-                raise NodeError(self.DISPLAY, name, "needs a non-empty, finite schedule with a positive sigma")
-        img = plot_sigmas(series, width, height)
-        return (torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None],)
+    def plot(self, sigmas_1, width=768, height=432, sigmas_2=None, sigmas_3=None, sigmas_4=None, labels=""):
+        given = [(f"sigmas_{k}", s) for k, s in enumerate((sigmas_1, sigmas_2, sigmas_3, sigmas_4), 1) if s is not None]
+        names = [n.strip() for n in labels.split(",")] if labels.strip() else []
+        series = []
+        for k, (name, s) in enumerate(given):
+            check_sigmas(self.DISPLAY, name, s)
+            if not (s > 0).any():
+                raise NodeError(self.DISPLAY, name, "has no positive sigma to draw on a log scale")
+            series.append((names[k] if k < len(names) and names[k] else name, s.detach().cpu()))
+        return (image_tensor(plot_sigmas(series, width, height)),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSigmaPlot": SigmaPlot}

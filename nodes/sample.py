@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import torch
 
+from ..models.base import noise_form
 from ..samplers import Sampler, sample
+from ..schedules.tools import split_at_denoise
 from . import compat
-from .spec import SEED, NodeError, check_image, check_mask, image_to_model, model_to_image, node_errors
+from .spec import (SEED, NodeError, check_image, check_latent, check_mask_for, check_sigmas, image_to_model,
+                   model_to_image, node_errors)
 
 CATEGORY = "noisekit/samplers"
 
@@ -28,21 +31,38 @@ def check_sampler(node: str, sampler):
 
 
 def step_callback(total: int):
-    """A k-diffusion callback that advances a progress bar (and honours interrupts) per step."""
-    bar = compat.progress_bar(total, "sampling")
-    return lambda info: bar.update(1)
+    """A k-diffusion callback that advances a progress bar per step (capped at ``total``: RePaint
+    revisits steps) and raises a pending interrupt, so a run stops between steps."""
+    bar, done = compat.progress_bar(total, "sampling"), [0]
+
+    def callback(info):
+        if done[0] < total:
+            done[0] += 1
+            bar.update(1)
+        compat.throw_if_interrupted()
+
+    return callback
+
+
+def model_device(model) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device("cpu")
 
 
 class Sample:
     DISPLAY = "Sample (noisekit)"
-    RETURN_TYPES = ("IMAGE",)
-    RETURN_NAMES = ("image",)
-    OUTPUT_TOOLTIPS = ("The sampled image.",)
+    RETURN_TYPES = ("IMAGE", "LATENT")
+    RETURN_NAMES = ("image", "latent")
+    OUTPUT_TOOLTIPS = ("The result as an IMAGE: (x + 1) / 2 clipped to [0, 1] (model space is [-1, 1]).",
+                       "The result unclipped, in model space [batch, channels, height, width].")
     FUNCTION = "run"
     CATEGORY = CATEGORY
-    DESCRIPTION = ("Runs a SAMPLER down a SIGMAS schedule with a pixel-space noisekit model. With a start image "
-                   "the schedule's first sigma sets how much of it is kept (use split sigmas for img2img); with a "
-                   "mask only the masked area (1) is repainted.")
+    DESCRIPTION = ("Runs a SAMPLER down a SIGMAS schedule with a pixel-space noisekit model (no conditioning). "
+                   "From pure noise by default; with a start image or latent, sigmas[0] (or denoise) sets how much "
+                   "of it is kept (img2img); with a mask only the masked area (1) is repainted and the rest is "
+                   "kept exactly. Shows per-step progress and stops between steps when interrupted.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -57,25 +77,60 @@ class Sample:
                                        "tooltip": "Height when generating from noise."}),
                     "batch_size": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip": "Images to generate."})},
                 "optional": {
-                    "image": ("IMAGE", {"tooltip": "Start image (img2img / inpainting)."}),
-                    "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep (needs an image)."})}}
+                    "image": ("IMAGE", {"tooltip": "Start image (img2img / inpainting); mapped to the model's "
+                                                   "[-1, 1] space as 2 image - 1."}),
+                    "latent": ("LATENT", {"tooltip": "Start state in model space (e.g. this node's latent output), "
+                                                     "instead of an image; its noise_mask is used as the mask."}),
+                    "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep (needs a start image or latent of the same "
+                                                 "size)."}),
+                    "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
+                                "Run only the last round(steps * denoise) steps of the schedule (needs a start image "
+                                "or latent; 1 = the whole schedule, 0 = return the start unchanged)."})}}
 
     @node_errors
-    def run(self, model, sigmas, sampler, seed, width=64, height=64, batch_size=1, image=None, mask=None):
-        model = check_model(self.DISPLAY, model)
-        sampler = check_sampler(self.DISPLAY, sampler)
-        if image is None and mask is not None:
-            raise NodeError(self.DISPLAY, "mask", "a mask needs a start image to keep")
-        device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
-        if image is not None:
-            latent = image_to_model(check_image(self.DISPLAY, "image", image)).to(device)
-        else:
-            latent = torch.zeros(batch_size, 3, height, width, device=device)  # generation: pure noise at sigma_0
-        denoise_mask = check_mask(self.DISPLAY, "mask", mask, image).to(device) if mask is not None else None
+    def run(self, model, sigmas, sampler, seed, width=64, height=64, batch_size=1, image=None, latent=None,
+            mask=None, denoise=1.0):
+        node = self.DISPLAY
+        model = check_model(node, model)
+        sampler = check_sampler(node, sampler)
+        if sampler is None:
+            raise NodeError(node, "sampler", "connect a noisekit sampler node")
+        sigmas = check_sigmas(node, "sigmas", sigmas)
+        start = self._start(image, latent)
+        if mask is None and latent is not None:
+            mask = latent.get("noise_mask")
+        if start is None:
+            if mask is not None:
+                raise NodeError(node, "mask", "a mask needs a start image or latent to keep")
+            if denoise < 1:
+                raise NodeError(node, "denoise", "denoise < 1 needs a start image or latent; set it to 1")
+            start = torch.zeros(batch_size, 3, height, width)  # generation: pure noise at sigmas[0]
+        if not 0 <= denoise <= 1:
+            raise NodeError(node, "denoise", f"must be in [0, 1], got {denoise}")
+        if denoise < 1 and len(sigmas) > 1:
+            sigmas = split_at_denoise(sigmas, denoise)[1]
+        if noise_form(model) == "flow" and len(sigmas) and float(sigmas.max()) > 1:
+            raise NodeError(node, "sigmas", f"a flow model needs sigmas in [0, 1], got max {float(sigmas.max()):g}; "
+                                            "use a flow schedule")
+        device = model_device(model)
+        denoise_mask = None
+        if mask is not None:
+            denoise_mask = check_mask_for(node, "mask", mask, start.shape[0], start.shape[-2:]).to(device)
         with torch.no_grad():
-            x = sample(model, sigmas.to(device), sampler, seed=seed, latent=latent, denoise_mask=denoise_mask,
-                       callback=step_callback(len(sigmas) - 1), disable=True)
-        return (model_to_image(x.cpu()),)
+            x = sample(model, sigmas.to(device), sampler, seed=seed, latent=start.to(device),
+                       denoise_mask=denoise_mask, callback=step_callback(len(sigmas) - 1), disable=True)
+        x = x.cpu()
+        return (model_to_image(x), {"samples": x})
+
+    def _start(self, image, latent):
+        """The start state in model space, or None to generate from noise."""
+        if image is not None and latent is not None:
+            raise NodeError(self.DISPLAY, "latent", "connect one start: an image or a latent, not both")
+        if image is not None:
+            return image_to_model(check_image(self.DISPLAY, "image", image))
+        if latent is not None:
+            return check_latent(self.DISPLAY, "latent", latent).float()
+        return None
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSample": Sample}

@@ -1,15 +1,12 @@
 """Schedule and sigma-tool nodes, generated from the schedules registries."""
 from __future__ import annotations
 
+from ..samplers import img2img_sigmas
 from ..schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS
-from .spec import comfy_sigmas, input_spec, node_errors
+from .spec import NodeError, camel, check_sigmas, comfy_sigmas, input_spec, node_errors
 
 CATEGORY = "noisekit/schedules"
 TOOL_CATEGORY = "noisekit/sigmas"
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
 
 
 def schedule_node(entry):
@@ -18,10 +15,13 @@ def schedule_node(entry):
         SCHEDULE = entry.name
         RETURN_TYPES = ("SIGMAS",)
         RETURN_NAMES = ("sigmas",)
-        OUTPUT_TOOLTIPS = ("steps + 1 noise levels, descending, ending in 0.",)
+        OUTPUT_TOOLTIPS = ("steps + 1 noise levels, descending, ending in 0 (float32 on the CPU, as ComfyUI's; "
+                           "the core computes them in float64).",)
         FUNCTION = "make"
         CATEGORY = CATEGORY
-        DESCRIPTION = f"{entry.description} Model-free: no MODEL input needed."
+        DESCRIPTION = f"{entry.description.rstrip('.')}. " + (
+            "The model's training betas are widgets, so no MODEL is needed (ComfyUI's BasicScheduler needs one)."
+            if "discrete" in entry.tags else "Model-free: no MODEL input needed.")
 
         @classmethod
         def INPUT_TYPES(cls):
@@ -31,22 +31,29 @@ def schedule_node(entry):
         def make(self, **params):
             return (comfy_sigmas(entry(**params)),)
 
-    ScheduleNode.__name__ = f"Schedule{_camel(entry.name)}"
+    ScheduleNode.__name__ = f"Schedule{camel(entry.name)}"
     return ScheduleNode
 
 
 class Schedule:
-    """Any registered schedule by name, with the common knobs and model presets."""
+    """Any registered schedule by name.
+
+    One combo plus the knobs every user needs (steps, the sigma range or a model preset,
+    denoise) rather than the union of all schedules' knobs: most knobs belong to one schedule
+    and would be dead widgets for the others. The per-schedule nodes expose every knob.
+    """
 
     DISPLAY = "Schedule (noisekit)"
     RETURN_TYPES = ("SIGMAS",)
     RETURN_NAMES = ("sigmas",)
-    OUTPUT_TOOLTIPS = ("steps + 1 noise levels, descending, ending in 0.",)
+    OUTPUT_TOOLTIPS = ("The noise levels, descending, ending in 0 (float32 on the CPU, as ComfyUI's; "
+                       "the core computes them in float64).",)
     FUNCTION = "make"
     CATEGORY = CATEGORY
-    DESCRIPTION = ("Every noisekit schedule in one node. sigma_min/sigma_max apply to schedules with a sigma "
-                   "range; a preset other than 'custom' sets them from a common model. Other knobs keep their "
-                   "defaults: use the dedicated node to change them.")
+    DESCRIPTION = ("Every noisekit schedule in one node, no MODEL needed. sigma_min/sigma_max (or a preset) set the "
+                   "range of the VE schedules that take one (karras, exponential, ...); flow schedules keep sigma "
+                   "in [0, 1]; DDPM-family spacings use SD1.x betas. Other knobs keep their defaults: use the "
+                   "dedicated schedule node to change them.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -57,16 +64,23 @@ class Schedule:
             "sigma_min": input_spec(karras.param("sigma_min")),
             "sigma_max": input_spec(karras.param("sigma_max")),
             "preset": (["custom"] + list(MODEL_PRESETS), {"default": "custom",
-                       "tooltip": "Take sigma_min/sigma_max from a common model instead of the widgets."}),
+                       "tooltip": "Take sigma_min/sigma_max from a common model instead of the two widgets above."}),
+            "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
+                        "Img2img strength, as ComfyUI's BasicScheduler: the last steps + 1 sigmas of a schedule of "
+                        "steps / denoise steps (1 = from pure noise, 0 = empty: nothing to do)."}),
         }}
 
     @node_errors
-    def make(self, schedule, steps, sigma_min, sigma_max, preset="custom"):
+    def make(self, schedule, steps, sigma_min, sigma_max, preset="custom", denoise=1.0):
         entry = SCHEDULES.get(schedule)
         if preset != "custom":
+            if preset not in MODEL_PRESETS:
+                raise NodeError(self.DISPLAY, "preset", f"unknown preset {preset!r}; one of {list(MODEL_PRESETS)}")
             sigma_min, sigma_max = MODEL_PRESETS[preset]["sigma_min"], MODEL_PRESETS[preset]["sigma_max"]
-        knobs = {k: v for k, v in (("sigma_min", sigma_min), ("sigma_max", sigma_max)) if k in entry.defaults()}
-        return (comfy_sigmas(entry(steps=steps, **knobs)),)
+        knobs = {}
+        if "continuous" in entry.tags and "flow" not in entry.tags:
+            knobs = {k: v for k, v in (("sigma_min", sigma_min), ("sigma_max", sigma_max)) if k in entry.defaults()}
+        return (comfy_sigmas(img2img_sigmas(lambda n: entry(steps=n, **knobs), steps, denoise)),)
 
 
 def tool_node(entry):
@@ -93,14 +107,17 @@ def tool_node(entry):
 
         @node_errors
         def apply(self, sigmas, other=None, **params):
+            check_sigmas(self.DISPLAY, "sigmas", sigmas)
+            if binary:
+                check_sigmas(self.DISPLAY, "other", other)
             out = entry(sigmas.double(), *([other.double()] if binary else []), **params)
             return tuple(comfy_sigmas(s) for s in out) if split else (comfy_sigmas(out),)
 
-    ToolNode.__name__ = f"Sigmas{_camel(entry.name)}"
+    ToolNode.__name__ = f"Sigmas{camel(entry.name)}"
     return ToolNode
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSchedule": Schedule}
-NODE_CLASS_MAPPINGS.update({f"NoisekitSchedule{_camel(e.name)}": schedule_node(e) for e in SCHEDULES})
-NODE_CLASS_MAPPINGS.update({f"NoisekitSigmas{_camel(e.name)}": tool_node(e) for e in SIGMA_TOOLS})
+NODE_CLASS_MAPPINGS.update({f"NoisekitSchedule{camel(e.name)}": schedule_node(e) for e in SCHEDULES})
+NODE_CLASS_MAPPINGS.update({f"NoisekitSigmas{camel(e.name)}": tool_node(e) for e in SIGMA_TOOLS})
 NODE_DISPLAY_NAME_MAPPINGS = {k: v.DISPLAY for k, v in NODE_CLASS_MAPPINGS.items()}

@@ -1,18 +1,15 @@
-"""Headless runner for saved ComfyUI graphs (both file formats), without ComfyUI."""
+"""Headless runner for saved ComfyUI graphs (both file formats), without ComfyUI.
+
+``Runner().run(prompt)`` validates and executes an API prompt; ``load_prompt`` turns
+either file format into one; ``noisekit run`` (runner/cli.py) wraps it all.
+"""
 from __future__ import annotations
 
-from .execute import GraphInvalid, NodeFailed, Runner, RunResult
-from .formats import load_prompt, read_graph
-from .validate import Problem, validate
+from .execute import GraphInvalid, NodeFailed, Runner, RunInterrupted, RunResult, default_node_classes
+from .formats import GraphFormatError, load_prompt, read_graph
+from .validate import Problem, check_graph, validate
 
+node_classes = default_node_classes
 
-def node_classes() -> dict:
-    """noisekit's nodes plus the stand-ins for the core ComfyUI nodes graphs use around them."""
-    from .. import NODE_CLASS_MAPPINGS
-    from .standins import NODE_CLASS_MAPPINGS as STANDINS
-
-    return {**STANDINS, **NODE_CLASS_MAPPINGS}
-
-
-__all__ = ["Runner", "RunResult", "GraphInvalid", "NodeFailed", "Problem", "validate", "load_prompt", "read_graph",
-           "node_classes"]
+__all__ = ["Runner", "RunResult", "GraphInvalid", "NodeFailed", "RunInterrupted", "GraphFormatError", "Problem",
+           "validate", "check_graph", "load_prompt", "read_graph", "node_classes", "default_node_classes"]

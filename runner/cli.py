@@ -1,11 +1,18 @@
-"""The ``noisekit`` command: ``run`` executes saved graphs; ``denoise``/``inpaint`` work on photos."""
+"""The ``noisekit`` command: ``run`` executes saved ComfyUI graphs, ``nodes`` lists the node
+types it knows; ``denoise``/``inpaint`` (runner/photo_cli.py) work on photos.
+
+Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
+naming node id, type and input), 3 a node failed at run time, 130 interrupted.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-import time
+import threading
 
 from . import photo_cli
 
@@ -28,37 +35,43 @@ def parse_set(items: list[str]) -> list[tuple[str, str, object]]:
     return out
 
 
-def apply_sets(prompt: dict, sets) -> dict:
+def apply_sets(prompt: dict, sets, node_classes: dict) -> dict:
+    """Override node inputs before validation; the node must exist and declare the input."""
+    from .formats import normalize_api
+    from .validate import declared_inputs
+
     for node_id, name, value in sets:
         if node_id not in prompt:
             raise ValueError(f"--set {node_id}.{name}: the graph has no node {node_id!r} (nodes: {', '.join(prompt)})")
+        cls = node_classes.get(prompt[node_id].get("class_type"))
+        declared = declared_inputs(cls.INPUT_TYPES()) if cls is not None else None
+        if declared is not None and name not in declared:
+            raise ValueError(f"--set {node_id}.{name}: node {node_id} ({prompt[node_id]['class_type']}) has no input "
+                             f"{name!r}; its inputs: {', '.join(declared)}")
         prompt[node_id]["inputs"][name] = value
-    return prompt
+    return normalize_api(prompt)
 
 
-class Events:
-    """ComfyUI-shaped websocket events as JSON lines, or quiet (tqdm bars show progress)."""
+@contextlib.contextmanager
+def first_ctrl_c_interrupts():
+    """First Ctrl-C: stop at the next step or node boundary; a second one stops at once."""
+    from .. import progress
 
-    def __init__(self, json_lines: bool, prompt_id: str):
-        self.json_lines, self.prompt_id, self.node = json_lines, prompt_id, None
-
-    def __call__(self, event: str, data: dict):
-        if event == "executing":
-            self.node = data["node"]
-        if self.json_lines:
-            print(json.dumps({"type": event, "data": {**data, "prompt_id": self.prompt_id}}), flush=True)
-
-    def progress(self, info: dict):
-        self("progress", {"value": info["value"], "max": info["max"], "node": self.node})
-
-
-def write_report(path: str | None, report: dict):
-    if not path:
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    os.replace(tmp, path)
+
+    def handler(signum, frame):
+        if progress.interrupt_requested():
+            raise KeyboardInterrupt
+        progress.interrupt()
+        print("\nnoisekit run: stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def default_input_dir(graph_path: str) -> str:
@@ -68,54 +81,67 @@ def default_input_dir(graph_path: str) -> str:
 
 
 def cmd_run(args) -> int:
-    from .. import devices, progress
-    from . import GraphInvalid, NodeFailed, Runner, load_prompt, node_classes, read_graph
+    from .. import devices
+    from . import GraphFormatError, GraphInvalid, NodeFailed, Runner, RunInterrupted, load_prompt, read_graph
+    from .execute import default_node_classes
+    from .report import JsonLines, build_report, error_record, write_json_atomic
     from .standins import PATHS
 
-    report = {"graph": args.graph, "status": "failed", "timings": {}, "outputs": [], "errors": []}
-    events = Events(args.json_progress, prompt_id=f"{os.getpid()}-{int(time.time())}")
+    PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
+    PATHS["output"] = os.path.abspath(args.output_dir)
+    classes, prompt = default_node_classes(), None
+
+    def finish(code, status, message=None, **fields):
+        if message:
+            print(message, file=sys.stderr)
+        if args.report:
+            write_json_atomic(args.report, build_report(args.graph, status, prompt, node_classes=classes,
+                                                        device=args.device, **fields))
+        return code
+
     try:
-        devices.set_device(args.device)
-        PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
-        PATHS["output"] = os.path.abspath(args.output_dir)
-        classes = node_classes()
-        data, _ = read_graph(args.graph)
-        prompt, workflow = load_prompt(data, classes)
-        prompt = apply_sets(prompt, parse_set(args.set))
-        if args.json_progress:
-            progress.set_reporter(events.progress)
-        result = Runner(classes, on_event=events).run(prompt, {"workflow": workflow} if workflow else None)
+        prompt, workflow = load_prompt(read_graph(args.graph), classes)
+        prompt = apply_sets(prompt, parse_set(args.set), classes)
+        runner = Runner(classes, on_event=JsonLines() if args.json_progress else None)
+        with devices.use_device(args.device), first_ctrl_c_interrupts():
+            result = runner.run(prompt, {"workflow": workflow} if workflow else None)
     except GraphInvalid as e:
-        report.update(status="invalid", errors=[p.to_dict() for p in e.problems])
-        print(str(e), file=sys.stderr)
-        write_report(args.report, report)
-        return EXIT_INVALID
-    except (ValueError, OSError) as e:  # unreadable file, bad --set or --device
-        report.update(status="invalid", errors=[{"node_id": None, "node_type": None, "input": None,
-                                                 "type": type(e).__name__, "message": str(e)}])
-        print(f"noisekit run: {e}", file=sys.stderr)
-        write_report(args.report, report)
-        return EXIT_INVALID
+        lines = "\n".join(f"  - {p}" for p in e.problems)
+        return finish(EXIT_INVALID, "invalid", f"noisekit run: {args.graph}: invalid graph, "
+                                               f"{len(e.problems)} problem(s):\n{lines}",
+                      errors=[p.to_dict() for p in e.problems])
+    except (GraphFormatError, ValueError, OSError) as e:  # unreadable graph, bad --set or --device
+        return finish(EXIT_INVALID, "invalid", f"noisekit run: {e}",
+                      errors=[error_record(None, None, None, type(e).__name__, str(e))])
     except NodeFailed as e:
-        events("execution_error", e.to_dict())
-        report["errors"] = [e.to_dict()]
-        print(f"noisekit run: {e}", file=sys.stderr)
-        write_report(args.report, report)
-        return EXIT_FAILED
-    except (KeyboardInterrupt, progress.Interrupted):
-        events("execution_interrupted", {})
-        report["status"] = "interrupted"
-        print("noisekit run: interrupted", file=sys.stderr)
-        write_report(args.report, report)
-        return EXIT_INTERRUPTED
-    finally:
-        progress.set_reporter(None)
-    written = [img["path"] for ui in result.ui.values() for img in ui.get("images", []) if img.get("type") == "output"]
-    report.update(status="success", timings={k: round(v, 4) for k, v in result.timings.items()}, outputs=written,
-                  executed=result.executed, cached=result.cached)
-    write_report(args.report, report)
-    for path in written:
-        print(path)
+        return finish(EXIT_FAILED, "failed", f"noisekit run: {e}", result=getattr(e, "result", None),
+                      errors=[e.to_dict()])
+    except RunInterrupted as e:
+        return finish(EXIT_INTERRUPTED, "interrupted", f"noisekit run: {e}", result=getattr(e, "result", None),
+                      errors=[error_record(e.node_id, e.node_type, None, "execution_interrupted", str(e))])
+    except KeyboardInterrupt:  # a second Ctrl-C while loading or validating, before any node ran
+        return finish(EXIT_INTERRUPTED, "interrupted", "noisekit run: interrupted",
+                      errors=[error_record(None, None, None, "execution_interrupted", "interrupted")])
+    code = finish(EXIT_OK, "success", result=result)
+    if not args.json_progress:
+        for path in build_report(args.graph, "success", prompt, result)["outputs"]:
+            print(path)
+    return code
+
+
+def cmd_nodes(args) -> int:
+    from .execute import default_node_classes
+
+    classes = default_node_classes()
+    rows = [{"name": name, "category": getattr(cls, "CATEGORY", "sd"), "outputs": list(cls.RETURN_TYPES),
+             "output_node": bool(getattr(cls, "OUTPUT_NODE", False)), "standin": bool(getattr(cls, "STANDIN", False))}
+            for name, cls in sorted(classes.items())]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            tag = " [stand-in for ComfyUI's core node]" if row["standin"] else ""
+            print(f"{row['name']:<36} {row['category']:<28} -> {', '.join(row['outputs']) or '(output)'}{tag}")
     return EXIT_OK
 
 
@@ -123,23 +149,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisekit", description="noisekit: diffusion schedules, samplers, photo "
                                      "denoise/inpaint, and a headless runner for saved ComfyUI graphs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a saved ComfyUI graph (API or UI format) without ComfyUI")
+    run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format) without ComfyUI",
+                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 130 interrupted.")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
-                     help="override a node input before validation (repeatable)")
-    run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+                     help="override a node input before validation; VALUE is JSON if it parses, else text "
+                          "(repeatable)")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
     run.add_argument("--input-dir", help="where LoadImage looks (default: input/ beside the graph, else ./input)")
     run.add_argument("--output-dir", default="output", help="where SaveImage writes (default ./output)")
-    run.add_argument("--report", help="write a JSON report (status, timings, outputs, errors) here")
-    run.add_argument("--json-progress", action="store_true", help="print ComfyUI-style events as JSON lines")
+    run.add_argument("--report", metavar="FILE", help="write a JSON report: status, per-node timings, outputs "
+                                                      "written, errors")
+    run.add_argument("--json-progress", action="store_true",
+                     help="print ComfyUI-style websocket events as JSON lines on stdout")
     run.set_defaults(func=cmd_run)
+    nodes = sub.add_parser("nodes", help="list the node types the runner knows")
+    nodes.add_argument("--json", action="store_true", help="as JSON")
+    nodes.set_defaults(func=cmd_nodes)
     photo_cli.add_parsers(sub)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
+    if args.command in ("run", "nodes"):
         return args.func(args)
     try:
         return args.func(args)

@@ -1,29 +1,47 @@
-"""Execution like ComfyUI's: only the nodes that feed an output node, in dependency
-order, each once, with outputs cached across runs by the signature of their inputs,
-so a rerun after one change re-executes only what is downstream of it."""
+"""Execution like ComfyUI's: validate everything first, then run only the nodes that
+feed an output node, in dependency order, each once.
+
+Values travel as ComfyUI's lists: every output slot holds a list of items, a node
+is called once per item (the last item of a shorter input repeats) unless it sets
+INPUT_IS_LIST, and OUTPUT_IS_LIST slots are flattened. Outputs are cached across
+runs under a signature of the node's class, converted literal inputs, IS_CHANGED
+value and, recursively, the signatures of the nodes feeding it, so a rerun after
+one change re-executes only what is downstream of it.
+"""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import time
+import traceback
+import uuid
 from dataclasses import dataclass, field
 
+import torch
+
 from .. import progress
-from .validate import Problem, convert_literal, input_decls, is_link, validate
+from .formats import normalize_api
+from .validate import check_graph, declared_inputs, is_link, output_nodes
+
+_fresh = itertools.count()  # makes a signature unique when IS_CHANGED says "always run" (NaN)
 
 
 class GraphInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
+    """Validation found problems; nothing ran."""
+
+    def __init__(self, problems):
         self.problems = problems
         super().__init__("invalid graph:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class NodeFailed(Exception):
-    def __init__(self, node_id: str, node_type: str, error: BaseException):
+    """A node raised; names the node, its type and (when the message names one) the input."""
+
+    def __init__(self, node_id: str, node_type: str, error: BaseException, input_names=()):
         self.node_id, self.node_type, self.error = node_id, node_type, error
-        found = re.search(r"input '([^']+)'", str(error))
-        self.input = found.group(1) if found else None
+        self.input = failing_input(error, input_names)
         super().__init__(f"node {node_id} ({node_type}) failed: {type(error).__name__}: {error}")
 
     def to_dict(self):
@@ -31,27 +49,45 @@ class NodeFailed(Exception):
                 "type": type(self.error).__name__, "message": str(self.error)}
 
 
+class RunInterrupted(Exception):
+    """Ctrl-C or ``progress.interrupt()``: the run stopped between nodes or steps."""
+
+    def __init__(self, node_id, node_type, executed):
+        self.node_id, self.node_type, self.executed = node_id, node_type, executed
+        super().__init__(f"interrupted at node {node_id} ({node_type})" if node_id else "interrupted")
+
+
+def failing_input(error: BaseException, input_names) -> str | None:
+    """The input an error message is about: NodeError.input, "input 'x'", or a quoted input name."""
+    if getattr(error, "input", None) in input_names:
+        return error.input
+    text = str(error)
+    found = re.search(r"input '([^']+)'", text)
+    if found and found.group(1) in input_names:
+        return found.group(1)
+    return next((n for n in input_names if f"'{n}'" in text or f'"{n}"' in text), None)
+
+
 @dataclass
 class RunResult:
-    outputs: dict = field(default_factory=dict)  # node id -> output tuple
-    ui: dict = field(default_factory=dict)  # node id -> ui dict of output nodes
+    prompt_id: str
+    outputs: dict = field(default_factory=dict)  # node id -> tuple, one value per output (a list if a list)
+    ui: dict = field(default_factory=dict)  # node id -> ui dict of output nodes (cached ones too)
     executed: list = field(default_factory=list)
     cached: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # node id -> seconds, executed nodes only
 
 
-def ancestors(prompt: dict, targets) -> set:
-    seen, todo = set(), list(targets)
-    while todo:
-        n = todo.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        todo.extend(str(v[0]) for v in prompt[n]["inputs"].values() if is_link(v))
-    return seen
+def default_node_classes() -> dict:
+    """noisekit's nodes plus the stand-ins for ComfyUI's core nodes; core names win, as in ComfyUI."""
+    from .. import NODE_CLASS_MAPPINGS
+    from .standins import NODE_CLASS_MAPPINGS as STANDINS
+
+    return {**NODE_CLASS_MAPPINGS, **STANDINS}
 
 
-def topological(prompt: dict, nodes: set) -> list:
+def node_order(prompt: dict, targets) -> list[str]:
+    """The nodes that feed ``targets``, each after everything it reads (validation ruled out cycles)."""
     order, done = [], set()
 
     def visit(n):
@@ -60,84 +96,192 @@ def topological(prompt: dict, nodes: set) -> list:
         done.add(n)
         for v in prompt[n]["inputs"].values():
             if is_link(v):
-                visit(str(v[0]))
+                visit(v[0])
         order.append(n)
 
-    for n in sorted(nodes, key=lambda k: (len(k), k)):
+    for n in sorted(targets, key=lambda k: (len(k), k)):
         visit(n)
     return order
 
 
+def call_over_lists(cls, data: dict) -> list:
+    """One call per list item (shorter lists repeat their last item), or one call with the lists."""
+    fn = getattr(cls(), cls.FUNCTION)
+    if getattr(cls, "INPUT_IS_LIST", False):
+        return [fn(**data)]
+    count = max((len(v) for v in data.values()), default=1)
+    results = []
+    for i in range(count):
+        progress.check_interrupt()
+        results.append(fn(**{k: v[min(i, len(v) - 1)] for k, v in data.items()}))
+    return results
+
+
+def merge_results(cls, results) -> tuple[list, dict | None]:
+    """Per output slot the list of items the calls produced, and the ui dicts merged."""
+    width, values, uis = len(cls.RETURN_TYPES), [], []
+    for r in results:
+        if isinstance(r, dict):
+            if "expand" in r:
+                raise TypeError("the node returned a subgraph expansion, which the runner does not support")
+            if r.get("ui") is not None:
+                uis.append(r["ui"])
+            r = r.get("result", ())
+        if not isinstance(r, (tuple, list)) or len(r) not in (0, width):
+            raise TypeError(f"{cls.__name__}.{cls.FUNCTION} returned {type(r).__name__} of {len(r) if isinstance(r, (tuple, list)) else 1} "
+                            f"value(s); RETURN_TYPES declares {width}: return a tuple or {{'result': ..., 'ui': ...}}")
+        values.append(tuple(r))
+    is_list = getattr(cls, "OUTPUT_IS_LIST", (False,) * width)
+    lists = [[x for v in values if v for x in (v[k] if is_list[k] else [v[k]])] for k in range(width)]
+    if not uis:
+        return lists, None
+    return lists, uis[0] if len(uis) == 1 else {k: [x for u in uis for x in u.get(k, [])] for k in uis[0]}
+
+
+def is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
+
+
 class Runner:
-    """Runs API prompts with a node-class mapping; keeps a cache between runs."""
+    """Runs API prompts against a node-class mapping and keeps outputs cached between runs.
 
-    def __init__(self, node_classes: dict, on_event=None):
-        self.node_classes = node_classes
-        self.on_event = on_event or (lambda event, data: None)
-        self.cache: dict[str, tuple] = {}
+    ``on_event(type, data)`` receives ComfyUI-shaped websocket events; without it
+    per-step progress goes to tqdm."""
 
-    def signature(self, prompt: dict, node_id: str, sigs: dict) -> str:
-        node = prompt[node_id]
-        cls = self.node_classes[node["class_type"]]
-        parts = {"type": node["class_type"], "inputs": {}}
-        for name, value in sorted(node["inputs"].items()):
-            parts["inputs"][name] = ["link", sigs[str(value[0])], value[1]] if is_link(value) else value
-        if hasattr(cls, "IS_CHANGED"):
-            literals = {k: v for k, v in node["inputs"].items() if not is_link(v)}
-            parts["changed"] = repr(cls.IS_CHANGED(**literals))
-        if getattr(cls, "NOT_IDEMPOTENT", False):
-            parts["run"] = time.time_ns()
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+    def __init__(self, node_class_mappings: dict | None = None, on_event=None):
+        self.node_classes = default_node_classes() if node_class_mappings is None else node_class_mappings
+        self.on_event = on_event
+        self.cache: dict[str, tuple] = {}  # signature -> (output lists, ui)
 
-    def run(self, prompt: dict, extra_pnginfo: dict | None = None) -> RunResult:
-        problems = validate(prompt, self.node_classes)
+    def emit(self, event: str, data: dict):
+        if self.on_event is not None:
+            self.on_event(event, data)
+
+    def run(self, prompt: dict, extra_pnginfo: dict | None = None, prompt_id: str | None = None) -> RunResult:
+        prompt = normalize_api(prompt)
+        problems, literals = check_graph(prompt, self.node_classes)
         if problems:
             raise GraphInvalid(problems)
-        targets = [n for n, node in prompt.items() if getattr(self.node_classes[node["class_type"]], "OUTPUT_NODE", False)]
-        order = topological(prompt, ancestors(prompt, targets))
-        result, sigs = RunResult(), {}
-        self.on_event("execution_start", {"nodes": order})
+        result = RunResult(prompt_id or str(uuid.uuid4()))
+        order = node_order(prompt, output_nodes(prompt, self.node_classes))
+        context = {"prompt": prompt, "extra_pnginfo": extra_pnginfo, "literals": literals}
+        self.emit("execution_start", {"prompt_id": result.prompt_id, "timestamp": _ms()})
         progress.clear_interrupt()
-        for node_id in order:
-            sigs[node_id] = self.signature(prompt, node_id, sigs)
-            if sigs[node_id] in self.cache:
-                result.outputs[node_id], ui = self.cache[sigs[node_id]]
-                result.cached.append(node_id)
-            else:
-                self.on_event("executing", {"node": node_id})
-                start = time.perf_counter()
-                result.outputs[node_id], ui = self.execute_node(prompt, node_id, result.outputs, extra_pnginfo)
-                result.timings[node_id] = time.perf_counter() - start
-                result.executed.append(node_id)
-                self.cache[sigs[node_id]] = (result.outputs[node_id], ui)
-            if ui is not None:
-                result.ui[node_id] = ui
-                self.on_event("executed", {"node": node_id, "output": ui})
-        if result.cached:
-            self.on_event("execution_cached", {"nodes": result.cached})
-        self.on_event("execution_success", {})
+        current = {"node": None}
+        old_reporter = progress.set_reporter(self._progress_reporter(result.prompt_id, current)) \
+            if self.on_event else None
+        try:
+            self._execute(order, context, result, current)
+        except (NodeFailed, RunInterrupted) as e:
+            e.result = result  # what ran before the failure, for the report
+            raise
+        finally:
+            progress.clear_interrupt()  # a stop request ends with its run
+            if self.on_event:
+                progress.set_reporter(old_reporter)
+        self.emit("execution_success", {"prompt_id": result.prompt_id, "timestamp": _ms()})
+        self.emit("executing", {"node": None, "prompt_id": result.prompt_id})
         return result
 
-    def execute_node(self, prompt, node_id, outputs, extra_pnginfo):
-        node = prompt[node_id]
+    def _progress_reporter(self, prompt_id, current):
+        return lambda info: self.emit("progress", {"value": info["value"], "max": info["max"],
+                                                   "prompt_id": prompt_id, "node": current["node"]})
+
+    def _execute(self, order, context, result, current):
+        prompt, sigs, lists = context["prompt"], {}, {}
+        for node_id in order:
+            sigs[node_id] = self.signature(node_id, context, sigs)
+        result.cached = [n for n in order if sigs[n] in self.cache]
+        self.emit("execution_cached", {"nodes": result.cached, "prompt_id": result.prompt_id})
+        for node_id in order:
+            current["node"] = node_id
+            kind = prompt[node_id]["class_type"]
+            try:
+                progress.check_interrupt()
+                if sigs[node_id] in self.cache:
+                    lists[node_id], ui = self.cache[sigs[node_id]]
+                else:
+                    self.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": result.prompt_id})
+                    start = time.perf_counter()
+                    lists[node_id], ui = self.execute_node(node_id, context, lists)
+                    result.timings[node_id] = time.perf_counter() - start
+                    result.executed.append(node_id)
+                    self.cache[sigs[node_id]] = (lists[node_id], ui)
+            except (KeyboardInterrupt, progress.Interrupted):
+                self.emit("execution_interrupted", {"prompt_id": result.prompt_id, "node_id": node_id,
+                                                    "node_type": kind, "executed": list(result.executed)})
+                raise RunInterrupted(node_id, kind, list(result.executed)) from None
+            except NodeFailed as e:
+                self.emit("execution_error", {
+                    "prompt_id": result.prompt_id, "node_id": node_id, "node_type": kind,
+                    "executed": list(result.executed), "exception_message": str(e.error),
+                    "exception_type": type(e.error).__name__, "input": e.input,
+                    "traceback": traceback.format_tb(e.error.__traceback__),
+                    "current_inputs": {}, "current_outputs": list(lists)})
+                raise
+            result.outputs[node_id] = self.unwrap(node_id, prompt, lists[node_id])
+            if ui is not None:
+                result.ui[node_id] = ui
+                self.emit("executed", {"node": node_id, "display_node": node_id, "output": ui,
+                                       "prompt_id": result.prompt_id})
+        used = set(sigs.values())  # keep only this prompt's entries, as ComfyUI's cache does
+        self.cache = {k: v for k, v in self.cache.items() if k in used}
+
+    def unwrap(self, node_id, prompt, lists) -> tuple:
+        cls = self.node_classes[prompt[node_id]["class_type"]]
+        is_list = getattr(cls, "OUTPUT_IS_LIST", (False,) * len(lists))
+        return tuple(v[0] if len(v) == 1 and not is_list[k] else v for k, v in enumerate(lists))
+
+    def hidden_inputs(self, node_id, spec: dict, context) -> dict:
+        values = {"PROMPT": context["prompt"], "EXTRA_PNGINFO": context["extra_pnginfo"], "UNIQUE_ID": node_id}
+        return {name: values.get(what) for name, what in (spec.get("hidden") or {}).items()}
+
+    def signature(self, node_id, context, sigs) -> str:
+        """Hash of what determines the node's outputs (ComfyUI's input signature)."""
+        node = context["prompt"][node_id]
         cls = self.node_classes[node["class_type"]]
-        kwargs = {}
-        for entries in input_decls(cls).values():
-            for name, decl in entries.items():
-                if name in node["inputs"]:
-                    value = node["inputs"][name]
-                    kwargs[name] = (outputs[str(value[0])][value[1]] if is_link(value)
-                                    else convert_literal(decl[0], decl[1] if len(decl) > 1 else {}, value))
-        hidden = cls.INPUT_TYPES().get("hidden", {})
-        for name, what in hidden.items():
-            kwargs[name] = {"PROMPT": prompt, "EXTRA_PNGINFO": extra_pnginfo, "UNIQUE_ID": node_id}.get(what)
-        progress.check_interrupt()
+        spec = cls.INPUT_TYPES()
+        declared, literals = declared_inputs(spec), context["literals"][node_id]
+        inputs = {name: ["link", sigs[v[0]], v[1]] if is_link(v) else literals.get(name, v)
+                  for name, v in sorted(node["inputs"].items()) if name in declared}
+        parts = [node["class_type"], inputs]
+        if hasattr(cls, "IS_CHANGED"):
+            args = {name: (None if is_link(v) else literals.get(name, v))
+                    for name, v in node["inputs"].items() if name in declared}
+            try:
+                changed = cls.IS_CHANGED(**args, **self.hidden_inputs(node_id, spec, context))
+            except Exception:  # ComfyUI treats a failing IS_CHANGED as "changed"
+                changed = float("nan")
+            parts.append(["fresh", next(_fresh)] if is_nan(changed) else repr(changed))
+        if getattr(cls, "NOT_IDEMPOTENT", False) or "UNIQUE_ID" in (spec.get("hidden") or {}).values():
+            parts.append(node_id)
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+
+    def execute_node(self, node_id, context, lists) -> tuple[list, dict | None]:
+        node = context["prompt"][node_id]
+        cls = self.node_classes[node["class_type"]]
+        spec = cls.INPUT_TYPES()
+        declared, literals = declared_inputs(spec), context["literals"][node_id]
+        data = {}
+        for name, value in node["inputs"].items():
+            if name not in declared:
+                continue  # ComfyUI passes only declared inputs
+            if is_link(value):
+                data[name] = lists[value[0]][value[1]]
+                if not data[name]:
+                    raise NodeFailed(node_id, node["class_type"], ValueError(
+                        f"input '{name}': node {value[0]} produced no value for output {value[1]}"), [name])
+            else:
+                data[name] = [literals[name]]
+        data.update({k: [v] for k, v in self.hidden_inputs(node_id, spec, context).items()})
         try:
-            out = getattr(cls(), cls.FUNCTION)(**kwargs)
+            with torch.inference_mode():  # as ComfyUI runs nodes
+                return merge_results(cls, call_over_lists(cls, data))
         except (KeyboardInterrupt, progress.Interrupted):
             raise
         except Exception as e:
-            raise NodeFailed(node_id, node["class_type"], e) from e
-        if isinstance(out, dict):
-            return tuple(out.get("result", ())), out.get("ui")
-        return tuple(out), None
+            raise NodeFailed(node_id, node["class_type"], e, list(declared)) from e
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)

@@ -1,89 +1,187 @@
 """``noisekit denoise`` and ``noisekit inpaint``: photos in, photos out.
 
-Reads 8- and 16-bit PNG and JPEG (grayscale stays grayscale, alpha is kept),
-writes atomically and refuses to overwrite an existing file.
+Reads 8- and 16-bit PNG (grey, grey+alpha, RGB, RGBA) and JPEG, and writes the
+result in the same colour mode and bit depth (a .jpg output is 8-bit): grey is
+processed as 3 channels and averaged back, alpha is kept as it was. Inpainting
+copies the input's stored values wherever the mask is 0, so those pixels are
+bit-identical whatever the format. Outputs are written atomically and an
+existing file is never overwritten.
 """
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
+import zlib
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
-from .. import devices, progress
-from ..models.loader import load_model
+from .. import devices
+from ..models.loader import BUNDLED, load_model
+from ..nodes.photo import progress_reporter
 from ..samplers import SAMPLERS, Sampler
 from ..samplers.denoise import MODES, denoise
 from ..samplers.inpaint import METHODS, PREFILLS, inpaint
-from ..samplers.tiling import TiledDenoiser
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+# 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
+_PNG16 = {2: ("RGB", "RGB;16B", "RGB;16L"), 6: ("RGBA", "RGBA;16B", "RGBA;16L")}
+
+
+def png16_colour_type(path: str) -> int | None:
+    """The PNG colour type if ``path`` is a 16-bit-per-sample PNG, else None."""
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[25] if head[24] == 16 else None
+
+
+def decode_png16(path: str, colour_type: int) -> np.ndarray:
+    """uint16 [H,W,C] of a 16-bit RGB(A) PNG. Pillow keeps only 8 bits of these, so decode the
+    file twice, once keeping each sample's high byte and once its low byte, and join them."""
+    _, high, low = _PNG16[colour_type]
+    planes = []
+    for rawmode in (high, low):
+        with Image.open(path) as img:
+            img.tile = [t._replace(args=rawmode) for t in img.tile]
+            img.load()
+            planes.append(np.asarray(img).astype(np.uint16))
+    return (planes[0] << 8) | planes[1]
+
+
+def encode_png16(values: np.ndarray) -> bytes:
+    """A 16-bit PNG of uint16 [H,W,3|4] (filter 0 rows, zlib): Pillow cannot write these."""
+    h, w, c = values.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), values.astype(">u2").view(np.uint8).reshape(h, -1)], 1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+            + chunk(b"IEND", b""))
 
 
 def read_photo(path: str) -> tuple[torch.Tensor, dict]:
-    """IMAGE [1,H,W,3] float32 in [0,1] and what is needed to write it back the same way."""
-    img = Image.open(path)
-    sixteen = img.mode in ("I;16", "I;16B", "I") or (img.mode == "RGB" and img.info.get("bits") == 16)
-    info = {"mode": img.mode, "alpha": None, "bits": 16 if sixteen else 8, "size": img.size}
-    if sixteen:
-        array = np.asarray(img, dtype=np.float32) / 65535.0
-        array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
-    else:
-        if "A" in img.getbands():
-            info["alpha"] = np.asarray(img.getchannel("A"))
-        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    """IMAGE [1,H,W,3] float32 in [0,1], and ``info``: what writing it back the same way needs
+    (grey, bits, alpha, ICC profile) and the stored values themselves ("stored")."""
+    with Image.open(path) as opened:
+        img = ImageOps.exif_transpose(opened)
+        colour_type = png16_colour_type(path) if opened.format == "PNG" else None
+        info = {"grey": img.mode in ("L", "LA", "I", "I;16", "I;16B", "I;16L"), "bits": 8, "alpha": None,
+                "icc_profile": img.info.get("icc_profile")}
+        if colour_type in _PNG16:
+            stored = decode_png16(path, colour_type)
+            info["bits"] = 16
+            if colour_type == 6:
+                stored, info["alpha"] = stored[..., :3], stored[..., 3]
+        elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
+            stored, info["bits"] = np.asarray(img).astype(np.uint16), 16
+        else:
+            if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
+                info["alpha"] = np.asarray(img.convert("RGBA").getchannel("A"))
+            stored = np.asarray(img.convert("L" if info["grey"] else "RGB"))
+    info["stored"] = stored
+    scale = 65535.0 if info["bits"] == 16 else 255.0
+    array = stored.astype(np.float32) / scale
+    array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
     return torch.from_numpy(np.ascontiguousarray(array))[None], info
+
+
+def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
+    """MASK [1,H,W]: a grey/colour image's luminance (white = repaint), or for an image with
+    alpha, its transparency (transparent = repaint), as ComfyUI's LoadImage mask."""
+    with Image.open(path) as opened:
+        img = ImageOps.exif_transpose(opened)
+        if "A" in img.getbands():
+            values = 1 - np.asarray(img.getchannel("A"), np.float32) / 255
+        elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
+            values = np.asarray(img, np.float32) / 65535
+        else:
+            values = np.asarray(img.convert("L"), np.float32) / 255
+    if values.shape != size:
+        raise ValueError(f"inpaint: the mask {path} is {values.shape[1]}x{values.shape[0]} but the photo is "
+                         f"{size[1]}x{size[0]}; give a mask of the same size")
+    return torch.from_numpy(np.ascontiguousarray(values))[None]
+
+
+def to_stored(image: torch.Tensor, info: dict, bits: int) -> np.ndarray:
+    """IMAGE [1,H,W,3] -> integer values in the input's layout (grey: the channel mean)."""
+    scale, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
+    values = image[0].clamp(0, 1).double().numpy()
+    values = values.mean(-1) if info["grey"] else values
+    return (values * scale).round().astype(dtype)
 
 
 def check_output(path: str):
     if os.path.exists(path):
-        raise FileExistsError(f"{path} exists; noisekit never overwrites: choose another output name")
+        raise FileExistsError(f"{path} exists; noisekit never overwrites a file: choose another output name")
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise ValueError(f"{path}: unsupported output extension; use one of {', '.join(FORMATS)}")
 
 
-def write_photo(image: torch.Tensor, info: dict, path: str):
-    """Write like the input (mode, bit depth, alpha). Values read as v / 255 come back as v exactly,
-    so untouched pixels stay bit-identical. Atomic; an existing file is never overwritten."""
+def encode(values: np.ndarray, info: dict, fmt: str, bits: int) -> bytes | Image.Image:
+    alpha = info["alpha"]
+    if fmt == "PNG" and bits == 16 and not info["grey"]:
+        return encode_png16(values if alpha is None else np.dstack([values, alpha]))
+    img = Image.fromarray(values)  # uint8 -> L/RGB, uint16 grey -> I;16
+    if alpha is not None and fmt == "PNG":  # 8-bit here: 16-bit alpha only comes with 16-bit RGBA
+        img = Image.merge("LA" if info["grey"] else "RGBA", (*img.split(), Image.fromarray(alpha)))
+    return img
+
+
+def write_photo(image: torch.Tensor, info: dict, path: str, keep: np.ndarray | None = None):
+    """Write like the input (grey or colour, bit depth, alpha, ICC profile; .jpg is 8-bit RGB or grey).
+    Where ``keep`` is True (inpaint: where the pixel was not repainted) the input's stored values are
+    copied, so those pixels are bit-identical even when a float round trip would not be.
+    Atomic, and never overwrites: the file appears complete or not at all."""
     check_output(path)
-    scale, dtype = (65535.0, np.uint16) if info["bits"] == 16 else (255.0, np.uint8)
-    values = (image[0].clamp(0, 1).numpy() * scale).round().astype(dtype)
-    if info["mode"] in ("L", "I;16", "I;16B", "I") or info["mode"] == "LA":
-        grey = values.mean(-1).round().astype(dtype) if info["mode"] != "L" else values[..., 0]
-        out = Image.fromarray(grey)  # uint8 -> "L", uint16 -> "I;16"
-    else:
-        out = Image.fromarray(values)
-    if info["alpha"] is not None and info["bits"] == 8:
-        out = out.convert("RGBA")
-        out.putalpha(Image.fromarray(info["alpha"]))
-    ext = os.path.splitext(path)[1].lower() or ".png"
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(ext)
-    if fmt is None:
-        raise ValueError(f"{path}: unsupported output extension {ext!r}; use .png or .jpg")
-    if fmt == "JPEG" and out.mode == "RGBA":
-        out = out.convert("RGB")
+    fmt = FORMATS[os.path.splitext(path)[1].lower()]
+    bits = 8 if fmt == "JPEG" else info["bits"]
+    values = to_stored(image, info, bits)
+    if keep is not None and bits == info["bits"]:
+        values[keep] = info["stored"][keep]
+    out = encode(values, info, fmt, bits)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            out.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.link(tmp, path)  # atomic, and fails rather than overwrite a file created meanwhile
+            if isinstance(out, bytes):
+                f.write(out)
+            else:
+                extra = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
+                if info["icc_profile"]:
+                    extra["icc_profile"] = info["icc_profile"]
+                out.save(f, format=fmt, **extra)
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)  # atomic, and fails rather than overwrite a file made meanwhile
     finally:
         os.unlink(tmp)
 
 
-def _sampler(name):
-    return Sampler(name) if name else None
+def parse_sigma(text: str):
+    """--sigma: "auto" or the noise std on the 0..255 scale -> the core's "auto" or [0, 1] scale."""
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"denoise: --sigma must be 'auto' or a number on the 0..255 scale, got {text!r}") from None
+    if not 0 < value < 255:
+        raise ValueError(f"denoise: --sigma must be in (0, 255) (the noise std of 8-bit pixel values), got {text}")
+    return value / 255.0
 
 
 def cmd_denoise(args) -> int:
     check_output(args.output)
-    devices.set_device(args.device)
+    sigma = parse_sigma(args.sigma)
     image, info = read_photo(args.input)
-    model = load_model(args.model, device=devices.get_device())
-    sigma = "auto" if args.sigma == "auto" else float(args.sigma) / 255.0
-    count = TiledDenoiser(model, args.tile).count(*image.shape[1:3]) * (1 if args.mode == "one_step" else 2 * args.steps)
-    bar = progress.progress_bar(count, "denoise")
-    out = denoise(model, image, sigma, args.mode, args.steps, _sampler(args.sampler), args.seed, args.tile,
-                  on_tile=lambda: bar.update(1))
-    bar.close()
+    with devices.use_device(args.device) as device:
+        model = load_model(args.model, device=device)
+        out = denoise(model, image, sigma, args.mode, args.steps, Sampler(args.sampler), args.seed, args.tile,
+                      args.overlap, progress=progress_reporter("denoise"))
     write_photo(out, info, args.output)
     print(args.output)
     return 0
@@ -91,51 +189,52 @@ def cmd_denoise(args) -> int:
 
 def cmd_inpaint(args) -> int:
     check_output(args.output)
-    devices.set_device(args.device)
     image, info = read_photo(args.input)
-    mask_img = Image.open(args.mask)
-    mask_img = mask_img.getchannel("A").point(lambda v: 255 - v) if "A" in mask_img.getbands() else mask_img.convert("L")
-    mask = torch.from_numpy(np.asarray(mask_img, dtype=np.float32) / 255.0)[None]
-    if mask.shape[1:] != image.shape[1:3]:
-        raise ValueError(f"inpaint: the mask {args.mask} is {tuple(mask.shape[1:])} but the photo is "
-                         f"{tuple(image.shape[1:3])}; give a mask of the same size")
-    model = load_model(args.model, device=devices.get_device())
-    bar = progress.progress_bar(args.steps * (args.jump_n_sample if args.method == "repaint" else 1), "inpaint")
-    out = inpaint(model, image, mask, args.method, args.steps, _sampler(args.sampler), args.seed, args.grow,
-                  args.feather, args.prefill, args.strength, jump_length=args.jump_length,
-                  jump_n_sample=args.jump_n_sample, tile=args.tile, on_step=lambda: bar.update(1))
-    bar.close()
-    write_photo(out, info, args.output)
+    mask = read_mask(args.mask, tuple(image.shape[1:3]))
+    with devices.use_device(args.device) as device:
+        model = load_model(args.model, device=device)
+        out = inpaint(model, image, mask, args.method, args.steps, Sampler(args.sampler), args.seed, args.grow,
+                      args.feather, args.prefill, args.strength, jump_length=args.jump_length,
+                      jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress_reporter("inpaint"))
+    write_photo(out, info, args.output, keep=(out[0] == image[0]).all(-1).numpy())
     print(args.output)
     return 0
 
 
 def add_parsers(sub):
-    common = dict(model=("--model", {"default": "noisekit-default", "help": "bundled model name or .safetensors path"}),
-                  device=("--device", {"default": "cpu", "help": "cpu, cuda, cuda:N or mps"}),
-                  seed=("--seed", {"type": int, "default": 0, "help": "random seed"}),
-                  tile=("--tile", {"type": int, "default": 512, "help": "tile size in pixels (bounded memory)"}),
-                  sampler=("--sampler", {"choices": SAMPLERS.names(), "help": "sampler for sample mode / inpainting"}))
-    den = sub.add_parser("denoise", help="denoise a photo with the bundled model")
-    den.add_argument("input")
-    den.add_argument("output")
+    """Add the ``denoise`` and ``inpaint`` subcommands to the ``noisekit`` command's subparsers."""
+    models = ", ".join(BUNDLED)
+    den = sub.add_parser("denoise", help="denoise a photo with the bundled model",
+                         description="Denoise a photo of any size (tiled). Exit codes: 0 done, 2 bad input.")
+    den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
+    den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
-    den.add_argument("--mode", choices=MODES, default="one_step", help="one_step (MMSE, best PSNR) or sample")
+    den.add_argument("--mode", choices=MODES, default="one_step",
+                     help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
     den.add_argument("--steps", type=int, default=8, help="steps in sample mode")
-    inp = sub.add_parser("inpaint", help="inpaint a photo where the mask is white (or transparent)")
-    inp.add_argument("input")
-    inp.add_argument("mask", help="white = repaint (or an RGBA image: transparent = repaint)")
-    inp.add_argument("output")
-    inp.add_argument("--method", choices=METHODS, default="repaint")
-    inp.add_argument("--steps", type=int, default=30)
+    den.add_argument("--sampler", choices=SAMPLERS.names(), default="dpmpp_2m", help="sampler in sample mode")
+    den.add_argument("--overlap", type=int, help="tile overlap in pixels (default: min(64, tile / 4))")
+    inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
+                         description="Repaint where the mask is white (or transparent); elsewhere the output is "
+                                     "the input, bit for bit. Exit codes: 0 done, 2 bad input.")
+    inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
+    inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
+    inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
+    inp.add_argument("--method", choices=METHODS, default="repaint",
+                     help="repaint: RePaint resampling (coherent fills); replace: faster")
+    inp.add_argument("--steps", type=int, default=30, help="sampling steps")
+    inp.add_argument("--sampler", choices=SAMPLERS.names(), default="euler_ancestral", help="base sampler")
     inp.add_argument("--grow", type=int, default=0, help="dilate the mask by N pixels")
-    inp.add_argument("--feather", type=int, default=0, help="soft mask edge of N pixels")
-    inp.add_argument("--prefill", choices=PREFILLS, default="diffuse")
-    inp.add_argument("--strength", type=float, default=1.0)
-    inp.add_argument("--jump-length", type=int, default=10)
-    inp.add_argument("--jump-n-sample", type=int, default=2)
+    inp.add_argument("--feather", type=int, default=0, help="soften the mask edge over N pixels")
+    inp.add_argument("--prefill", choices=PREFILLS, default="diffuse", help="fill the hole before noising")
+    inp.add_argument("--strength", type=float, default=1.0,
+                     help="1 = paint from pure noise; lower keeps the prefill's layout")
+    inp.add_argument("--jump-length", type=int, default=10, help="RePaint: steps per jump")
+    inp.add_argument("--jump-n-sample", type=int, default=2, help="RePaint: passes over each jump")
     for parser in (den, inp):
-        for flag, opts in common.values():
-            parser.add_argument(flag, **opts)
+        parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
+        parser.add_argument("--tile", type=int, default=512, help="tile size in pixels (bounds memory)")
+        parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path")
+        parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     den.set_defaults(func=cmd_denoise)
     inp.set_defaults(func=cmd_inpaint)

@@ -2,6 +2,7 @@
 
 ``SAMPLERS``: name -> solver function, with its options declared as Params.
 ``Sampler(name, **options)``: the SAMPLER value outside ComfyUI.
+``sample(model, sigmas, sampler, seed, ...)``: noise, (masked) sampling, result.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ SAMPLERS = Registry("sampler")
 
 ETA = Param("eta", "FLOAT", 1.0, 0.0, 1.0, 0.01, tooltip="Stochasticity: 0 = deterministic, 1 = full ancestral noise.")
 S_NOISE = Param("s_noise", "FLOAT", 1.0, 0.0, 2.0, 0.001, tooltip="Scale of the fresh noise added per step.")
-_SDE = (ETA, S_NOISE, Param("brownian", "BOOLEAN", True,
-        tooltip="Brownian-tree noise: results converge as steps grow (off: independent noise per step)."))
+BROWNIAN = Param("brownian", "BOOLEAN", True,
+                 tooltip="Brownian-tree noise: results converge as steps grow (off: independent noise per step).")
+ADAMS_ORDER = Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order: how many past derivatives are used.")
 
 SAMPLERS.register("euler", (
     Param("s_churn", "FLOAT", 0.0, 0.0, 100.0, 0.01, tooltip="Karras churn: noise re-added per step (0 = ODE)."),
@@ -28,18 +30,22 @@ SAMPLERS.register("ddim", (Param("eta", "FLOAT", 0.0, 0.0, 1.0, 0.01,
     tooltip="DDIM eta: 0 = deterministic DDIM, 1 = DDPM's posterior variance."), S_NOISE),
     tags=("ode", "first_order", "ancestral"))(solvers.sample_ddim)
 SAMPLERS.register("ddpm", (S_NOISE,), tags=("ancestral",))(solvers.sample_ddpm)
-SAMPLERS.register("heun", (), tags=("ode",))(solvers.sample_heun)
-SAMPLERS.register("dpm_2", (), tags=("ode",))(solvers.sample_dpm_2)
-SAMPLERS.register("lms", (Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order (history length)."),),
-                  tags=("ode",))(solvers.sample_lms)
-SAMPLERS.register("ipndm", (Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order (variable-step iPNDM)."),),
-                  tags=("ode",))(solvers.sample_ipndm)
+SAMPLERS.register("heun", (), tags=("ode",), description="Heun's second-order method (2 model calls per step).")(
+    solvers.sample_heun)
+SAMPLERS.register("dpm_2", (), tags=("ode",), description="DPM-Solver-2: midpoint in log sigma (2 calls per step).")(
+    solvers.sample_dpm_2)
+SAMPLERS.register("lms", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_lms)
+SAMPLERS.register("ipndm", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_ipndm)
+SAMPLERS.register("ipndm_v", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_ipndm)
 SAMPLERS.register("dpmpp_2m", (), tags=("ode",))(solvers.sample_dpmpp_2m)
-SAMPLERS.register("dpmpp_2m_sde", _SDE + (Param("solver_type", "COMBO", "midpoint", choices=("midpoint", "heun"),
-    tooltip="Second-order correction of DPM-Solver++(2M) SDE."),), tags=("sde",))(solvers.sample_dpmpp_2m_sde)
-SAMPLERS.register("dpmpp_3m_sde", _SDE, tags=("sde",))(solvers.sample_dpmpp_3m_sde)
-SAMPLERS.register("unipc", (Param("variant", "COMBO", "bh2", choices=("bh1", "bh2"),
-    tooltip="UniPC B(h): bh1 = h, bh2 = e^h - 1."),), tags=("ode",))(solvers.sample_unipc)
+SAMPLERS.register("dpmpp_2m_sde", (ETA, S_NOISE, Param("solver_type", "COMBO", "midpoint", choices=("midpoint", "heun"),
+    tooltip="Second-order correction of DPM-Solver++(2M) SDE."), BROWNIAN), tags=("sde",))(solvers.sample_dpmpp_2m_sde)
+SAMPLERS.register("dpmpp_3m_sde", (ETA, S_NOISE, BROWNIAN), tags=("sde",))(solvers.sample_dpmpp_3m_sde)
+SAMPLERS.register("unipc", (
+    Param("order", "INT", 3, 1, 3, 1, tooltip="Predictor order (the corrector adds one): 3 is best from ~10 steps, "
+                                               "2 below that."),
+    Param("variant", "COMBO", "bh2", choices=("bh1", "bh2"), tooltip="UniPC B(h): bh1 = h, bh2 = e^h - 1.")),
+    tags=("ode",))(solvers.sample_unipc)
 
 from .inpaint import sample_repaint  # noqa: E402  (needs SAMPLERS for its base samplers)
 

@@ -1,9 +1,10 @@
 """Photo denoising with a diffusion denoiser.
 
-A noisy 8-bit photo is, to the model, the state x at noise level sigma: in model
-space ([-1, 1]) a noise std of s on the [0, 1] scale is sigma = 2 s. "one_step"
-returns D(x, sigma), the MMSE estimate (highest PSNR); "sample" runs a sampler
-from sigma down a Karras schedule (sharper, more detail, slightly lower PSNR).
+A noisy photo is, to the model, the state x at noise level sigma: no extra
+noise is added. In model space ([-1, 1]) a noise std of s on the [0, 1] scale
+is sigma = 2 s. "one_step" returns D(x, sigma), the MMSE estimate E[x0 | x]
+(highest PSNR); "sample" runs a sampler from sigma down a Karras schedule to
+the model's sigma_min and then 0 (sharper detail, slightly lower PSNR).
 """
 from __future__ import annotations
 
@@ -17,29 +18,89 @@ MODES = ("one_step", "sample")
 
 
 def photo_to_model_sigma(sigma01: float) -> float:
+    """Noise std on the [0, 1] photo scale -> sigma in the model's [-1, 1] space."""
     return 2.0 * sigma01
 
 
-def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8,
-            sampler=None, seed: int = 0, tile: int = 512, overlap: int = 64, on_tile=None) -> torch.Tensor:
-    """Denoise IMAGE [B,H,W,3] in [0, 1]; ``sigma`` is "auto" or the noise std on the [0, 1] scale."""
+def model_device(model, fallback: torch.device) -> torch.device:
+    """Where a network's weights live (an analytic denoiser runs wherever its input is)."""
+    if isinstance(model, torch.nn.Module):
+        return next(model.parameters()).device
+    return fallback
+
+
+def check_photo_sigma(sigma, fn: str = "denoise") -> None:
+    if sigma == "auto":
+        return
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma < 1:
+        hint = f" (that looks like the 0..255 scale: pass {sigma}/255)" if isinstance(sigma, (int, float)) and \
+            1 <= sigma <= 255 else ""
+        raise ValueError(f"{fn}: sigma must be 'auto' or the noise std on the [0, 1] scale, in (0, 1), "
+                         f"got {sigma!r}{hint}")
+
+
+class TileProgress:
+    """Reports (done, total) in units of tiles x steps: tiles advance it within a step, the
+    sampler's step callback snaps it to the step's end (so samplers with several model calls
+    per step still count once per step)."""
+
+    def __init__(self, report, tiles: int, total: int):
+        self.report, self.tiles, self.total, self.done, self.ceiling = report, tiles, total, 0, tiles
+
+    def tile(self):
+        if self.done < self.ceiling:
+            self.done += 1
+            self.report(self.done, self.total)
+
+    def step_end(self):
+        self.done = self.ceiling
+        self.report(self.done, self.total)
+        self.ceiling = min(self.total, self.ceiling + self.tiles)
+
+
+def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8, sampler=None,
+            seed: int = 0, tile: int = 512, overlap: int | None = None, progress=None) -> torch.Tensor:
+    """Denoise IMAGE [B,H,W,C] in [0, 1] (C = 3, or any C the model takes); same shape and dtype out.
+
+    sigma: "auto" (estimated per item, samplers.estimate) or the noise std on the [0, 1] scale.
+    sampler: a k-diffusion-signature sampler for mode "sample" (default samplers.Sampler("dpmpp_2m")).
+    seed: item i uses seed + i, as samplers.noise does. overlap: default min(64, tile // 4).
+    progress(done, total): called per tile.
+    """
     from . import Sampler
 
     if mode not in MODES:
         raise ValueError(f"denoise: mode must be one of {MODES}, got {mode!r}")
-    s01 = estimate_sigma(image) if sigma == "auto" else float(sigma)
-    if not 0 < s01 < 1:
-        raise ValueError(f"denoise: sigma must be in (0, 1) on the [0, 1] scale (e.g. 25/255), got {s01}")
-    sigma_m = photo_to_model_sigma(s01)
-    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else image.device
-    x = (image.movedim(-1, 1) * 2 - 1).to(device)
-    tiled = TiledDenoiser(model, tile, overlap, input_multiple(model), on_tile)
-    with torch.no_grad():
-        if mode == "one_step":
-            out = tiled(x, torch.full((x.shape[0],), sigma_m, device=device))
-        else:
-            sigmas = get_sigmas("karras", steps, sigma_min=min(model.sigma_min * 10, sigma_m / 2),
-                                sigma_max=sigma_m).to(device)
-            sampler = sampler if sampler is not None else Sampler("dpmpp_2m")
-            out = sampler(tiled, x, sigmas, extra_args={"seed": seed}, disable=True)
-    return ((out.movedim(1, -1) + 1) / 2).clamp(0, 1).to(image.device, image.dtype)
+    check_photo_sigma(sigma)
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        raise ValueError(f"denoise: image must be an IMAGE tensor [B,H,W,C], got "
+                         f"{getattr(image, 'shape', type(image).__name__)}")
+    if mode == "sample" and steps < 1:
+        raise ValueError(f"denoise: steps must be >= 1 in sample mode, got {steps}")
+    device = model_device(model, image.device)
+    overlap = min(64, tile // 4) if overlap is None else overlap
+    tiled = TiledDenoiser(model, tile, overlap, input_multiple(model))
+    tiles = tiled.count(*image.shape[1:3])
+    per_item = tiles * (steps if mode == "sample" else 1)
+    sampler = sampler if sampler is not None else Sampler("dpmpp_2m")
+    out = []
+    for i, item in enumerate(image):
+        tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
+                               if progress else (lambda d, t: None), tiles, per_item)
+        tiled.on_tile = tracker.tile
+        s01 = estimate_sigma(item) if sigma == "auto" else float(sigma)
+        sigma_m = max(photo_to_model_sigma(s01), model.sigma_min)
+        if sigma_m > model.sigma_max:
+            raise ValueError(f"denoise: noise std {s01:.4f} (model sigma {sigma_m:.3f}) exceeds the model's "
+                             f"sigma_max {model.sigma_max}")
+        x = (item.movedim(-1, 0)[None] * 2 - 1).to(device)
+        with torch.no_grad():
+            if mode == "one_step":
+                x0 = tiled(x, torch.full((1,), sigma_m, device=device, dtype=x.dtype))
+            else:
+                sigmas = get_sigmas("karras", steps, sigma_min=min(model.sigma_min, sigma_m),
+                                    sigma_max=sigma_m).to(device)
+                x0 = sampler(tiled, x, sigmas, extra_args={"seed": seed + i},
+                             callback=lambda info: tracker.step_end(), disable=True)
+        out.append(((x0[0].movedim(0, -1) + 1) / 2).clamp(0, 1))
+    return torch.stack(out).to(image.device, image.dtype)

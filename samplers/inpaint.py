@@ -1,27 +1,37 @@
 """Inpainting with a diffusion denoiser: mask 1 = repaint, 0 = keep.
 
 - "replace": at every model call the known region is the original noised to the
-  current sigma (ComfyUI's noise-mask inpainting, samplers.sample's MaskedDenoiser).
+  current sigma (ComfyUI's noise-mask inpainting: samplers.sample's MaskedDenoiser);
+  a soft mask m gives m * fill + (1 - m) * original.
 - "repaint": the same, with RePaint's resampling (Lugmayr et al. 2022): after each
   jump of ``jump_length`` steps the state is re-noised back up and the jump redone,
   ``jump_n_sample`` times, so the fill harmonises with its surroundings.
-Only the mask's bounding box plus context is sampled (crop & stitch), and where
-the mask is exactly 0 the output is the input, bit for bit.
+``repaint_sampler(base)`` wraps any sampler, so RePaint also runs inside ComfyUI
+on its own models. Optional pre-fill of the hole before noising: the mean, a
+harmonic ("diffuse") or a biharmonic fill. Only the mask's bounding box plus
+context is sampled (crop & stitch), and where the mask is exactly 0 the output
+is the input, bit for bit.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..models.base import noise_form, signal_scale
 from ..schedules import get_sigmas
-from .noise import NoiseSampler
+from .forward import add_noise
+from .noise import NoiseSampler, unit_noise
+from .sample import MaskedDenoiser
+from .denoise import model_device
 from .tiling import TiledDenoiser, input_multiple
 
 METHODS = ("replace", "repaint")
-PREFILLS = ("none", "mean", "diffuse")
+PASS_STRIDE = 0x9E3779B1  # seed offset between RePaint passes (a base sampler seeds its noise from extra_args)
+RENOISE_STREAM = 7919  # separates the re-noising draws from the base sampler's own noise
+PREFILLS = ("none", "mean", "diffuse", "biharmonic")
 
 
 def grow_mask(mask: torch.Tensor, expand: int, tapered_corners: bool = True) -> torch.Tensor:
@@ -64,6 +74,40 @@ def diffuse_fill(x: torch.Tensor, known: torch.Tensor, iterations: int = 200) ->
     return x
 
 
+def laplacian_matrix(h: int, w: int):
+    """Sparse 5-point Laplacian of an h x w grid with reflecting (Neumann) borders."""
+    import scipy.sparse as sp
+
+    def second_difference(n):
+        d = sp.diags([np.ones(n - 1), -2 * np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="lil")
+        d[0, 0] = d[n - 1, n - 1] = -1
+        return d.tocsr()
+
+    return sp.kron(sp.identity(h), second_difference(w)) + sp.kron(second_difference(h), sp.identity(w))
+
+
+def biharmonic_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Fill the unknown pixels with the solution of the biharmonic equation (Laplacian^2 u = 0),
+    the known pixels as boundary: smoother than the harmonic fill and continuing gradients."""
+    from scipy.sparse.linalg import splu
+
+    h, w = x.shape[-2:]
+    bilaplacian = laplacian_matrix(h, w)
+    bilaplacian = (bilaplacian @ bilaplacian).tocsc()
+    unknown = (known[0, 0] == 0).flatten().cpu().numpy()
+    if not unknown.any():
+        return x
+    solver = splu(bilaplacian[unknown][:, unknown].tocsc())
+    coupling = bilaplacian[unknown][:, ~unknown]
+    out = x.detach().cpu().double().clone()
+    for b in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            values = out[b, c].flatten().numpy()
+            values[unknown] = solver.solve(-(coupling @ values[~unknown]))
+            out[b, c] = torch.from_numpy(values.reshape(h, w))
+    return out.to(x)
+
+
 def prefill(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     known = (mask == 0).to(x)
     if how == "none":
@@ -73,6 +117,8 @@ def prefill(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         return torch.where(known > 0, x, mean)
     if how == "diffuse":
         return diffuse_fill(x, known)
+    if how == "biharmonic":
+        return biharmonic_fill(x, known.amin(0, keepdim=True))
     raise ValueError(f"inpaint: prefill must be one of {PREFILLS}, got {how!r}")
 
 
@@ -83,24 +129,55 @@ def renoise(x, sigma_lo, sigma_hi, form, z):
     return scale * x + (sigma_hi**2 - (scale * sigma_lo) ** 2).clamp(min=0).sqrt() * z
 
 
+def repaint_steps(n: int, jump_length: int, jump_n_sample: int, ends_at_zero: bool = True) -> int:
+    """Sampler steps RePaint runs over an n-step schedule (the last jump, ending at sigma 0, runs once)."""
+    last = n - (math.ceil(n / jump_length) - 1) * jump_length if ends_at_zero else 0
+    return n + (jump_n_sample - 1) * (n - last)
+
+
+def repaint_sampler(base, jump_length: int = 10, jump_n_sample: int = 2):
+    """RePaint resampling (Lugmayr et al. 2022) around any k-diffusion-signature sampler ``base``.
+
+    The schedule is walked in jumps of ``jump_length`` steps; each jump is sampled, its end
+    re-noised back to its start with q(x_hi | x_lo) and sampled again, ``jump_n_sample`` times
+    in all (the final jump to sigma 0 once). Run it on a masked model (samplers.sample's
+    denoise_mask, or ComfyUI's noise mask) so every pass re-reads the known region. Each pass
+    gets its own seed so repeats draw fresh noise.
+    """
+    if jump_length < 1 or jump_n_sample < 1:
+        raise ValueError(f"repaint_sampler: jump_length and jump_n_sample must be >= 1, got {jump_length}, "
+                         f"{jump_n_sample}")
+
+    def sampler(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        extra_args = dict(extra_args or {})
+        seed = int(extra_args.get("seed") or 0)
+        form = noise_form(model)
+        n, done = len(sigmas) - 1, 0
+        for k, start in enumerate(range(0, n, jump_length)):
+            part = sigmas[start:min(n, start + jump_length) + 1]
+            repeats = jump_n_sample if part[-1] > 0 else 1
+            for r in range(repeats):
+                pass_seed = seed + PASS_STRIDE * (k * jump_n_sample + r + 1)
+
+                def step(info, offset=done):
+                    if callback is not None:
+                        callback({**info, "i": offset + info["i"]})
+
+                x = base(model, x, part, extra_args={**extra_args, "seed": pass_seed}, callback=step, disable=True)
+                done += len(part) - 1
+                if r < repeats - 1:
+                    x = renoise(x, part[-1], part[0], form, NoiseSampler(x, pass_seed + RENOISE_STREAM)())
+        return x
+
+    return sampler
+
+
 def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=None, base="euler_ancestral",
                    jump_length=10, jump_n_sample=2):
-    """RePaint resampling around any base sampler: each run of ``jump_length`` steps is sampled,
-    re-noised back to its start and sampled again, ``jump_n_sample`` times in all."""
-    from . import SAMPLERS
+    """The registered "repaint" sampler: repaint_sampler around the registered sampler ``base``."""
+    from . import Sampler
 
-    fn = SAMPLERS.get(base).fn
-    form = noise_form(model)
-    seed = (extra_args or {}).get("seed")
-    noise = NoiseSampler(x, None if seed is None else seed + 7919)
-    n = len(sigmas) - 1
-    for start in range(0, n, jump_length):
-        part = sigmas[start:min(n, start + jump_length) + 1]
-        for r in range(jump_n_sample):
-            x = fn(model, x, part, extra_args=extra_args, callback=callback, disable=True)
-            if r < jump_n_sample - 1 and part[-1] > 0:
-                x = renoise(x, part[-1], part[0], form, noise())
-    return x
+    return repaint_sampler(Sampler(base), jump_length, jump_n_sample)(model, x, sigmas, extra_args, callback, disable)
 
 
 def crop_box(mask: torch.Tensor, context: int) -> tuple[int, int, int, int]:
@@ -116,38 +193,68 @@ def crop_box(mask: torch.Tensor, context: int) -> tuple[int, int, int, int]:
     return t, b, l, r
 
 
-def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "repaint", steps: int = 30,
-            sampler=None, seed: int = 0, grow: int = 0, feather: int = 0, prefill_with: str = "diffuse",
-            strength: float = 1.0, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
-            tile: int = 512, on_step=None) -> torch.Tensor:
-    """Inpaint IMAGE [B,H,W,3] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1."""
-    from . import Sampler, sample
+def check_mask(mask, image: torch.Tensor) -> torch.Tensor:
+    """MASK [H,W] or [B,H,W] (B = 1 or the image's batch) -> [B,H,W] in [0, 1]."""
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
+        raise ValueError(f"inpaint: mask must be a MASK tensor [B,H,W] or [H,W], got "
+                         f"{getattr(mask, 'shape', type(mask).__name__)}")
+    mask = mask.reshape(-1, *mask.shape[-2:])
+    if mask.shape[-2:] != image.shape[1:3] or mask.shape[0] not in (1, image.shape[0]):
+        raise ValueError(f"inpaint: mask {tuple(mask.shape)} does not match image {tuple(image.shape)}: give a "
+                         f"mask of the image's height and width (batch 1 or the image's batch)")
+    if torch.isnan(mask).any():
+        raise ValueError("inpaint: mask contains NaN")
+    return mask.expand(image.shape[0], *image.shape[1:3]).clamp(0, 1).to(torch.float32)
+
+
+def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "replace", steps: int = 30,
+            sampler=None, seed: int = 0, grow: int = 0, feather: int = 0, prefill_with: str = "biharmonic",
+            strength: float = 0.35, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
+            tile: int = 512, progress=None) -> torch.Tensor:
+    """Inpaint IMAGE [B,H,W,C] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1; soft values blend.
+
+    method "replace" runs ``sampler`` (default euler_ancestral) on the masked model;
+    "repaint" wraps it in repaint_sampler. ``strength`` < 1 starts below the model's
+    sigma_max, keeping the prefill's layout. progress(done, total) is called per step.
+    """
+    from . import Sampler
 
     if method not in METHODS:
         raise ValueError(f"inpaint: method must be one of {METHODS}, got {method!r}")
+    if prefill_with not in PREFILLS:
+        raise ValueError(f"inpaint: prefill must be one of {PREFILLS}, got {prefill_with!r}")
     if not 0 < strength <= 1:
         raise ValueError(f"inpaint: strength must be in (0, 1], got {strength}")
-    mask = mask.reshape(-1, *mask.shape[-2:]).expand(image.shape[0], *image.shape[1:3]).clamp(0, 1)
-    mask = feather_mask(grow_mask(mask, grow) if grow else mask, feather)
+    if steps < 1 or grow < 0 or feather < 0 or context < 0:
+        raise ValueError(f"inpaint: steps must be >= 1 and grow, feather, context >= 0; got steps={steps}, "
+                         f"grow={grow}, feather={feather}, context={context}")
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        raise ValueError(f"inpaint: image must be an IMAGE tensor [B,H,W,C], got "
+                         f"{getattr(image, 'shape', type(image).__name__)}")
+    mask = feather_mask(grow_mask(check_mask(mask, image), grow), feather)
     t, b, l, r = crop_box(mask, context)
     if b <= t:
         return image.clone()
-    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else image.device
+    device = model_device(model, image.device)
     crop = image[:, t:b, l:r].movedim(-1, 1).to(device) * 2 - 1
-    m = mask[:, None, t:b, l:r].to(device)
+    m = mask[:, None, t:b, l:r].to(device, crop.dtype)
     start = prefill(crop, m, prefill_with)
-    sigma_max = model.sigma_max if strength >= 1 else model.sigma_max ** strength * model.sigma_min ** (1 - strength)
+    sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
     sigmas = get_sigmas("karras", steps, sigma_min=model.sigma_min, sigma_max=sigma_max).to(device)
     base = sampler if sampler is not None else Sampler("euler_ancestral")
+    total = steps
     if method == "repaint":
-        base_name = getattr(base, "name", "euler_ancestral")
-        base = Sampler("repaint", base=base_name, jump_length=jump_length, jump_n_sample=jump_n_sample)
-    tiled = TiledDenoiser(model, tile, 64, input_multiple(model))
+        base = repaint_sampler(base, jump_length, jump_n_sample)
+        total = repaint_steps(steps, jump_length, jump_n_sample)
+    step = (lambda info: progress(min(info["i"] + 1, total), total)) if progress else None
+    # samplers.sample's set-up, but the prefill only seeds the start state (the known part of a soft
+    # mask keeps the original) and no final re-blend (the last state is already m fill + (1 - m) original)
+    noise = unit_noise(start.shape, seed, device, start.dtype)
+    tiled = TiledDenoiser(model, tile, min(64, tile // 4), input_multiple(model))
+    model_m = MaskedDenoiser(tiled, crop, noise, m.expand_as(crop))
     with torch.no_grad():
-        filled = sample(tiled, sigmas, base, seed=seed, latent=start, denoise_mask=m,
-                        callback=(lambda info: on_step()) if on_step else None, disable=True)
+        x = add_noise(start, noise, sigmas[0], noise_form(model))
+        filled = base(model_m, x, sigmas, extra_args={"seed": seed}, callback=step, disable=True)
     out = image.clone()
-    patch = ((filled.movedim(1, -1) + 1) / 2).clamp(0, 1).to(image)
-    soft = mask[:, t:b, l:r, None].to(image)
-    out[:, t:b, l:r] = patch * soft + image[:, t:b, l:r] * (1 - soft)
-    return torch.where(mask[..., None] == 0, image, out)
+    out[:, t:b, l:r] = ((filled.movedim(1, -1) + 1) / 2).clamp(0, 1).to(image)
+    return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit

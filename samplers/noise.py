@@ -1,9 +1,11 @@
 """Seeded noise that does not depend on the device or the batch size.
 
-Item i of a batch draws from its own CPU generator seeded with seed + i (the
-initial noise) or from a second stream of that seed (per-step noise), and the
-draw is then moved to the device. So item i of a batch run with seed S equals
-a batch-1 run with seed S + i, bit for bit, on any device.
+Seeding rule: item i of a batch draws from its own CPU generator seeded with
+seed + i (the initial noise, ``unit_noise``), seed + i + STEP_STREAM (per-step
+noise, ``NoiseSampler``) or seed + i + 2 STEP_STREAM + node (Brownian tree), and
+the draw is then moved to the device and dtype. So item i of a batch run with
+seed S equals a batch-1 run with seed S + i, bit for bit, on any device, and the
+same seed gives the same item whatever the batch size.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ class BrownianTreeNoiseSampler:
         self.seed = 0 if seed is None else seed
         self.lo, self.hi, self.depth, self.like = float(sigma_min), float(sigma_max), depth, x
         self.shape = tuple(x.shape[1:])
+        self.known = {}  # (item, t) -> W(t): each step re-queries the previous step's end
         self.w_hi = [self._draw(i, 0) * (self.hi - self.lo) ** 0.5 for i in range(x.shape[0])]
 
     def _draw(self, item: int, node: int) -> torch.Tensor:
@@ -58,6 +61,13 @@ class BrownianTreeNoiseSampler:
     def _w(self, item: int, t: float) -> torch.Tensor:
         """W(t) - W(lo) by Brownian-bridge bisection, then linear inside the last interval."""
         t = min(max(t, self.lo), self.hi)
+        if (item, t) not in self.known:
+            if len(self.known) > 4 * len(self.w_hi):
+                self.known.clear()
+            self.known[item, t] = self._bisect(item, t)
+        return self.known[item, t]
+
+    def _bisect(self, item: int, t: float) -> torch.Tensor:
         a, b, wa, wb, node = self.lo, self.hi, torch.zeros(self.shape, dtype=torch.float64), self.w_hi[item], 1
         for _ in range(self.depth):
             m = (a + b) / 2

@@ -2,188 +2,145 @@
 
     fn(model, x, sigmas, extra_args=None, callback=None, disable=None, **options)
 
-``model(x, sigma[B], **extra_args)`` returns the denoised x0; x is the noisy
-state at sigmas[0] (the caller adds the initial noise, as ComfyUI's KSAMPLER
-does). Every update is written for x = alpha x0 + sigma eps with alpha = 1
-(VE/eps models) or alpha = 1 - sigma (rectified flow), so ancestral and SDE
-steps are right for both; deterministic steps coincide in the two forms.
+``model(x, sigma[B], **extra_args)`` returns the denoised x0; x is the noisy state
+at sigmas[0] (the caller adds the initial noise, as ComfyUI's KSAMPLER does).
+Updates are written for x = alpha x0 + sigma eps with alpha = 1 (VE / eps models)
+or alpha = 1 - sigma (rectified flow, ``noise_form(model) == "flow"``), so ancestral
+and SDE steps are right for both; deterministic steps coincide in the two forms.
 
-Two things differ from the usual implementations, both measured on the exact
-Gaussian problem (bench/samplers.py):
-- The last step to sigma = 0 does not fall back to a first-order jump: along an
-  ODE trajectory the denoised estimate is smooth in s^2 (s = sigma / alpha),
-  so the last two estimates are extrapolated to s = 0 (``final_denoised``).
-- Multistep coefficients come from the actual step sizes (Lagrange integrals
-  for LMS/iPNDM, the ratio r = h_prev / h for DPM-Solver++ and UniPC), so
-  non-geometric schedules keep the method's order.
+Measured on the exact Gaussian problem (``python -m noisekit.bench samplers``):
+- The last step to sigma = 0 extrapolates the denoised estimates to u = sigma^2 = 0
+  (``coefficients.zero_noise_weights``) instead of jumping to D(sigma_min), which caps
+  every usual implementation at the O(sigma_min^2) error of that jump. Euler (and DDIM)
+  keep the plain jump: it is their own first-order update.
+- Multistep weights integrate the Lagrange interpolant over the actual steps
+  (``coefficients``), so non-geometric schedules keep each method's order.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from tqdm.auto import trange
 
-from ..models.base import noise_form, signal_scale
+from ..models.base import noise_form
+from . import coefficients as co
 from .noise import BrownianTreeNoiseSampler, NoiseSampler
 
+KEEP = 6  # denoised estimates kept: the multistep orders (<= 4) plus spares for the last step
 
-# ---- helpers named for the math -------------------------------------------------
 
 def to_d(x, sigma, denoised):
     """ODE derivative dx/dsigma = (x - D) / sigma (the same in VE and flow form)."""
     return (x - denoised) / sigma
 
 
-def ve_sigma(sigma, form):
-    """VE-equivalent noise level s = sigma / alpha (inf at sigma = 1 for flow)."""
-    a = signal_scale(sigma, form)
-    return torch.where(a > 0, sigma / a.clamp(min=1e-300), torch.full_like(sigma, math.inf))
-
-
-def flow_sigma(s, form):
-    """Inverse of ve_sigma."""
-    return s / (1 + s) if form == "flow" else s
-
-
-def half_log_snr(sigma, form):
-    """lambda = log(alpha / sigma), the time variable of exponential integrators."""
-    return -ve_sigma(sigma, form).log()
-
-
-def ancestral_step(s, s_next, eta=1.0):
-    """(s_down, s_up) for a VE step s -> s_next: the DDIM(eta) / DDPM posterior split."""
-    if s_next == 0 or eta == 0:
-        return s_next, s_next * 0
-    ratio = 0.0 if math.isinf(float(s)) else float((s_next / s) ** 2)
-    s_up = torch.minimum(s_next, eta * s_next * math.sqrt(max(0.0, 1 - ratio)))
-    return (s_next**2 - s_up**2).sqrt(), s_up
-
-
-def final_denoised(denoised, sigma, prev, form):
-    """Extrapolate the denoised estimate to s = 0, linearly in s^2 (see module docstring).
-
-    ``prev`` = (denoised, sigma) of the previous step on the same trajectory, or None.
-    """
-    if prev is None:
-        return denoised
-    prev_denoised, prev_sigma = prev
-    u, u_prev = ve_sigma(sigma, form) ** 2, ve_sigma(prev_sigma, form) ** 2
-    if not torch.isfinite(u_prev) or u_prev <= u:
-        return denoised
-    return denoised - u * (prev_denoised - denoised) / (u_prev - u)
-
-
-def lagrange_weights(nodes, lo, hi):
-    """Integrals over [lo, hi] of the Lagrange basis polynomials of ``nodes`` (variable-step Adams)."""
-    P = np.polynomial.polynomial
-    weights = []
-    for j, tj in enumerate(nodes):
-        others = [t for k, t in enumerate(nodes) if k != j]
-        basis = P.polyfromroots(others) / np.prod([tj - t for t in others]) if others else np.array([1.0])
-        antideriv = P.polyint(basis)
-        weights.append(P.polyval(hi, antideriv) - P.polyval(lo, antideriv))
-    return weights
-
-
-class Steps:
-    """Shared loop plumbing: s_in, the callback, the NaN/inf guard, the progress bar."""
+class Run:
+    """Loop plumbing shared by the samplers: sigmas as floats and tensors, the model call,
+    the NaN/inf guard and the callback. Never writes to the caller's sigmas."""
 
     def __init__(self, name, model, x, sigmas, extra_args, callback, disable):
-        self.name, self.model, self.callback = name, model, callback
+        self.name, self.model, self.callback, self.disable = name, model, callback, disable
         self.extra_args = extra_args or {}
-        self.sigmas = sigmas.to(device=x.device, dtype=x.dtype)  # a copy for other dtypes; never written to
-        self.s_in = x.new_ones([x.shape[0]])
+        self.sigmas = sigmas.to(device=x.device, dtype=x.dtype)  # a new tensor whenever dtype/device differ
+        self.f = [float(v) for v in sigmas.detach().double().cpu()]
         self.form = noise_form(model)
-        self.disable = disable
+        self.s = [co.ve_level(v, self.form) for v in self.f]
+        self.lam = [co.half_log_snr(v, self.form) for v in self.f]
+        self.s_in = x.new_ones([x.shape[0]])
+        self.history = []  # [(i, D_i)], newest first: for multistep updates and the last step
 
     def __iter__(self):
-        for i in trange(len(self.sigmas) - 1, disable=self.disable, desc=self.name):
-            if self.sigmas[i + 1] < self.sigmas[i]:  # repeated sigmas (e.g. a clamped schedule) are no step
+        """Step indices; repeated sigmas (a clamped schedule) are no step and are skipped."""
+        steps = range(len(self.f) - 1) if self.disable else trange(len(self.f) - 1, desc=self.name)
+        for i in steps:
+            if self.f[i + 1] != self.f[i]:
                 yield i
 
     def denoise(self, x, sigma):
         return self.model(x, sigma * self.s_in, **self.extra_args)
 
+    def remember(self, i, denoised):
+        self.history.insert(0, (i, denoised))
+        del self.history[KEEP:]
+
+    def usable(self, order):
+        """The newest ``order`` estimates with finite lambda (a flow model's sigma = 1 has none)."""
+        return [(j, d) for j, d in self.history if math.isfinite(self.lam[j])][:order]
+
+    def alpha(self, i):
+        return co.alpha_of(self.f[i], self.form)
+
     def report(self, i, x, denoised, sigma_hat=None):
-        if not torch.isfinite(x).all():
-            raise FloatingPointError(f"{self.name}: NaN or inf in the sampler state at step {i} "
-                                     f"(sigma {float(self.sigmas[i]):.6g} -> {float(self.sigmas[i + 1]):.6g}); "
-                                     "check the model output and the sigmas")
+        """Stop on NaN/inf (the sum is one pass and is non-finite iff some entry is), then call back."""
+        if not math.isfinite(float(x.sum())):
+            raise FloatingPointError(
+                f"{self.name}: NaN or inf in the sampler state at step {i} (sigma {self.f[i]:.6g} -> "
+                f"{self.f[i + 1]:.6g}); check the model output and the sigmas")
         if self.callback is not None:
             sigma = self.sigmas[i]
             self.callback({"i": i, "x": x, "sigma": sigma, "sigma_hat": sigma if sigma_hat is None else sigma_hat,
                            "denoised": denoised})
 
-    def noise_sampler(self, x, noise_sampler, brownian=False):
-        if noise_sampler is not None:
-            return noise_sampler
+    def noise_sampler(self, x, given=None, brownian=False):
+        """The caller's noise sampler, or per-item seeded noise from extra_args["seed"]."""
+        if given is not None:
+            return given
         seed = self.extra_args.get("seed")
         if brownian:
-            positive = self.sigmas[self.sigmas > 0]
-            return BrownianTreeNoiseSampler(x, float(positive.min()), float(positive.max()), seed)
+            positive = [v for v in self.f if v > 0]
+            return BrownianTreeNoiseSampler(x, min(positive), max(positive), seed)
         return NoiseSampler(x, seed)
 
+    def denoised_at_zero(self):
+        """D extrapolated to sigma = 0 from the remembered estimates (``co.zero_noise_weights``)."""
+        picked, weights = co.zero_noise_weights([self.s[i] for i, _ in self.history])
+        return sum(w * self.history[k][1] for k, w in zip(picked, weights))
 
-# ---- samplers ---------------------------------------------------------------------
 
-def churn(x, sigma, gamma, z, form):
-    """Raise the noise level by (1 + gamma) in VE-equivalent units: (sigma_hat, x_hat)."""
-    s = ve_sigma(sigma, form)
-    if not torch.isfinite(s):
-        return sigma, x
-    s_hat = s * (1 + gamma)
-    sigma_hat = flow_sigma(s_hat, form)
-    x_ve = x / signal_scale(sigma, form) + (s_hat**2 - s**2).sqrt() * z
-    return sigma_hat, signal_scale(sigma_hat, form) * x_ve
-
+# ---- first order, ancestral ---------------------------------------------------------
 
 def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
                  s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0, noise_sampler=None):
-    """Euler (Karras et al. 2022, Alg. 2 without its correction), with optional churn."""
-    run = Steps("euler", model, x, sigmas, extra_args, callback, disable)
-    sig, prev = run.sigmas, None
-    gamma = min(s_churn / (len(sig) - 1), 2**0.5 - 1) if len(sig) > 1 else 0.0
+    """Euler on dx/dsigma (Karras et al. 2022, Alg. 2 without the correction), with optional churn:
+    the noise level is first raised by (1 + gamma) in VE-equivalent units, gamma = min(s_churn / steps, sqrt2 - 1)."""
+    run = Run("euler", model, x, sigmas, extra_args, callback, disable)
+    gamma = min(s_churn / (len(run.f) - 1), 2**0.5 - 1) if len(run.f) > 1 else 0.0
     noise = run.noise_sampler(x, noise_sampler) if gamma > 0 else None
     for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        if gamma > 0 and s_tmin <= sigma <= s_tmax:
-            sigma, x = churn(x, sigma, gamma, s_noise * noise(sigma, sigma_next), run.form)
+        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
+        if gamma > 0 and s_tmin <= run.f[i] <= s_tmax and math.isfinite(run.s[i]):
+            s_hat = run.s[i] * (1 + gamma)
+            a, sigma_hat = run.alpha(i), co.flow_level(s_hat, run.form)
+            a_hat = co.alpha_of(sigma_hat, run.form)
+            x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, sigma_next))
+            sigma = sigma.new_tensor(sigma_hat)
         denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev if gamma == 0 else None, run.form)
-        else:
-            x = x + to_d(x, sigma, denoised) * (sigma_next - sigma)
-        prev = (denoised, sigma)
+        x = x + to_d(x, sigma, denoised) * (sigma_next - sigma)
         run.report(i, x, denoised, sigma)
     return x
 
 
 def sample_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None,
-                     eta=1.0, s_noise=1.0, noise_sampler=None, _name="euler_ancestral"):
-    """DDIM(eta) = Euler ancestral: x' = a'(D + s_down eps_hat + s_up z), eps_hat = (x - a D)/sigma.
+                     eta=1.0, s_noise=1.0, noise_sampler=None, name="euler_ancestral"):
+    """DDIM(eta) / Euler ancestral: x' = alpha'(D + s_down eps_hat + s_up z), eps_hat = (x - alpha D) / sigma.
 
-    eta = 0 is deterministic DDIM (Song et al. 2021), which is Euler in sigma; eta = 1 draws
-    from the DDPM posterior q(x_t-1 | x_t, x0 = D) (Ho et al. 2020): on sigmas taken from a
-    model's training alphas_cumprod that is DDPM's discrete sampler exactly.
+    eta = 0 is deterministic DDIM (Song et al. 2021), which is Euler in sigma; eta = 1 draws from
+    DDPM's posterior q(x_next | x, x0 = D) (Ho et al. 2020): on sigmas from a model's training
+    alphas_cumprod that is DDPM's discrete sampler exactly, elsewhere its continuous-sigma form.
     """
-    run = Steps(_name, model, x, sigmas, extra_args, callback, disable)
-    sig, prev = run.sigmas, None
+    run = Run(name, model, x, sigmas, extra_args, callback, disable)
     noise = run.noise_sampler(x, noise_sampler) if eta > 0 else None
     for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev if eta == 0 else None, run.form)
+        denoised = run.denoise(x, run.sigmas[i])
+        if run.f[i + 1] == 0:
+            x = denoised
         else:
-            a, a_next = signal_scale(sigma, run.form), signal_scale(sigma_next, run.form)
-            s_down, s_up = ancestral_step(ve_sigma(sigma, run.form), ve_sigma(sigma_next, run.form), eta)
-            eps_hat = (x - a * denoised) / sigma
-            x = a_next * (denoised + s_down * eps_hat)
+            s_down, s_up = co.ancestral_step(run.s[i], run.s[i + 1], eta)
+            a, a_next = run.alpha(i), run.alpha(i + 1)
+            x = a_next * (denoised + (s_down / run.f[i]) * (x - a * denoised))
             if s_up > 0:
-                x = x + a_next * s_up * s_noise * noise(sigma, sigma_next)
-        prev = (denoised, sigma)
+                x = x + (a_next * s_up * s_noise) * noise(run.sigmas[i], run.sigmas[i + 1])
         run.report(i, x, denoised)
     return x
 
@@ -200,201 +157,198 @@ def sample_ddpm(model, x, sigmas, extra_args=None, callback=None, disable=None, 
 sample_ddim.__doc__ = sample_ddpm.__doc__ = sample_ancestral.__doc__
 
 
-def sample_heun(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    """Heun's second-order method (Karras et al. 2022, Alg. 1, deterministic)."""
-    run = Steps("heun", model, x, sigmas, extra_args, callback, disable)
-    sig, prev = run.sigmas, None
-    for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev, run.form)
-        else:
-            d = to_d(x, sigma, denoised)
-            x2 = x + d * (sigma_next - sigma)
-            d2 = to_d(x2, sigma_next, run.denoise(x2, sigma_next))
-            x = x + (d + d2) / 2 * (sigma_next - sigma)
-        prev = (denoised, sigma)
-        run.report(i, x, denoised)
-    return x
+# ---- single-step second order ---------------------------------------------------------
 
+def _two_stage(name, midpoint):
+    """Second-order two-stage step in sigma: Heun's trapezoid (Karras et al. 2022, Alg. 1) or
+    DPM-Solver-2's midpoint in log sigma (Lu et al. 2022, as k-diffusion's dpm_2). The last step
+    to 0 extrapolates D over the trajectory instead of Euler's jump."""
 
-def sample_dpm_2(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    """DPM-Solver-2 (Lu et al. 2022) as in k-diffusion: the midpoint in log sigma."""
-    run = Steps("dpm_2", model, x, sigmas, extra_args, callback, disable)
-    sig, prev = run.sigmas, None
-    for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev, run.form)
-        else:
-            sigma_mid = (sigma.log() / 2 + sigma_next.log() / 2).exp()
-            x2 = x + to_d(x, sigma, denoised) * (sigma_mid - sigma)
-            x = x + to_d(x2, sigma_mid, run.denoise(x2, sigma_mid)) * (sigma_next - sigma)
-        prev = (denoised, sigma)
-        run.report(i, x, denoised)
-    return x
-
-
-def _adams(name):
-    """Variable-step Adams-Bashforth on dx/dsigma: coefficients are exact integrals of the
-    Lagrange polynomials through the last ``order`` derivatives, so any step sizes keep the
-    order. LMS (k-diffusion) and variable-step iPNDM (Zhang & Chen 2023) are this method;
-    both start with lower orders until enough history exists."""
-
-    def sampler(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
-        run = Steps(name, model, x, sigmas, extra_args, callback, disable)
-        sig = run.sigmas
-        ts = sig.double().cpu().numpy()
-        history, prev = [], None  # (sigma_k, d_k), newest first
+    def sampler(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        run = Run(name, model, x, sigmas, extra_args, callback, disable)
         for i in run:
-            sigma, sigma_next = sig[i], sig[i + 1]
+            sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
             denoised = run.denoise(x, sigma)
-            if sigma_next == 0:
-                x = final_denoised(denoised, sigma, prev, run.form)
+            run.remember(i, denoised)
+            if run.f[i + 1] == 0:
+                x = run.denoised_at_zero()
+            elif midpoint:
+                sigma_mid = sigma.new_tensor(math.sqrt(run.f[i] * run.f[i + 1]))
+                x2 = x + to_d(x, sigma, denoised) * (sigma_mid - sigma)
+                x = x + to_d(x2, sigma_mid, run.denoise(x2, sigma_mid)) * (sigma_next - sigma)
             else:
-                history = [(ts[i], to_d(x, sigma, denoised))] + history[: order - 1]
-                w = lagrange_weights([t for t, _ in history], ts[i], ts[i + 1])
-                x = x + sum(wj * dj for wj, (_, dj) in zip(w, history))
-            prev = (denoised, sigma)
+                d = to_d(x, sigma, denoised)
+                x2 = x + d * (sigma_next - sigma)
+                x = x + (d + to_d(x2, sigma_next, run.denoise(x2, sigma_next))) * ((sigma_next - sigma) / 2)
             run.report(i, x, denoised)
         return x
 
-    sampler.__name__ = f"sample_{name}"
-    sampler.__doc__ = _adams.__doc__
+    sampler.__name__, sampler.__doc__ = f"sample_{name}", _two_stage.__doc__
     return sampler
 
 
-sample_lms = _adams("lms")
-sample_ipndm = _adams("ipndm")
+sample_heun = _two_stage("heun", midpoint=False)
+sample_dpm_2 = _two_stage("dpm_2", midpoint=True)
 
 
-def _data_prediction_step(x, sigma, sigma_next, denoised_hat, form):
-    """First-order exponential-integrator update x' = (sigma'/sigma) x + (a' - a sigma'/sigma) D."""
-    a, a_next = signal_scale(sigma, form), signal_scale(sigma_next, form)
-    ratio = sigma_next / sigma
-    return ratio * x + (a_next - a * ratio) * denoised_hat
+# ---- multistep ------------------------------------------------------------------------
+
+def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4, name="lms"):
+    """Variable-step Adams-Bashforth on dx/dsigma: the weights integrate the Lagrange polynomial
+    through the last ``order`` derivatives over the actual step, so any schedule keeps the order.
+    k-diffusion's LMS and variable-step iPNDM (Zhang & Chen 2023, ComfyUI's ipndm_v) are this
+    method; the first steps use the history there is."""
+    run = Run(name, model, x, sigmas, extra_args, callback, disable)
+    derivs = []  # (sigma_i, d_i), newest first
+    for i in run:
+        denoised = run.denoise(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = run.denoised_at_zero()
+        else:
+            derivs = [(run.f[i], to_d(x, run.sigmas[i], denoised))] + derivs[: order - 1]
+            weights = co.adams_weights([t for t, _ in derivs], run.f[i], run.f[i + 1])
+            x = x + sum(w * d for w, (_, d) in zip(weights, derivs))
+        run.report(i, x, denoised)
+    return x
+
+
+def sample_lms(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
+    return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "lms")
+
+
+def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
+    return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "ipndm")
+
+
+sample_lms.__doc__ = sample_ipndm.__doc__ = sample_adams.__doc__
+
+
+def exponential_step(run, x, i, order):
+    """x_next = (sigma'/sigma) x + alpha' sum_j w_j D_j over the newest ``order`` estimates, exact
+    for D polynomial in lambda (``co.exponential_weights``); from pure noise (lambda = -inf) the
+    first-order limit x_next = sigma' x + alpha' D."""
+    a_next, ratio = run.alpha(i + 1), run.f[i + 1] / run.f[i]
+    if not math.isfinite(run.lam[i]):
+        return ratio * x + a_next * run.history[0][1]
+    points = run.usable(order)
+    h = run.lam[i + 1] - run.lam[i]
+    weights = co.exponential_weights([run.lam[j] - run.lam[i] for j, _ in points], h)
+    return ratio * x + sum((a_next * w) * d for w, (_, d) in zip(weights, points))
 
 
 def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    """DPM-Solver++(2M) (Lu et al. 2022b), variable step: D_hat = (1 + 1/2r) D - (1/2r) D_prev."""
-    run = Steps("dpmpp_2m", model, x, sigmas, extra_args, callback, disable)
-    sig, prev, h_prev = run.sigmas, None, None
+    """DPM-Solver++(2M) (Lu et al. 2022b): data-prediction exponential integrator with D linear in
+    lambda through the last two estimates, integrated exactly over the actual step."""
+    run = Run("dpmpp_2m", model, x, sigmas, extra_args, callback, disable)
     for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev, run.form)
+        denoised = run.denoise(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = run.denoised_at_zero()
         else:
-            h = half_log_snr(sigma_next, run.form) - half_log_snr(sigma, run.form)
-            d_hat = denoised
-            if prev is not None and torch.isfinite(h_prev) and torch.isfinite(h):
-                r = h_prev / h
-                d_hat = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * prev[0]
-            x = _data_prediction_step(x, sigma, sigma_next, d_hat, run.form)
-            h_prev = h
-        prev = (denoised, sigma)
+            x = exponential_step(run, x, i, 2)
         run.report(i, x, denoised)
     return x
 
 
-def _sde_multistep(name, order):
-    """DPM-Solver++(2M/3M) SDE (Lu et al. 2022b; k-diffusion's multistep SDE form) for alpha, sigma."""
-
-    def sampler(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
-                solver_type="midpoint", noise_sampler=None, brownian=True):
-        run = Steps(name, model, x, sigmas, extra_args, callback, disable)
-        sig = run.sigmas
-        noise = run.noise_sampler(x, noise_sampler, brownian) if eta > 0 else None
-        hist = []  # (denoised, h) newest first
-        for i in run:
-            sigma, sigma_next = sig[i], sig[i + 1]
-            denoised = run.denoise(x, sigma)
-            if sigma_next == 0:
-                x = denoised
-            else:
-                a_next = signal_scale(sigma_next, run.form)
-                h = half_log_snr(sigma_next, run.form) - half_log_snr(sigma, run.form)
-                eta_h = eta * h if eta > 0 else torch.zeros_like(h)  # h = inf (flow from sigma = 1) stays exact
-                one_minus = -torch.expm1(-h - eta_h)
-                decay = (sigma_next / sigma) * torch.exp(-eta_h)
-                x = decay * x + a_next * one_minus * denoised
-                usable = [(d, hh) for d, hh in hist if torch.isfinite(hh)]
-                if order == 3 and len(usable) >= 2:
-                    (d1, h1), (d2, h2) = usable[0], usable[1]
-                    r0, r1 = h1 / h, h2 / h
-                    d1_0, d1_1 = (denoised - d1) / r0, (d1 - d2) / r1
-                    d1v = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
-                    d2v = (d1_0 - d1_1) / (r0 + r1)
-                    phi_2 = 1 - one_minus / (h + eta_h)
-                    phi_3 = phi_2 / (h + eta_h) - 0.5
-                    x = x + a_next * (phi_2 * d1v - phi_3 * d2v)
-                elif usable:
-                    d1, h1 = usable[0]
-                    heun = order == 3 or solver_type == "heun"
-                    coeff = 1 - one_minus / (h + eta_h) if heun else 0.5 * one_minus
-                    x = x + a_next * coeff * (denoised - d1) / (h1 / h)
-                if eta > 0:
-                    x = x + sigma_next * (-torch.expm1(-2 * eta_h)).sqrt() * s_noise * noise(sigma, sigma_next)
-                hist = [(denoised, h)] + hist[:1]
-            run.report(i, x, denoised)
-        return x
-
-    sampler.__name__ = f"sample_{name}"
-    sampler.__doc__ = _sde_multistep.__doc__
-    return sampler
-
-
-sample_dpmpp_2m_sde = _sde_multistep("dpmpp_2m_sde", 2)
-sample_dpmpp_3m_sde = _sde_multistep("dpmpp_3m_sde", 3)
-
-
-def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, variant="bh2"):
-    """UniPC (Zhao et al. 2023), data prediction, UniP-2 predictor with the UniC corrector.
-
-    The corrector reuses the model evaluation at the predicted point, so each step costs
-    one model call; B(h) = h (bh1) or e^h - 1 (bh2).
-    """
-    run = Steps("unipc", model, x, sigmas, extra_args, callback, disable)
-    sig, prev, x_prev = run.sigmas, None, None  # prev: (denoised, lambda, sigma) at the last point
+def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh2"):
+    """UniPC (Zhao et al. 2023), data prediction: a UniP-``order`` predictor, the model evaluated
+    there, then the UniC corrector (one order higher) with that evaluation, which is reused by the
+    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2)."""
+    run = Run("unipc", model, x, sigmas, extra_args, callback, disable)
     denoised = None
     for i in run:
-        sigma, sigma_next = sig[i], sig[i + 1]
-        lam = half_log_snr(sigma, run.form)
         if denoised is None:
-            denoised = run.denoise(x, sigma)
-        if sigma_next == 0:
-            x = final_denoised(denoised, sigma, prev and (prev[0], prev[2]), run.form)
+            denoised = run.denoise(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = run.denoised_at_zero()
             run.report(i, x, denoised)
             break
-        h = half_log_snr(sigma_next, run.form) - lam
-        a_next = signal_scale(sigma_next, run.form)
-        x_lin = _data_prediction_step(x, sigma, sigma_next, denoised, run.form)
-        finite = bool(torch.isfinite(h))
-        hh = -h
-        phi_1 = torch.expm1(hh) if finite else -torch.ones_like(h)
-        b_h = (hh if variant == "bh1" else torch.expm1(hh)) if finite else -torch.ones_like(h)
-        # b_k = h_phi_k * k! / B(h) for k = 1, 2 (UniPC's order conditions)
-        h_phi_1 = phi_1 / hh - 1 if finite else -torch.ones_like(h)
-        h_phi_2 = h_phi_1 / hh - 0.5 if finite else torch.zeros_like(h)
-        b1, b2 = h_phi_1 / b_h, 2 * h_phi_2 / b_h
-        d1 = None
-        if prev is not None and finite and torch.isfinite(prev[1]):
-            rk = (prev[1] - lam) / h
-            d1 = (prev[0] - denoised) / rk
-            x_pred = x_lin - a_next * b_h * 0.5 * d1
-        else:
-            x_pred = x_lin
-        denoised_next = run.denoise(x_pred, sigma_next)
-        d1_t = denoised_next - denoised
-        if d1 is not None:  # solve [[1, 1], [rk, 1]] rho = [b1, b2]
-            rho_1 = (b1 - b2) / (1 - rk)
-            rho_t = b1 - rho_1
-            x = x_lin - a_next * b_h * (rho_1 * d1 + rho_t * d1_t)
-        else:
-            x = x_lin - a_next * b_h * 0.5 * d1_t
-        prev = (denoised, lam, sigma)
+        if not math.isfinite(run.lam[i]):  # from pure noise: first order, no corrector
+            x, denoised_prev = exponential_step(run, x, i, 1), denoised
+            denoised = run.denoise(x, run.sigmas[i + 1])
+            run.report(i, x, denoised_prev)
+            continue
+        points = run.usable(order)
+        h = run.lam[i + 1] - run.lam[i]
+        a_next = run.alpha(i + 1)
+        x_lin = (run.f[i + 1] / run.f[i]) * x + (a_next * -math.expm1(-h)) * denoised
+        rks = [(run.lam[j] - run.lam[i]) / h for j, _ in points[1:]]
+        diffs = [(d - denoised) / r for r, (_, d) in zip(rks, points[1:])]
+        x_pred = x_lin
+        if diffs:
+            b_h, rho = co.unipc_rhos(rks, h, variant, len(diffs))
+            x_pred = x_lin - sum((a_next * b_h * r) * d for r, d in zip(rho, diffs))
+        denoised_next = run.denoise(x_pred, run.sigmas[i + 1])
+        b_h, rho = co.unipc_rhos(rks + [1.0], h, variant, len(diffs) + 1)
+        x = x_lin - sum((a_next * b_h * r) * d for r, d in zip(rho, diffs + [denoised_next - denoised]))
         run.report(i, x, denoised)
         denoised = denoised_next
     return x
+
+
+# ---- SDE ------------------------------------------------------------------------------
+
+def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0,
+                               s_noise=1.0, solver_type="midpoint", noise_sampler=None, brownian=True,
+                               order=2, name="dpmpp_2m_sde"):
+    """DPM-Solver++(2M/3M) SDE (Lu et al. 2022b; k-diffusion's multistep SDE form), for alpha, sigma:
+    x' = (sigma'/sigma) e^{-eta h} x + alpha' (1 - e^{-h - eta h}) D + multistep corrections
+         + sigma' sqrt(1 - e^{-2 eta h}) s_noise z.
+    eta = 0 is the deterministic multistep ODE solver (and then the last step extrapolates D to 0)."""
+    run = Run(name, model, x, sigmas, extra_args, callback, disable)
+    noise = run.noise_sampler(x, noise_sampler, brownian) if eta > 0 else None
+    for i in run:
+        denoised = run.denoise(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = denoised if eta > 0 else run.denoised_at_zero()
+            run.report(i, x, denoised)
+            continue
+        a_next = run.alpha(i + 1)
+        if not math.isfinite(run.lam[i]):  # from pure noise (x = eps): the h -> inf limit
+            h, eta_h = math.inf, (math.inf if eta > 0 else 0.0)
+            x = (0.0 if eta > 0 else run.f[i + 1]) * x + a_next * denoised
+        else:
+            h = run.lam[i + 1] - run.lam[i]
+            eta_h = eta * h
+            x = ((run.f[i + 1] / run.f[i]) * math.exp(-eta_h)) * x + (a_next * -math.expm1(-h - eta_h)) * denoised
+        points = run.usable(order)
+        if len(points) > 1 and math.isfinite(h):
+            one_minus, he = -math.expm1(-h - eta_h), h + eta_h
+            phi_2 = 1 - one_minus / he  # k-diffusion's "heun" coefficient
+            (j1, d1) = points[1]
+            r0 = (run.lam[i] - run.lam[j1]) / h
+            if order == 3 and len(points) > 2:
+                j2, d2 = points[2]
+                r1 = (run.lam[j1] - run.lam[j2]) / h
+                d1_0, d1_1 = (denoised - d1) / r0, (d1 - d2) / r1
+                d1v = d1_0 + (d1_0 - d1_1) * (r0 / (r0 + r1))
+                d2v = (d1_0 - d1_1) / (r0 + r1)
+                phi_3 = phi_2 / he - 0.5
+                x = x + (a_next * phi_2) * d1v - (2 * a_next * phi_3) * d2v
+            else:
+                coeff = phi_2 if (order == 3 or solver_type == "heun") else 0.5 * one_minus
+                x = x + (a_next * coeff / r0) * (denoised - d1)
+        if eta > 0:
+            x = x + (run.f[i + 1] * math.sqrt(-math.expm1(-2 * eta_h)) * s_noise) * noise(
+                run.sigmas[i], run.sigmas[i + 1])
+        run.report(i, x, denoised)
+    return x
+
+
+def sample_dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                        solver_type="midpoint", noise_sampler=None, brownian=True):
+    return sample_dpmpp_sde_multistep(model, x, sigmas, extra_args, callback, disable, eta, s_noise, solver_type,
+                                      noise_sampler, brownian, 2, "dpmpp_2m_sde")
+
+
+def sample_dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
+                        noise_sampler=None, brownian=True):
+    return sample_dpmpp_sde_multistep(model, x, sigmas, extra_args, callback, disable, eta, s_noise, "heun",
+                                      noise_sampler, brownian, 3, "dpmpp_3m_sde")
+
+
+sample_dpmpp_2m_sde.__doc__ = sample_dpmpp_3m_sde.__doc__ = sample_dpmpp_sde_multistep.__doc__

@@ -2,8 +2,14 @@
 blended tiles, so any photo size runs in bounded memory without seams.
 
 Each tile's weight is a raised-cosine ramp over the overlap on the sides that
-border another tile (1 elsewhere); the blend divides by the summed weights, so
-the result is a partition of unity whatever the tile layout.
+border another tile (1 elsewhere), zero over a guard band of overlap // 4
+pixels at the tile's edge (those see the tile's padding, not the image); the
+blend divides by the summed weights, so the result is a partition of unity
+whatever the tile layout. A denoiser whose receptive field reaches at most
+overlap // 4 pixels gives exactly the untiled answer; wider ones (a UNet) are
+blended smoothly, with small weights where a tile's padding is felt.
+Tiles are reflect-padded to the network's size multiple and cropped back.
+Memory: one tile of activations plus the full-size output and weight sum.
 """
 from __future__ import annotations
 
@@ -22,15 +28,18 @@ def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
 
 
 def ramp(length: int, overlap: int, rise: bool, fall: bool) -> torch.Tensor:
+    """1-D blend weight of a tile: on a side that borders another tile, zero over a guard band of
+    overlap // 4 pixels (they see the tile's padding), then a raised-cosine rise over the rest."""
     w = torch.ones(length, dtype=torch.float32)
     n = min(overlap, length // 2)
-    if n > 0:
-        # zero weight on the very edge: a tile's border pixels see its padding, not the image
-        edge = 0.5 - 0.5 * torch.cos(math.pi * torch.arange(n, dtype=torch.float32) / n)
-        if rise:
-            w[:n] = edge
-        if fall:
-            w[-n:] = edge.flip(0)
+    guard = n // 4
+    edge = torch.zeros(n)
+    k = torch.arange(n - guard, dtype=torch.float32)
+    edge[guard:] = 0.5 - 0.5 * torch.cos(math.pi * (k + 1) / (n - guard + 1))
+    if rise:
+        w[:n] = edge
+    if fall:
+        w[length - n:] = edge.flip(0)
     return w
 
 
@@ -54,9 +63,9 @@ class TiledDenoiser:
     """D(x, sigma) evaluated in tiles of ``tile`` pixels with ``overlap``; a Denoiser itself."""
 
     def __init__(self, model, tile: int = 512, overlap: int = 64, multiple: int = 8, on_tile=None):
-        if tile < 2 * overlap or tile % multiple:
+        if overlap < 2 or tile < 2 * overlap or tile % multiple:
             raise ValueError(f"tiling: tile ({tile}) must be a multiple of {multiple} and at least twice the overlap "
-                             f"({overlap})")
+                             f"({overlap}, which must be >= 2)")
         self.model, self.tile, self.overlap, self.multiple, self.on_tile = model, tile, overlap, multiple, on_tile
         self.sigma_min, self.sigma_max = model.sigma_min, model.sigma_max
         self.parameterisation = getattr(model, "parameterisation", "edm")

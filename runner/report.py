@@ -1,0 +1,78 @@
+"""What a run tells the outside: ComfyUI-shaped events as JSON lines, and the report file.
+
+Events are ``{"type": ..., "data": {...}}``, the messages ComfyUI sends on its
+websocket (execution_start, execution_cached, executing, progress, executed,
+execution_error, execution_interrupted, execution_success).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+from .standins import PATHS
+
+
+def to_json(value):
+    """json.dumps fallback: tensors and other objects in ui dicts become short descriptions."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return {"shape": list(shape), "dtype": str(getattr(value, "dtype", ""))}
+    return repr(value)
+
+
+class JsonLines:
+    """on_event callback printing one JSON line per event."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: str, data: dict):
+        self.stream.write(json.dumps({"type": event, "data": data}, default=to_json) + "\n")
+        self.stream.flush()
+
+
+def write_json_atomic(path: str, data: dict):
+    """Write the whole file or nothing: a temp file beside it, then os.replace."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".noisekit-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, default=to_json)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def image_paths(ui: dict, kind: str) -> list[str]:
+    """Files of one type ("output" or "temp") listed in the ui dicts of a run."""
+    return [image.get("path") or os.path.join(PATHS[kind], image.get("subfolder", ""), image["filename"])
+            for node_ui in ui.values() for image in node_ui.get("images", []) if image.get("type") == kind]
+
+
+def error_record(node_id, node_type, input_name, code, message) -> dict:
+    return {"node_id": node_id, "node_type": node_type, "input": input_name, "type": code, "message": message}
+
+
+def build_report(graph: str, status: str, prompt: dict | None = None, result=None, errors=(), node_classes=None,
+                 device: str | None = None) -> dict:
+    """The report file's content; ``result`` may be a partial RunResult after a failure."""
+    report = {"graph": graph, "status": status, "device": device, "prompt_id": getattr(result, "prompt_id", None),
+              "nodes": {}, "timings": {}, "outputs": [], "previews": [], "executed": [], "cached": [],
+              "standins": [], "errors": list(errors)}
+    if result is None:
+        return report
+    classes = node_classes or {}
+    types = {n: prompt[n]["class_type"] for n in [*result.executed, *result.cached]} if prompt else {}
+    report.update(
+        timings={n: round(t, 6) for n, t in result.timings.items()},
+        nodes={n: {"type": types.get(n), "status": "executed" if n in result.timings else "cached",
+                   "seconds": round(result.timings.get(n, 0.0), 6),
+                   "standin": bool(getattr(classes.get(types.get(n)), "STANDIN", False))} for n in types},
+        outputs=image_paths(result.ui, "output"), previews=image_paths(result.ui, "temp"),
+        executed=list(result.executed), cached=list(result.cached),
+        standins=sorted({t for t in types.values() if getattr(classes.get(t), "STANDIN", False)}))
+    return report
