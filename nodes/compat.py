@@ -133,3 +133,24 @@ def throw_if_interrupted():
         comfy.model_management.throw_exception_if_processing_interrupted()
     else:
         progress.check_interrupt()
+
+
+def register_routes() -> bool:
+    """Add noisekit's GET routes to ComfyUI's server, when running inside it."""
+    server = sys.modules.get("server")
+    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
+    if instance is None:
+        return False
+    from aiohttp import web
+
+    from .sigma_route import presets, schedule_curve
+
+    def json_route(path, handler):
+        @instance.routes.get(path)
+        async def route(request):
+            status, body = handler(dict(request.rel_url.query)) if handler is schedule_curve else handler()
+            return web.json_response(body, status=status)
+
+    json_route("/noisekit/sigmas", schedule_curve)
+    json_route("/noisekit/presets", presets)
+    return True

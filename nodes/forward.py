@@ -1,8 +1,6 @@
 """Forward noise: what an image (or latent) looks like at a noise level, q(x_t | x_0)."""
 from __future__ import annotations
 
-import torch
-
 from ..samplers import add_noise, unit_noise
 from ..samplers.forward import FORMS
 from .spec import (SEED, NodeError, check_image, check_latent, check_sigmas, image_to_model, model_to_image,

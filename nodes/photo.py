@@ -1,6 +1,8 @@
 """Photo nodes: the bundled model, denoise and inpaint, on IMAGE directly (no VAE)."""
 from __future__ import annotations
 
+import inspect
+
 from .. import devices
 from ..models.loader import BUNDLED, load_model
 from ..samplers.denoise import MODES, denoise
@@ -11,6 +13,11 @@ from .spec import SEED, NodeError, check_image, check_mask, node_errors
 
 CATEGORY = "noisekit/photo"
 SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise, euler_ancestral for inpaint)."}
+
+
+def inpaint_default(name: str):
+    """The core inpaint()'s default for a parameter, so the node and the CLI never drift from it."""
+    return inspect.signature(inpaint).parameters[name].default
 
 
 def progress_reporter(desc: str):
@@ -105,15 +112,15 @@ class InpaintPhoto:
                     "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": "replace", "tooltip": "replace, or repaint (RePaint resampling)."}),
+                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "replace, or repaint (RePaint resampling)."}),
                     "steps": ("INT", {"default": 30, "min": 1, "max": 500, "tooltip": "Sampling steps."}),
                     "seed": SEED,
                     "grow": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
                     "feather": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
-                    "prefill": (list(PREFILLS), {"default": "diffuse",
+                    "prefill": (list(PREFILLS), {"default": inpaint_default("prefill_with"),
                                 "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
                                            "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),
-                    "strength": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01,
+                    "strength": ("FLOAT", {"default": inpaint_default("strength"), "min": 0.01, "max": 1.0, "step": 0.01,
                                            "tooltip": "1 = paint from pure noise; lower keeps the prefill's layout."}),
                     "jump_length": ("INT", {"default": 10, "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
                     "jump_n_sample": ("INT", {"default": 2, "min": 1, "max": 20, "tooltip": "RePaint resamplings."})},

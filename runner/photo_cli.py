@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 
 from .. import devices
 from ..models.loader import BUNDLED, load_model
-from ..nodes.photo import progress_reporter
+from ..nodes.photo import inpaint_default, progress_reporter
 from ..samplers import SAMPLERS, Sampler
 from ..samplers.denoise import MODES, denoise
 from ..samplers.inpaint import METHODS, PREFILLS, inpaint
@@ -220,14 +220,15 @@ def add_parsers(sub):
     inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
     inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
     inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
-    inp.add_argument("--method", choices=METHODS, default="repaint",
+    inp.add_argument("--method", choices=METHODS, default=inpaint_default("method"),
                      help="repaint: RePaint resampling (coherent fills); replace: faster")
     inp.add_argument("--steps", type=int, default=30, help="sampling steps")
     inp.add_argument("--sampler", choices=SAMPLERS.names(), default="euler_ancestral", help="base sampler")
     inp.add_argument("--grow", type=int, default=0, help="dilate the mask by N pixels")
     inp.add_argument("--feather", type=int, default=0, help="soften the mask edge over N pixels")
-    inp.add_argument("--prefill", choices=PREFILLS, default="diffuse", help="fill the hole before noising")
-    inp.add_argument("--strength", type=float, default=1.0,
+    inp.add_argument("--prefill", choices=PREFILLS, default=inpaint_default("prefill_with"),
+                     help="fill the hole before noising")
+    inp.add_argument("--strength", type=float, default=inpaint_default("strength"),
                      help="1 = paint from pure noise; lower keeps the prefill's layout")
     inp.add_argument("--jump-length", type=int, default=10, help="RePaint: steps per jump")
     inp.add_argument("--jump-n-sample", type=int, default=2, help="RePaint: passes over each jump")

@@ -1,19 +1,22 @@
-"""Every node class is valid for ComfyUI; nodes compute what the core computes."""
+"""Every node class is valid for ComfyUI; nodes compute exactly what the core computes."""
+import math
+import pathlib
 import sys
-import types
 
 import pytest
 import torch
 
 import noisekit
+from noisekit import progress
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.nodes import compat
-from noisekit.samplers import Sampler, unit_noise
-from noisekit.schedules import get_sigmas
+from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
+from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
 NODES = noisekit.NODE_CLASS_MAPPINGS
 SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "NOISE"}
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+STUB = pathlib.Path(__file__).parent / "comfy_stub"
 
 
 def _inputs(cls):
@@ -22,21 +25,48 @@ def _inputs(cls):
     return {**spec.get("required", {}), **spec.get("optional", {})}
 
 
+# ---- declarations ---------------------------------------------------------------------------
+
 @pytest.mark.parametrize("name", sorted(NODES))
 def test_node_declaration_is_valid_for_comfyui(name):
     cls = NODES[name]
     assert callable(getattr(cls(), cls.FUNCTION))
     assert cls.CATEGORY.startswith("noisekit/") and cls.DESCRIPTION
     assert len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES) == len(cls.OUTPUT_TOOLTIPS)
+    assert all(isinstance(t, str) and t for t in cls.OUTPUT_TOOLTIPS)
+    assert set(cls.RETURN_TYPES) <= SOCKETS
     assert name in noisekit.NODE_DISPLAY_NAME_MAPPINGS
     for input_name, (kind, opts) in _inputs(cls).items():
         assert opts.get("tooltip"), (name, input_name)
         if isinstance(kind, list):
-            assert kind and opts.get("default", kind[0]) in kind
+            assert kind and all(isinstance(c, str) for c in kind) and opts.get("default", kind[0]) in kind
         elif kind in ("INT", "FLOAT"):
-            assert opts.get("min", -1e300) <= opts["default"] <= opts.get("max", 1e300), (name, input_name)
+            assert opts.get("min", -math.inf) <= opts["default"] <= opts.get("max", math.inf), (name, input_name)
         else:
             assert kind in WIDGETS | SOCKETS, (name, input_name, kind)
+        if kind == "FLOAT":  # the frontend rounds an edited value to `round` (default: step)
+            grid = opts.get("round", opts.get("step", 0.01))
+            assert grid is False or abs(opts["default"] / grid - round(opts["default"] / grid)) < 1e-6, (name, input_name)
+
+
+def test_display_names_are_unique_and_no_schedule_node_needs_a_model():
+    names = list(noisekit.NODE_DISPLAY_NAME_MAPPINGS.values())
+    assert len(names) == len(set(names))
+    for name, cls in NODES.items():
+        if cls.CATEGORY in ("noisekit/schedules", "noisekit/sigmas"):
+            assert all(kind != "MODEL" for kind, _ in _inputs(cls).values()), name
+
+
+def test_every_registry_entry_has_its_node_with_its_knobs():
+    for entry in SCHEDULES:
+        cls = NODES[f"NoisekitSchedule{''.join(p.capitalize() for p in entry.name.split('_'))}"]
+        assert list(_inputs(cls)) == [p.name for p in entry.params]
+    for entry in SAMPLERS:
+        cls = NODES[f"NoisekitSampler{''.join(p.capitalize() for p in entry.name.split('_'))}"]
+        assert list(_inputs(cls)) == [p.name for p in entry.params]
+    assert NODES["NoisekitSchedule"].INPUT_TYPES()["required"]["schedule"][0] == SCHEDULES.names()
+    assert NODES["NoisekitSampler"].INPUT_TYPES()["required"]["sampler_name"][0] == SAMPLERS.names()
+    assert len([n for n in NODES if n.startswith("NoisekitSigmas")]) == len(SIGMA_TOOLS)
 
 
 def _tiny_inputs(cls):
@@ -69,24 +99,79 @@ def test_node_runs_with_defaults_and_returns_its_types(name):
         args["image"] = torch.rand(1, 8, 8, 3)
     out = getattr(cls(), cls.FUNCTION)(**args)
     out = out["result"] if isinstance(out, dict) else out
-    assert len(out) == len(cls.RETURN_TYPES)
+    assert isinstance(out, tuple) and len(out) == len(cls.RETURN_TYPES)
     for value, kind in zip(out, cls.RETURN_TYPES):
-        if kind in ("SIGMAS",):
-            assert value.dtype == torch.float32 and value.ndim == 1
-        if kind == "IMAGE":
-            assert value.ndim == 4 and value.shape[-1] == 3 and 0 <= float(value.min()) <= float(value.max()) <= 1
-        if kind == "LATENT":
-            assert "samples" in value
+        if kind == "SIGMAS":
+            assert value.dtype == torch.float32 and value.ndim == 1 and value.device.type == "cpu"
+        elif kind == "IMAGE":
+            assert value.dtype == torch.float32 and value.ndim == 4 and value.shape[-1] == 3
+            assert 0 <= float(value.min()) <= float(value.max()) <= 1
+        elif kind == "LATENT":
+            assert value["samples"].ndim == 4
+        elif kind == "SAMPLER":
+            assert isinstance(value, Sampler)
+        elif kind == "NOISE":
+            assert isinstance(value.seed, int) and callable(value.generate_noise)
 
 
-def test_schedule_nodes_equal_the_core():
-    sig, = NODES["NoisekitScheduleKarras"]().make(steps=9, sigma_min=0.1, sigma_max=10.0, rho=7.0)
-    torch.testing.assert_close(sig, get_sigmas("karras", 9, sigma_min=0.1, sigma_max=10.0).float())
-    sig2, = NODES["NoisekitSchedule"]().make("exponential", 5, 0.5, 5.0, preset="edm")
-    torch.testing.assert_close(sig2, get_sigmas("exponential", 5, sigma_min=0.002, sigma_max=80.0).float())
+# ---- schedules and sigma tools ---------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", list(SCHEDULES), ids=lambda e: e.name)
+def test_schedule_nodes_equal_the_core(entry):
+    cls = NODES[f"NoisekitSchedule{''.join(p.capitalize() for p in entry.name.split('_'))}"]
+    params = {**entry.defaults(), "steps": 7}
+    sig, = cls().make(**params)
+    assert sig.dtype == torch.float32
+    torch.testing.assert_close(sig, entry(**params).float(), rtol=0, atol=0)
+
+
+def test_schedule_combo_node():
+    node = NODES["NoisekitSchedule"]()
+    sig, = node.make("karras", 9, 0.1, 10.0)
+    torch.testing.assert_close(sig, get_sigmas("karras", 9, sigma_min=0.1, sigma_max=10.0).float(), rtol=0, atol=0)
+    edm = MODEL_PRESETS["edm"]
+    sig, = node.make("exponential", 5, 0.5, 5.0, preset="edm")
+    torch.testing.assert_close(sig, get_sigmas("exponential", 5, sigma_min=edm["sigma_min"],
+                                               sigma_max=edm["sigma_max"]).float(), rtol=0, atol=0)
+    # BasicScheduler's denoise rule: the last steps + 1 sigmas of a steps / denoise schedule
+    sig, = node.make("karras", 4, 0.1, 10.0, denoise=0.5)
+    torch.testing.assert_close(sig, get_sigmas("karras", 8, sigma_min=0.1, sigma_max=10.0)[-5:].float())
+    assert len(node.make("karras", 4, 0.1, 10.0, denoise=0.0)[0]) == 0
+    # flow schedules keep sigma in [0, 1]; discrete ones take no range
+    sig, = node.make("flow", 6, 0.0291675, 14.614642)
+    torch.testing.assert_close(sig, get_sigmas("flow", 6).float(), rtol=0, atol=0)
+    sig, = node.make("normal", 6, 0.5, 5.0, preset="edm")
+    torch.testing.assert_close(sig, get_sigmas("normal", 6).float(), rtol=0, atol=0)
+
+
+def test_sigma_tool_nodes():
+    sig = get_sigmas("karras", 9, sigma_min=0.1, sigma_max=10.0).float()
     hi, lo = NODES["NoisekitSigmasSplit"]().apply(sig, step=3)
-    assert len(hi) == 4 and len(lo) == 7
+    assert torch.equal(hi, sig[:4]) and torch.equal(lo, sig[3:])
+    hi, lo = NODES["NoisekitSigmasSplitDenoise"]().apply(sig, denoise=1 / 3)
+    assert torch.equal(lo, sig[-4:]) and torch.equal(hi, sig[:-3])
+    joined, = NODES["NoisekitSigmasSplice"]().apply(hi, other=lo)
+    assert torch.equal(joined, sig)
+    flipped, = NODES["NoisekitSigmasFlip"]().apply(sig)
+    assert torch.equal(flipped[1:], sig.flip(0)[1:]) and float(flipped[0]) == pytest.approx(1e-4)
+    first, = NODES["NoisekitSigmasSetFirst"]().apply(sig, sigma=20.0)
+    assert float(first[0]) == 20.0 and torch.equal(first[1:], sig[1:])
+    shifted, = NODES["NoisekitSigmasFlowShift"]().apply(torch.tensor([1.0, 0.5, 0.0]), shift=3.0)
+    torch.testing.assert_close(shifted, torch.tensor([1.0, 0.75, 0.0]))  # 3 * 0.5 / (1 + 2 * 0.5)
 
+
+def test_sigma_plot_draws_each_schedule_in_its_colour():
+    node = NODES["NoisekitSigmaPlot"]()
+    plot, = node.plot(get_sigmas("karras", 10).float(), 512, 288, sigmas_2=get_sigmas("exponential", 10).float(),
+                      labels="karras, exponential")
+    assert plot.shape == (1, 288, 512, 3)
+    pixels = (plot[0] * 255).round().reshape(-1, 3)
+    for colour in ((31, 119, 180), (255, 127, 14)):
+        assert (pixels == torch.tensor(colour, dtype=pixels.dtype)).all(-1).sum() > 50
+    assert not (pixels == torch.tensor((44, 160, 44), dtype=pixels.dtype)).all(-1).any()  # no third series
+
+
+# ---- noise and forward noise -----------------------------------------------------------------
 
 def test_forward_noise_closed_forms():
     image = torch.rand(2, 4, 4, 3)
@@ -96,26 +181,63 @@ def test_forward_noise_closed_forms():
                          ("flow", lambda n: 0.3 * x0 + 0.7 * n)]:
         shown, noisy, noise = node.apply(0.7, 5, form, image=image)
         torch.testing.assert_close(noisy["samples"], expect(noise["samples"]))
-        torch.testing.assert_close(noise["samples"], unit_noise(x0.shape, 5))
+        assert torch.equal(noise["samples"], unit_noise(x0.shape, 5))
+        torch.testing.assert_close(shown, ((noisy["samples"] + 1) / 2).clamp(0, 1).movedim(1, -1))
     sig = get_sigmas("karras", 4).float()
-    _, noisy, noise = node.apply(0.0, 5, "ve", latent={"samples": x0}, sigmas=sig, step=2)
-    torch.testing.assert_close(noisy["samples"], x0 + sig[2] * noise["samples"])
+    latent = torch.randn(1, 4, 4, 4)
+    _, noisy, noise = node.apply(0.0, 5, "ve", latent={"samples": latent}, sigmas=sig, step=2)
+    assert torch.equal(noisy["samples"], latent + sig[2] * noise["samples"])
 
 
 def test_noise_strip_frames():
     sig = torch.tensor([2.0, 0.5, 0.0])
-    strip, = NODES["NoisekitNoiseStrip"]().apply(torch.full((1, 4, 4, 3), 0.5), sig, 1, "ve")
+    image = torch.rand(1, 4, 4, 3)
+    strip, = NODES["NoisekitNoiseStrip"]().apply(image, sig, 1, "ve")
     assert strip.shape == (3, 4, 4, 3)
-    torch.testing.assert_close(strip[-1], torch.full((4, 4, 3), 0.5))
+    x0, eps = image.movedim(-1, 1) * 2 - 1, unit_noise((1, 3, 4, 4), 1)
+    for k, s in enumerate(sig):
+        torch.testing.assert_close(strip[k], ((x0 + s * eps + 1) / 2).clamp(0, 1)[0].movedim(0, -1))
+    torch.testing.assert_close(strip[-1], image[0])
 
+
+def test_noise_node_is_batch_invariant():
+    noise, = NODES["NoisekitNoise"]().make(42)
+    four = noise.generate_noise({"samples": torch.zeros(4, 3, 8, 8)})
+    one = compat.make_noise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
+    assert noise.seed == 42 and four.dtype == torch.float32 and four.device.type == "cpu"
+    assert torch.equal(four[3], one[0]) and torch.equal(four[:1], compat.make_noise(42).generate_noise(
+        {"samples": torch.zeros(1, 3, 8, 8)}))
+    # ComfyUI's batch_index (a latent picked from a batch) keeps that item's noise
+    picked = noise.generate_noise({"samples": torch.zeros(2, 3, 8, 8), "batch_index": [3, 1]})
+    assert torch.equal(picked[0], four[3]) and torch.equal(picked[1], four[1])
+
+
+# ---- sampling --------------------------------------------------------------------------------
 
 def test_sample_node_hits_a_point_mass_exactly():
     model = GaussianDenoiser(0.2, 0.0)  # model space 0.2 -> image 0.6
     sigmas, = NODES["NoisekitScheduleKarras"]().make(steps=8, sigma_min=0.01, sigma_max=10.0, rho=7.0)
-    sampler, = NODES["NoisekitSamplerDpmpp2mSde"]().make(eta=1.0, s_noise=1.0, brownian=True, solver_type="midpoint")
-    image, = NODES["NoisekitSample"]().run(model, sigmas, sampler, seed=1, width=16, height=8, batch_size=2)
-    assert image.shape == (2, 8, 16, 3)
-    torch.testing.assert_close(image, torch.full_like(image, 0.6))
+    for node, opts in [("NoisekitSamplerDpmpp2mSde", dict(eta=1.0, s_noise=1.0, brownian=True,
+                                                            solver_type="midpoint")),
+                       ("NoisekitSamplerDdpm", dict(s_noise=1.0)), ("NoisekitSamplerUnipc", dict(variant="bh2"))]:
+        sampler, = NODES[node]().make(**opts)
+        image, latent = NODES["NoisekitSample"]().run(model, sigmas, sampler, seed=1, width=16, height=8, batch_size=2)
+        assert image.shape == (2, 8, 16, 3) and latent["samples"].shape == (2, 3, 8, 16)
+        torch.testing.assert_close(image, torch.full_like(image, 0.6))
+        torch.testing.assert_close(latent["samples"], torch.full_like(latent["samples"], 0.2))
+
+
+def test_sample_node_follows_the_exact_gaussian_ode():
+    """Euler on N(0.1, 0.3^2) data from a start image at sigma 2 vs the closed-form ODE solution."""
+    model = GaussianDenoiser(0.1, 0.3)
+    image = torch.rand(1, 4, 4, 3)
+    x0 = image.movedim(-1, 1) * 2 - 1
+    sigmas = torch.cat([torch.linspace(2.0, 0.05, 400, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])
+    _, out = NODES["NoisekitSample"]().run(model, sigmas, Sampler("euler"), seed=3, image=image)
+    noisy = x0.double() + 2.0 * unit_noise(x0.shape, 3).double()
+    exact = model.ode_solution(noisy, 2.0, 0.05)
+    exact = model(exact, torch.tensor([0.05], dtype=torch.float64))  # the last Euler step jumps to D
+    torch.testing.assert_close(out["samples"].double(), exact, atol=5e-3, rtol=0)
 
 
 def test_sample_node_inpaint_keeps_the_known_region():
@@ -123,74 +245,173 @@ def test_sample_node_inpaint_keeps_the_known_region():
     image = torch.rand(1, 8, 8, 3)
     mask = torch.zeros(1, 8, 8)
     mask[:, 2:5, 2:5] = 1
-    out, = NODES["NoisekitSample"]().run(model, get_sigmas("karras", 5).float(), Sampler("euler"), 0, image=image,
-                                           mask=mask)
+    out, latent = NODES["NoisekitSample"]().run(model, get_sigmas("karras", 5).float(), Sampler("euler"), 0,
+                                                image=image, mask=mask)
     keep = mask[0] == 0
-    assert torch.equal(out[0][keep], image[0][keep])
+    torch.testing.assert_close(out[0][keep], image[0][keep])
+    assert torch.equal(latent["samples"][0].movedim(0, -1)[keep], (image * 2 - 1)[0][keep])
     torch.testing.assert_close(out[0][~keep], torch.full_like(out[0][~keep], 0.5))
+    # the same through a LATENT start carrying ComfyUI's noise_mask [B, 1, H, W]
+    start = {"samples": image.movedim(-1, 1) * 2 - 1, "noise_mask": mask[:, None]}
+    _, again = NODES["NoisekitSample"]().run(model, get_sigmas("karras", 5).float(), Sampler("euler"), 0, latent=start)
+    assert torch.equal(again["samples"], latent["samples"])
 
 
-def test_noise_node_is_batch_invariant():
-    noise, = NODES["NoisekitNoise"]().make(42)
-    four = noise.generate_noise({"samples": torch.zeros(4, 3, 8, 8)})
-    one = compat.Noise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
-    assert torch.equal(four[3], one[0]) and noise.seed == 42
+def test_sample_node_denoise_runs_the_tail_of_the_schedule():
+    model = GaussianDenoiser(0.1, 0.3)
+    image = torch.rand(1, 4, 4, 3)
+    sigmas = get_sigmas("karras", 8, sigma_min=0.01, sigma_max=10.0)
+    node = NODES["NoisekitSample"]()
+    _, half = node.run(model, sigmas, Sampler("euler"), 4, image=image, denoise=0.5)
+    _, tail = node.run(model, sigmas[4:], Sampler("euler"), 4, image=image)
+    assert torch.equal(half["samples"], tail["samples"])
+    _, none = node.run(model, sigmas, Sampler("euler"), 4, image=image, denoise=0.0)
+    assert torch.equal(none["samples"], image.movedim(-1, 1) * 2 - 1)
 
+
+def test_sample_node_reports_each_step_and_stops_between_steps():
+    model = GaussianDenoiser(0.0, 0.5)
+    sigmas = get_sigmas("karras", 6)
+    seen = []
+    old = progress.set_reporter(seen.append)
+    try:
+        NODES["NoisekitSample"]().run(model, sigmas, Sampler("euler"), 0, width=8, height=8)
+        assert [e["value"] for e in seen] == [1, 2, 3, 4, 5, 6] and seen[-1]["max"] == 6
+        model.calls = 0
+        progress.interrupt()
+        with pytest.raises(progress.Interrupted):
+            NODES["NoisekitSample"]().run(model, sigmas, Sampler("euler"), 0, width=8, height=8)
+        assert model.calls == 1  # stopped after the first step
+    finally:
+        progress.clear_interrupt()
+        progress.set_reporter(old)
+
+
+# ---- errors ----------------------------------------------------------------------------------
 
 def test_errors_name_node_and_input():
-    with pytest.raises(ValueError, match=r"Schedule karras \(noisekit\).*steps"):
-        NODES["NoisekitScheduleKarras"]().make(steps=0, sigma_min=0.1, sigma_max=10.0, rho=7.0)
-    with pytest.raises(ValueError, match="input 'image'"):
-        NODES["NoisekitForwardNoise"]().apply(1.0, 0, "ve")
-    with pytest.raises(ValueError, match="input 'mask'.*scale the mask"):
-        NODES["NoisekitSample"]().run(GaussianDenoiser(), get_sigmas("karras", 3).float(), Sampler("euler"), 0,
-                                      image=torch.rand(1, 8, 8, 3), mask=torch.ones(1, 4, 4))
-    with pytest.raises(ValueError, match="input 'model'"):
-        NODES["NoisekitSample"]().run(object(), get_sigmas("karras", 3).float(), Sampler("euler"), 0)
+    sig = get_sigmas("karras", 3).float()
+    cases = [
+        (lambda: NODES["NoisekitScheduleKarras"]().make(steps=0, sigma_min=0.1, sigma_max=10.0, rho=7.0),
+         r"Schedule karras \(noisekit\).*steps"),
+        (lambda: NODES["NoisekitSchedule"]().make("karras", 5, 10.0, 0.1), r"Schedule \(noisekit\).*sigma_min"),
+        (lambda: NODES["NoisekitForwardNoise"]().apply(1.0, 0, "ve"), r"Forward Noise \(noisekit\): input 'image'"),
+        (lambda: NODES["NoisekitForwardNoise"]().apply(2.0, 0, "flow", image=torch.rand(1, 4, 4, 3)),
+         r"input 'sigma'.*flow"),
+        (lambda: NODES["NoisekitForwardNoise"]().apply(1.0, 0, "ve", latent={"samples": torch.zeros(3, 4)}),
+         r"input 'latent'"),
+        (lambda: NODES["NoisekitForwardNoise"]().apply(1.0, 0, "ve", image=torch.rand(1, 4, 4, 3), sigmas=sig, step=9),
+         r"input 'step'"),
+        (lambda: NODES["NoisekitNoiseStrip"]().apply(torch.rand(4, 4, 3), sig, 0, "ve"), r"input 'image'"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), sig, Sampler("euler"), 0,
+                                               image=torch.rand(1, 8, 8, 3), mask=torch.ones(1, 4, 4)),
+         r"Sample \(noisekit\): input 'mask'.*scale the mask"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), sig, Sampler("euler"), 0,
+                                               image=torch.rand(2, 8, 8, 3), mask=torch.ones(3, 8, 8)),
+         r"input 'mask'.*batch of 2"),
+        (lambda: NODES["NoisekitSample"]().run(object(), sig, Sampler("euler"), 0), r"input 'model'"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), sig, object(), 0), r"input 'sampler'"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), torch.ones(2, 2), Sampler("euler"), 0),
+         r"input 'sigmas'"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), sig, Sampler("euler"), 0, denoise=0.5),
+         r"input 'denoise'"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(), sig, Sampler("euler"), 0,
+                                               image=torch.rand(1, 8, 8, 3), latent={"samples": torch.zeros(1, 3, 8, 8)}),
+         r"input 'latent'.*not both"),
+        (lambda: NODES["NoisekitSample"]().run(GaussianDenoiser(noise_form="flow"), sig, Sampler("euler"), 0),
+         r"input 'sigmas'.*flow"),
+        (lambda: NODES["NoisekitSigmasSplice"]().apply(sig, other=torch.tensor([float("nan")])), r"input 'other'"),
+        (lambda: NODES["NoisekitSigmaPlot"]().plot(sig, sigmas_3=torch.zeros(3)), r"input 'sigmas_3'"),
+        (lambda: NODES["NoisekitSampler"]().make("eulr"), r"input 'sampler_name'.*eulr"),
+    ]
+    for call, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            call()
 
+
+def test_sampler_combo_node_applies_the_shared_knobs():
+    assert NODES["NoisekitSampler"]().make("ddim")[0].options == {"eta": 0.0, "s_noise": 1.0}  # eta -1: own default
+    assert NODES["NoisekitSampler"]().make("euler_ancestral", 0.5, 0.9)[0].options == {"eta": 0.5, "s_noise": 0.9}
+    assert NODES["NoisekitSampler"]().make("heun", 0.5, 0.9)[0].options == {}
+
+
+# ---- inside ComfyUI (a stand-in comfy package) -----------------------------------------------
 
 @pytest.fixture
-def fake_comfy(monkeypatch):
-    """A stand-in for the parts of ComfyUI that compat.py touches."""
-    comfy, samplers_mod, utils = (types.ModuleType(n) for n in ("comfy", "comfy.samplers", "comfy.utils"))
+def comfy(monkeypatch):
+    """Import tests/comfy_stub as ``comfy``; afterwards no comfy module stays loaded."""
+    monkeypatch.syspath_prepend(str(STUB))
+    import comfy.model_management
+    import comfy.model_sampling
+    import comfy.samplers
+    import comfy.utils
 
-    class KSAMPLER:
-        def __init__(self, sampler_function, extra_options={}, inpaint_options={}):
-            self.sampler_function = sampler_function
-
-    class ProgressBar:
-        def __init__(self, total):
-            self.total, self.n = total, 0
-
-        def update(self, n):
-            self.n += n
-
-    samplers_mod.KSAMPLER, utils.ProgressBar = KSAMPLER, ProgressBar
-    comfy.samplers, comfy.utils = samplers_mod, utils
-    for name, mod in (("comfy", comfy), ("comfy.samplers", samplers_mod), ("comfy.utils", utils)):
-        monkeypatch.setitem(sys.modules, name, mod)
-    return KSAMPLER
+    yield comfy
+    for name in [n for n in sys.modules if n == "comfy" or n.startswith("comfy.")]:
+        del sys.modules[name]
 
 
-def test_inside_comfyui_samplers_are_ksamplers(fake_comfy):
-    class CONST:  # ComfyUI's flow model sampling
-        sigma_min, sigma_max = 0.0, 1.0
+class _ComfyChain:
+    """What KSAMPLER hands a sampler function: KSamplerX0Inpaint -> guider -> BaseModel(model_sampling).
+    Calls return the given denoiser's x0; there is no parameterisation attribute anywhere."""
 
-    class Inner:
-        model_sampling = CONST()
+    def __init__(self, denoiser, model_sampling):
+        base = type("BaseModel", (), {"model_sampling": model_sampling})()
+        self.inner_model = type("Guider", (), {"inner_model": base})()
+        self.denoiser = denoiser
 
-    flow = GaussianDenoiser(0.25, 0.5, noise_form="flow")
+    def __call__(self, x, sigma, denoise_mask=None, model_options=None, seed=None):
+        return self.denoiser(x, sigma).to(x.dtype)
 
-    class ComfyWrapped:  # what KSAMPLER hands the function: no parameterisation attribute
-        inner_model = Inner()
 
-        def __call__(self, x, sigma, **kw):
-            return flow(x, sigma)
-
+def test_inside_comfyui_a_sampler_is_a_ksampler_that_samples_exactly(comfy):
+    assert compat.in_comfyui()
+    point = GaussianDenoiser(0.25, 0.0)
+    sigmas = get_sigmas("karras", 10, sigma_max=10.0).float()  # below the stub model's top sigma 14.61
+    noise = unit_noise((2, 4, 8, 8), 7)
+    for name in ("euler", "euler_ancestral", "ddpm", "dpmpp_2m_sde", "unipc"):
+        ks, = NODES["NoisekitSampler"]().make(name)
+        assert isinstance(ks, comfy.samplers.KSAMPLER) and ks.extra_options == ks.noisekit_sampler.options
+        steps = []
+        out = ks.sample(_ComfyChain(point, comfy.model_sampling.model_sampling("eps")), sigmas,
+                        {"model_options": {}, "seed": 7, "denoise_mask": None},
+                        lambda i, den, x, total: steps.append(i), noise, disable_pbar=True)
+        torch.testing.assert_close(out, torch.full_like(out, 0.25))
+        assert steps == list(range(10)), name
+    # a Gaussian: the KSAMPLER path is the core sampler on the same noisy start, bit for bit
+    gauss = GaussianDenoiser(0.1, 0.5)
     ks, = NODES["NoisekitSamplerEulerAncestral"]().make(eta=1.0, s_noise=1.0)
-    assert isinstance(ks, fake_comfy)
-    sigmas = get_sigmas("flow", 300, shift=1.0)
-    x = unit_noise((2, 1, 50, 100), 0).double()
-    out = ks.sampler_function(ComfyWrapped(), x, sigmas, extra_args={"seed": 3}, disable=True)
-    assert abs(float(out.mean()) - 0.25) < 0.02 and abs(float(out.std()) - 0.5) < 0.03
-    assert type(compat.progress_bar(5)).__name__ == "ProgressBar" and compat.in_comfyui()
+    out = ks.sample(_ComfyChain(gauss, comfy.model_sampling.model_sampling("eps")), sigmas, {"seed": 7}, None, noise,
+                    disable_pbar=True)
+    x = noise * sigmas[0]  # empty latent below the model's top sigma: x = sigma_0 * noise
+    assert torch.equal(out, Sampler("euler_ancestral")(gauss, x, sigmas, extra_args={"seed": 7}, disable=True))
+
+
+def test_inside_comfyui_const_model_sampling_switches_to_the_flow_form(comfy):
+    flow = GaussianDenoiser(0.25, 0.5, noise_form="flow")
+    chain = _ComfyChain(flow, comfy.model_sampling.model_sampling("flow"))
+    seen = compat.ComfyDenoiser(chain)
+    assert (seen.parameterisation, seen.sigma_max) == ("flow", 1.0)
+    assert compat.ComfyDenoiser(_ComfyChain(flow, comfy.model_sampling.model_sampling("v"))).parameterisation == "v"
+    ks, = NODES["NoisekitSamplerEulerAncestral"]().make(eta=1.0, s_noise=1.0)
+    sigmas = get_sigmas("flow", 8, shift=1.0).float()
+    noise = unit_noise((1, 1, 8, 8), 2)
+    out = ks.sample(chain, sigmas, {"seed": 2}, None, noise, disable_pbar=True)
+    x = add_noise(torch.zeros_like(noise), noise, sigmas[0], "flow")
+    as_flow = Sampler("euler_ancestral")(flow, x, sigmas, extra_args={"seed": 2}, disable=True)
+    assert torch.equal(out, as_flow)
+    ve_view = GaussianDenoiser(0.25, 0.5, noise_form="flow")
+    ve_view.parameterisation = "x0"  # the same network, stepped in VE form: a different (wrong) answer
+    assert not torch.allclose(out, Sampler("euler_ancestral")(ve_view, x, sigmas, extra_args={"seed": 2},
+                                                              disable=True))
+
+
+def test_inside_comfyui_progress_and_interrupt_go_through_comfy(comfy):
+    bar = compat.progress_bar(5)
+    assert isinstance(bar, comfy.utils.ProgressBar) and bar.total == 5
+    model = GaussianDenoiser(0.0, 0.5)
+    ks, = NODES["NoisekitSamplerEuler"]().make(s_churn=0.0, s_tmin=0.0, s_tmax=1000.0, s_noise=1.0)
+    comfy.model_management.interrupt_current_processing()
+    with pytest.raises(comfy.model_management.InterruptProcessingException):
+        NODES["NoisekitSample"]().run(model, get_sigmas("karras", 6), ks, 0, width=8, height=8)
+    assert model.calls == 1  # the KSAMPLER's core sampler ran one step of a noisekit model, then stopped

@@ -1,0 +1,68 @@
+"""Noise-level estimation (samplers/estimate.py): accuracy on synthetic noise, exact helper values."""
+import math
+
+import pytest
+import torch
+
+from noisekit.samplers.estimate import clipped_variance_ratio, estimate_sigma, noise_eigen_mean
+
+
+def smooth_image(h=128, w=128, seed=0, lo=0.05, hi=0.95):
+    """A procedural photo-like image: smooth gradients and blobs spanning [lo, hi]."""
+    g = torch.Generator().manual_seed(seed)
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    channels = []
+    for _ in range(3):
+        a, b, c = torch.rand(3, generator=g) * 6
+        channels.append(torch.sin(a * x + b * y) + torch.cos(c * x * y * 3))
+    img = torch.stack(channels, -1)
+    img = (img - img.min()) / (img.max() - img.min())
+    return (lo + (hi - lo) * img)[None]
+
+
+def textured_image(h=128, w=128):
+    """The smooth image plus fine stripes and a checkerboard: texture that inflates wavelet-MAD estimates."""
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    texture = 0.06 * torch.sin(2.1 * x + 0.7 * y) + 0.04 * ((x + y) % 2 * 2 - 1)
+    return (smooth_image(h, w, lo=0.15, hi=0.85) + texture[None, :, :, None]).clamp(0, 1)
+
+
+def photo_noise(clean, sigma255, seed):
+    """Gaussian noise, clipped to [0, 1] and quantised to 8 bits, as in a real noisy photo."""
+    g = torch.Generator().manual_seed(seed)
+    return ((clean + sigma255 / 255 * torch.randn(clean.shape, generator=g)).clamp(0, 1) * 255).round() / 255
+
+
+@pytest.mark.parametrize("sigma255", [5, 10, 15, 25, 35, 50])
+def test_within_10_percent_on_a_smooth_image(sigma255):
+    estimate = estimate_sigma(photo_noise(smooth_image(), sigma255, sigma255)) * 255
+    assert estimate == pytest.approx(sigma255, rel=0.10)
+
+
+@pytest.mark.parametrize("sigma255", [5, 25])
+def test_within_10_percent_on_a_textured_image(sigma255):
+    estimate = estimate_sigma(photo_noise(textured_image(), sigma255, sigma255)) * 255
+    assert estimate == pytest.approx(sigma255, rel=0.10)
+
+
+def test_clipping_is_corrected():
+    """Half the image is near black: a quarter of its noise is clipped away at sigma 50."""
+    clean = smooth_image(lo=0.0, hi=0.6)
+    assert estimate_sigma(photo_noise(clean, 50, 1)) * 255 == pytest.approx(50, rel=0.10)
+
+
+def test_noise_eigen_mean_finds_the_flat_tail():
+    eigenvalues = torch.tensor([40.0, 9.0, 3.0, 1.1, 1.0, 1.0, 0.9], dtype=torch.float64)
+    assert noise_eigen_mean(eigenvalues) == pytest.approx(1.0)
+
+
+def test_clipped_variance_ratio_exact_values():
+    mu = torch.tensor([0.5, 0.0], dtype=torch.float64)
+    ratio = clipped_variance_ratio(mu, 1e-3)
+    assert float(ratio[0]) == pytest.approx(1.0, abs=1e-9)  # far from 0 and 1: no clipping
+    assert float(ratio[1]) == pytest.approx(0.5 - 1 / (2 * math.pi), rel=1e-6)  # max(0, z): half-normal variance
+
+
+def test_too_small_an_image_is_refused():
+    with pytest.raises(ValueError, match="estimate_sigma.*too small"):
+        estimate_sigma(torch.rand(1, 6, 40, 3))

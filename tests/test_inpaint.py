@@ -1,0 +1,136 @@
+"""Inpainting (samplers/inpaint.py): known-region bit-identity, exact fills, RePaint's schedule, crop & stitch."""
+import pytest
+import torch
+
+from noisekit.models.analytic import GaussianDenoiser
+from noisekit.samplers import SAMPLERS, Sampler, sample
+from noisekit.samplers.inpaint import (crop_box, feather_mask, grow_mask, inpaint, prefill, renoise,
+                                       repaint_sampler, repaint_steps)
+
+
+def photo(h=40, w=48, seed=0):
+    return torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(seed))
+
+
+def hole(h=40, w=48):
+    mask = torch.zeros(1, h, w)
+    mask[0, 10:20, 15:30] = 1
+    mask[0, 30, 5:40] = 0.5  # a soft scratch
+    return mask
+
+
+@pytest.mark.parametrize("method", ["replace", "repaint"])
+def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
+    image, mask = photo(), hole()
+    run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask, method, steps=6, seed=seed, jump_length=3)
+    out = run(3)
+    keep = mask[0] == 0
+    assert torch.equal(out[0][keep], image[0][keep])
+    assert not torch.equal(out[0][~keep], image[0][~keep])
+    assert torch.equal(out, run(3)) and not torch.equal(out, run(4))
+
+
+def test_a_point_mass_model_fills_the_hole_exactly_and_soft_masks_blend():
+    image, mask = photo(), hole()
+    out = inpaint(GaussianDenoiser(0.4, 0.0), image, mask, "replace", steps=5)
+    full, soft = mask[0] == 1, mask[0] == 0.5
+    torch.testing.assert_close(out[0][full], torch.full_like(out[0][full], 0.7))  # (0.4 + 1) / 2
+    torch.testing.assert_close(out[0][soft], 0.5 * image[0][soft] + 0.5 * 0.7)
+
+
+def test_grow_widens_the_repainted_area():
+    image = photo()
+    out = inpaint(GaussianDenoiser(0.4, 0.0), image, hole(), "replace", steps=4, grow=2)
+    torch.testing.assert_close(out[0, 8:10, 16:29], torch.full((2, 13, 3), 0.7))  # grown, not in the mask
+
+
+def test_only_the_bounding_box_plus_context_is_sampled():
+    shapes = []
+
+    class Recording(GaussianDenoiser):
+        def __call__(self, x, sigma, **cond):
+            shapes.append(tuple(x.shape[-2:]))
+            return super().__call__(x, sigma, **cond)
+
+    mask = torch.zeros(1, 300, 400)
+    mask[0, 140:150, 200:216] = 1
+    inpaint(Recording(0.0, 0.5), torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
+    t, b, l, r = crop_box(mask, 8)
+    assert (t, b, l, r) == (140 - 11, 150 + 11, 200 - 12, 216 + 12)  # context + a quarter of the box
+    assert set(shapes) == {(32, 40)}  # the crop alone, not 300 x 400
+
+
+def test_repaint_walks_the_jump_schedule():
+    """n = 7 steps, jumps of 3 sampled twice (the last, ending at sigma 0, once):
+    [0:3] x2, [3:6] x2, [6:7] x1, re-noising from each jump's end back to its start."""
+    calls, steps = [], []
+
+    def base(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        calls.append((round(float(sigmas[0]), 6), round(float(sigmas[-1]), 6), extra_args["seed"]))
+        for i in range(len(sigmas) - 1):
+            callback({"i": i, "x": x, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": x})
+        return x
+
+    sigmas = torch.tensor([7.0, 6, 5, 4, 3, 2, 1, 0])
+    repaint_sampler(base, 3, 2)(GaussianDenoiser(), torch.zeros(1, 1, 2, 2), sigmas, {"seed": 5},
+                                callback=lambda info: steps.append(info["i"]))
+    assert [c[:2] for c in calls] == [(7, 4), (7, 4), (4, 1), (4, 1), (1, 0)]
+    assert len({c[2] for c in calls}) == 5  # every pass draws fresh noise
+    assert steps == list(range(repaint_steps(7, 3, 2))) and repaint_steps(7, 3, 2) == 13
+
+
+def test_renoise_is_the_forward_transition():
+    z = torch.randn(10000, dtype=torch.float64)
+    out = renoise(torch.ones_like(z), torch.tensor(0.3), torch.tensor(0.5), "ve", z)
+    torch.testing.assert_close(out, 1 + 0.4 * z)  # sqrt(0.5^2 - 0.3^2) = 0.4
+    flow = renoise(torch.zeros_like(z), torch.tensor(0.2), torch.tensor(0.6), "flow", z)
+    torch.testing.assert_close(flow, (0.6**2 - (0.4 / 0.8 * 0.2) ** 2) ** 0.5 * z)
+
+
+def test_registered_repaint_sampler_runs_through_sample_with_a_mask():
+    assert "repaint" in SAMPLERS.names()
+    latent = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    mask = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    mask[..., 2:6, 2:6] = 1
+    out = sample(GaussianDenoiser(0.25, 0.0), torch.tensor([10.0, 3, 1, 0.3, 0], dtype=torch.float64),
+                 Sampler("repaint", base="euler", jump_length=2, jump_n_sample=3), seed=0, latent=latent,
+                 denoise_mask=mask)
+    torch.testing.assert_close(out[..., 2:6, 2:6], torch.full((1, 3, 4, 4), 0.25, dtype=torch.float64))
+    assert torch.equal(out[mask.expand_as(out) == 0], latent[mask.expand_as(latent) == 0])
+
+
+def test_prefills_are_exact_on_what_they_preserve():
+    y, x = torch.meshgrid(torch.linspace(0, 1, 30, dtype=torch.float64),
+                          torch.linspace(0, 1, 36, dtype=torch.float64), indexing="ij")
+    plane = (0.3 + 0.5 * x - 0.2 * y).expand(1, 3, 30, 36)  # harmonic and biharmonic
+    mask = torch.zeros(1, 1, 30, 36, dtype=torch.float64)
+    mask[..., 8:22, 10:30] = 1
+    holed = torch.where(mask > 0, 0.0, plane)
+    torch.testing.assert_close(prefill(holed, mask, "biharmonic"), plane, rtol=0, atol=1e-9)
+    assert float((prefill(holed, mask, "diffuse") - plane).abs().max()) < 2e-3  # iterative solve
+    mean = prefill(holed, mask, "mean")
+    torch.testing.assert_close(mean[..., 15, 20], plane[mask.expand_as(plane) == 0].reshape(3, -1).mean(-1)[None])
+
+
+def test_grow_and_feather():
+    mask = torch.zeros(1, 9, 9)
+    mask[0, 4, 4] = 1
+    cross = grow_mask(mask, 1)
+    assert cross.sum() == 5 and cross[0, 3, 4] == 1 and cross[0, 3, 3] == 0  # tapered corners
+    assert torch.equal(grow_mask(cross, -1), mask)
+    soft = feather_mask(cross, 2)
+    assert torch.equal(soft[cross > 0], cross[cross > 0])  # the inside stays 1
+    ring = (soft > 0) & (soft < 1)
+    assert ring.any() and soft[0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"mask": torch.ones(1, 4, 4)}, r"inpaint: mask .* does not match image"),
+    ({"method": "blend"}, r"inpaint: method"),
+    ({"prefill_with": "zeros"}, r"inpaint: prefill"),
+    ({"strength": 0.0}, r"inpaint: strength"),
+])
+def test_bad_arguments_name_the_parameter(kwargs, match):
+    args = {"image": photo(8, 8), "mask": torch.ones(1, 8, 8), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        inpaint(GaussianDenoiser(), **args)

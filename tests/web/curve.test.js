@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, logRange, nearestStep, parseSigmas, resample } from "../../web/lib/curve.js";
+
+const rect = { x: 0, y: 0, w: 100, h: 100 };
+
+describe("parsing and serialisation", () => {
+  it("round-trips a schedule as plain numbers", () => {
+    const s = parseSigmas("14.6146, 6.47, [1.5], 0");
+    expect(s).toEqual([14.6146, 6.47, 1.5, 0]);
+    expect(parseSigmas(formatSigmas(s))).toEqual(s);
+  });
+  it("refuses non-numbers, negatives and single values", () => {
+    expect(parseSigmas("1, x")).toBeNull();
+    expect(parseSigmas("1, -2")).toBeNull();
+    expect(parseSigmas("3")).toBeNull();
+  });
+});
+
+describe("geometry", () => {
+  it("maps log sigma linearly to height, zero to the bottom", () => {
+    const pts = curvePoints([100, 10, 1, 0], rect);
+    expect(pts.map((p) => p.y)).toEqual([0, 50, 100, 100]);
+    expect(pts.map((p) => p.x)).toEqual([0, 100 / 3, 200 / 3, 100]);
+    expect(logRange([100, 1, 0])).toEqual([0, 2]);
+  });
+  it("hit-tests the nearest point within the radius", () => {
+    const pts = curvePoints([100, 10, 1, 0], rect);
+    expect(hitTest(pts, 34, 52, 6)).toBe(1);
+    expect(hitTest(pts, 60, 10, 6)).toBe(-1);
+    expect(nearestStep(pts, 70, rect)).toBe(2);
+    expect(nearestStep(pts, 500, rect)).toBe(-1);
+  });
+});
+
+describe("dragging", () => {
+  it("turns a height into a log-scaled, snapped sigma", () => {
+    const s = [100, 10, 1, 0];
+    expect(dragValue(s, 1, 25, rect, [0, 2], { min: 0.001, max: 1000 })).toBe(31.6);
+  });
+  it("keeps the schedule descending and inside the bounds", () => {
+    const s = [100, 10, 1, 0];
+    expect(dragValue(s, 1, -50, rect, [0, 2], { min: 0.001, max: 1000 })).toBe(100);
+    expect(dragValue(s, 1, 500, rect, [0, 2], { min: 0.001, max: 1000 })).toBe(1);
+    expect(dragValue([100, 10, 0], 0, -10, rect, [0, 2], { min: 0.001, max: 50 })).toBe(50);
+  });
+});
+
+describe("step count and query", () => {
+  it("resamples log-linearly and keeps the final zero", () => {
+    const r = resample([100, 1, 0], 4);
+    expect(r.length).toBe(5);
+    expect(r[0]).toBeCloseTo(100);
+    expect(r[1]).toBeCloseTo(10 ** (4 / 3));
+    expect(r[3]).toBeCloseTo(1);
+    expect(r[4]).toBe(0);
+  });
+  it("builds the route query from the widgets", () => {
+    const q = curveQuery("NoisekitScheduleKarras", [{ name: "steps", value: 20 }, { name: "rho", value: 7 }, { name: "x", value: { a: 1 } }]);
+    expect(q).toBe("/noisekit/sigmas?type=NoisekitScheduleKarras&steps=20&rho=7");
+  });
+});
