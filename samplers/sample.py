@@ -47,5 +47,5 @@ def sample(model, sigmas: torch.Tensor, sampler, seed: int = 0, latent: torch.Te
         model = MaskedDenoiser(model, latent, noise, mask)
     out = sampler(model, x, sigmas, extra_args={"seed": seed}, callback=callback, disable=disable)
     if denoise_mask is not None:
-        out = torch.where(mask == 0, latent, out * mask + latent * (1 - mask))
+        out = torch.where(mask == 0, latent, out)  # the final state is already the soft blend
     return out

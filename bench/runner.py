@@ -1,6 +1,6 @@
 """Runner overhead: a chain of trivial nodes, cold run vs a rerun after one changed widget.
 
-``python -m noisekit.runner.bench [--nodes 50] [--repeat 20]`` prints per-node overhead
+``python -m noisekit.bench runner [--nodes 50] [--repeat 20]`` prints per-node overhead
 (validation + scheduling + caching around nodes that do nothing) and the time of a
 rerun where only the last node's widget changed, which should cost one node.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .execute import Runner
+from ..runner.execute import Runner
 
 
 class Step:
@@ -70,7 +70,7 @@ def measure(n: int, repeat: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m noisekit.runner.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m noisekit.bench runner", description=__doc__)
     parser.add_argument("--nodes", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
