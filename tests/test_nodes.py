@@ -91,6 +91,8 @@ def _tiny_inputs(cls):
 def test_node_runs_with_defaults_and_returns_its_types(name):
     cls = NODES[name]
     args = _tiny_inputs(cls)
+    if name == "NoisekitSigmasFlowShift":  # flow sigmas lie in [0, 1]
+        args["sigmas"] = get_sigmas("flow", 6).float()
     if name.startswith("NoisekitSigmasSplit") and "step" in args:
         args["step"] = 2
     if name == "NoisekitSigmasSplice":
