@@ -1,13 +1,17 @@
 """The schedule-curve route behind the live curves on schedule nodes.
 
-GET /noisekit/sigmas?type=<node type>&<widget>=<value>... runs that schedule
-node's own code on the widget values, so the picture is computed by the same
-Python as the graph; JavaScript never re-implements a formula. Pure functions
-here; nodes/compat.py registers them on ComfyUI's server.
+GET /noisekit/sigmas?type=<node type>&<widget>=<value>... runs that schedule or
+sigma-tool node's own code on the widget values (a tool's SIGMAS inputs come as
+comma-separated numbers, the upstream curve), so the picture is computed by the
+same Python as the graph; JavaScript never re-implements a formula. Pure
+functions, no file or network access; nodes/compat.py registers them on
+ComfyUI's server.
 """
 from __future__ import annotations
 
 import math
+
+import torch
 
 from ..schedules import MODEL_PRESETS
 from .schedules import NODE_CLASS_MAPPINGS as SCHEDULE_NODES
@@ -16,7 +20,9 @@ MAX_STEPS = 1000
 
 
 def _convert(name: str, decl, raw: str):
-    kind, opts = decl[0], (decl[1] if len(decl) > 1 else {})
+    kind = decl[0]
+    if kind == "SIGMAS":
+        return _sigma_list(name, raw)
     if isinstance(kind, list):
         if raw not in kind:
             raise ValueError(f"'{name}' must be one of {kind}, got {raw!r}")
@@ -32,27 +38,41 @@ def _convert(name: str, decl, raw: str):
     return value
 
 
+def _sigma_list(name: str, raw: str) -> torch.Tensor:
+    parts = [p for p in raw.split(",") if p.strip()]
+    if not 1 <= len(parts) <= MAX_STEPS + 1:
+        raise ValueError(f"'{name}' must list 1 to {MAX_STEPS + 1} comma-separated sigmas, got {len(parts)}")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"'{name}' must be comma-separated numbers, got {raw[:80]!r}") from None
+    return torch.tensor(values, dtype=torch.float64)
+
+
 def schedule_curve(query: dict) -> tuple[int, dict]:
-    """(HTTP status, JSON body): {"sigmas": [...]} or {"error": "..."}."""
+    """(HTTP status, JSON body): {"type", "sigmas": first output, "outputs": every output} or {"error"}."""
     node_type = query.get("type", "")
     cls = SCHEDULE_NODES.get(node_type)
     if cls is None:
         import difflib
 
         close = difflib.get_close_matches(node_type, list(SCHEDULE_NODES), n=3)
-        return 400, {"error": f"unknown schedule node {node_type!r}" + (f"; did you mean {', '.join(close)}?"
-                                                                          if close else "")}
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return 400, {"error": f"unknown schedule or sigma-tool node {node_type!r}{hint}"}
     values = {}
     try:
         for name, decl in cls.INPUT_TYPES()["required"].items():
             if name in query:
                 values[name] = _convert(name, decl, str(query[name]))
-        if not 1 <= int(values.get("steps", 1)) <= MAX_STEPS:
+            elif decl[0] == "SIGMAS":
+                raise ValueError(f"'{name}' is required: the upstream sigmas, comma-separated")
+        if not any(isinstance(v, torch.Tensor) for v in values.values()) and not 1 <= int(values.get("steps", 1)) <= MAX_STEPS:
             raise ValueError(f"'steps' must be between 1 and {MAX_STEPS} for a curve, got {values['steps']}")
-        (sigmas,) = cls().make(**values)
+        outputs = getattr(cls(), cls.FUNCTION)(**values)
     except (ValueError, KeyError, TypeError) as e:
         return 400, {"error": str(e)}
-    return 200, {"type": node_type, "sigmas": [float(s) for s in sigmas]}
+    lists = [[float(s) for s in out] for out in outputs]
+    return 200, {"type": node_type, "sigmas": lists[0], "outputs": lists}
 
 
 def presets() -> tuple[int, dict]:

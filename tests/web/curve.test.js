@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, logRange, nearestStep, parseSigmas, resample } from "../../web/lib/curve.js";
+import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, resample, sigmaAt } from "../../web/lib/curve.js";
 
 const rect = { x: 0, y: 0, w: 100, h: 100 };
 
@@ -45,6 +45,34 @@ describe("dragging", () => {
   });
 });
 
+describe("snapping, adding and removing points", () => {
+  const bounds = { min: 0.001, max: 1000, snap: [14.614642, 0.0291675] };
+  it("snaps to a model's sigma_min/sigma_max within a few pixels only", () => {
+    const y = 100 * (1 - Math.log10(14.614642) / 2); // where 14.61 is drawn on range [0, 2]
+    expect(sigmaAt(y + 4, rect, [0, 2], bounds)).toBe(14.614642);
+    expect(sigmaAt(y + 15, rect, [0, 2], bounds)).not.toBe(14.614642);
+  });
+  it("inserts a point between the steps around x, inside their sigmas", () => {
+    const s = [100, 10, 1, 0];
+    const added = insertPoint(s, 50, 60, rect, [0, 2], bounds); // x = 50 lies between steps 1 and 2
+    expect(added.length).toBe(5);
+    expect(added[2]).toBe(6.31);
+    expect(insertPoint(s, 50, -100, rect, [0, 2], bounds)[2]).toBe(10); // clamped to the neighbour
+    expect(insertPoint(s, -5, 50, rect, [0, 2], bounds)).toBe(s);
+  });
+  it("removes inner points only", () => {
+    expect(removePoint([100, 10, 1, 0], 1)).toEqual([100, 1, 0]);
+    expect(removePoint([100, 10, 1, 0], 0)).toEqual([100, 10, 1, 0]);
+    expect(removePoint([100, 10, 1, 0], 3)).toEqual([100, 10, 1, 0]);
+  });
+  it("takes drag bounds and snap targets from the presets", () => {
+    const b = presetBounds({ sd15: { sigma_min: 0.0291675, sigma_max: 14.614642 }, edm: { sigma_min: 0.002, sigma_max: 80 } });
+    expect(b.min).toBe(0.002);
+    expect(b.max).toBe(80);
+    expect(b.snap.sort()).toEqual([0.002, 0.0291675, 14.614642, 80].sort());
+  });
+});
+
 describe("step count and query", () => {
   it("resamples log-linearly and keeps the final zero", () => {
     const r = resample([100, 1, 0], 4);
@@ -57,5 +85,9 @@ describe("step count and query", () => {
   it("builds the route query from the widgets", () => {
     const q = curveQuery("NoisekitScheduleKarras", [{ name: "steps", value: 20 }, { name: "rho", value: 7 }, { name: "x", value: { a: 1 } }]);
     expect(q).toBe("/noisekit/sigmas?type=NoisekitScheduleKarras&steps=20&rho=7");
+  });
+  it("passes a sigma tool's upstream curves as comma lists", () => {
+    const q = curveQuery("NoisekitSigmasSplit", [{ name: "step", value: 2 }], { sigmas: [10, 5, 0] });
+    expect(q).toBe("/noisekit/sigmas?type=NoisekitSigmasSplit&step=2&sigmas=10%2C5%2C0");
   });
 });

@@ -52,16 +52,50 @@ export function nearestStep(points, x, rect) {
   return best;
 }
 
-// Dragging point i to canvas height y: the new sigma, snapped to 3 significant digits,
-// clamped to [min, max] and kept between its neighbours so the schedule stays descending.
-export function dragValue(sigmas, i, y, rect, range, bounds) {
+// The sigma drawn at canvas height y (log scale), snapped to 3 significant digits, or to a
+// model's sigma_min/sigma_max (bounds.snap) when that is within `px` pixels, clamped to [min, max].
+export function sigmaAt(y, rect, range, bounds, px = 6) {
   const [lo, hi] = range;
   const t = Math.min(Math.max((rect.y + rect.h - y) / rect.h, 0), 1);
   let s = Number((10 ** (lo + t * (hi - lo))).toPrecision(3));
-  s = Math.min(Math.max(s, bounds.min), bounds.max);
+  for (const target of bounds.snap || []) {
+    const ty = rect.y + rect.h * (1 - (Math.log10(target) - lo) / (hi - lo));
+    if (target > 0 && Math.abs(ty - y) <= px) s = target;
+  }
+  return Math.min(Math.max(s, bounds.min), bounds.max);
+}
+
+// Dragging point i to canvas height y: its new sigma (sigmaAt), kept between its neighbours
+// so the schedule stays descending.
+export function dragValue(sigmas, i, y, rect, range, bounds) {
+  let s = sigmaAt(y, rect, range, bounds);
   if (i > 0) s = Math.min(s, sigmas[i - 1]);
   if (i < sigmas.length - 1) s = Math.max(s, sigmas[i + 1]);
   return s;
+}
+
+// A new point at canvas (x, y): inserted between the steps around x, its sigma between theirs.
+// Returns a new array, or the same one when x is outside the curve.
+export function insertPoint(sigmas, x, y, rect, range, bounds) {
+  const pos = ((x - rect.x) / rect.w) * (sigmas.length - 1);
+  const i = Math.floor(pos) + 1;
+  if (pos <= 0 || i > sigmas.length - 1) return sigmas;
+  const s = Math.min(Math.max(sigmaAt(y, rect, range, bounds), sigmas[i]), sigmas[i - 1]);
+  return [...sigmas.slice(0, i), s, ...sigmas.slice(i)];
+}
+
+// Removing point i: the first and last points and a one-step schedule stay.
+export function removePoint(sigmas, i) {
+  if (i <= 0 || i >= sigmas.length - 1 || sigmas.length <= 2) return sigmas;
+  return [...sigmas.slice(0, i), ...sigmas.slice(i + 1)];
+}
+
+// Drag bounds and snap targets from the model presets served by /noisekit/presets.
+export function presetBounds(presets) {
+  const mins = Object.values(presets).map((p) => p.sigma_min).filter((v) => v > 0);
+  const maxs = Object.values(presets).map((p) => p.sigma_max).filter((v) => v > 0);
+  if (!mins.length || !maxs.length) return { min: 1e-4, max: 1e4, snap: [] };
+  return { min: Math.min(...mins), max: Math.max(...maxs), snap: [...new Set([...mins, ...maxs])] };
 }
 
 // Resample a schedule to `steps` steps, linearly in log sigma (the final 0 is kept).
@@ -81,11 +115,13 @@ export function resample(sigmas, steps) {
   return endsInZero ? [...out, 0] : out;
 }
 
-// The query for /noisekit/sigmas from a node type and its widgets.
-export function curveQuery(type, widgets) {
+// The query for /noisekit/sigmas from a node type, its widgets and, for sigma tools, the
+// upstream curves of its SIGMAS inputs ({input name: [sigmas]}).
+export function curveQuery(type, widgets, inputs = {}) {
   const params = new URLSearchParams({ type });
   for (const w of widgets) {
     if (w && w.name && w.value !== undefined && typeof w.value !== "object") params.set(w.name, String(w.value));
   }
+  for (const [name, sigmas] of Object.entries(inputs)) params.set(name, sigmas.join(","));
   return `/noisekit/sigmas?${params.toString()}`;
 }

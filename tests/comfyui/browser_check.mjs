@@ -1,0 +1,132 @@
+// Drives the real ComfyUI frontend in Debian's chromium (never a downloaded browser) and prints one
+// JSON line of what it saw; tests/comfyui/test_browser.py starts the server and asserts on it.
+// usage: node browser_check.mjs URL SCREENSHOT.png
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, screenshot] = process.argv.slice(2);
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "noisekit-chromium-")), {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: FLAGS,
+  viewport: { width: 1280, height: 800 },
+});
+const page = context.pages()[0] || (await context.newPage());
+// Console errors with where they came from, uncaught exceptions, and failed requests: the test tells
+// noisekit's apart from the offline frontend's own (no internet, no user.css).
+const errors = [];
+const pageErrors = [];
+const failedRequests = [];
+page.on("console", (msg) => { if (msg.type() === "error") errors.push(`${msg.text()} @ ${msg.location().url || "?"}`); });
+page.on("pageerror", (e) => pageErrors.push(String(e?.stack || e)));
+page.on("response", (r) => { if (r.status() >= 400) failedRequests.push(`${r.status()} ${r.url()}`); });
+const result = { errors, pageErrors, failedRequests };
+
+try {
+  await page.goto(url);
+  await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.NoisekitScheduleKarras
+    && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
+  // start from an empty canvas once the default workflow has loaded
+  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
+    .catch(() => {});
+  await page.evaluate(() => window.comfyAPI.app.app.graph.clear());
+
+  // Node-local point -> page pixels, through the canvas transform.
+  const toPage = (id, lx, ly) => page.evaluate(([id, lx, ly]) => {
+    const app = window.comfyAPI.app.app;
+    const node = app.graph.getNodeById(id);
+    const box = app.canvas.canvas.getBoundingClientRect();
+    const { scale, offset } = app.canvas.ds;
+    return [box.left + (node.pos[0] + lx + offset[0]) * scale, box.top + (node.pos[1] + ly + offset[1]) * scale];
+  }, [id, lx, ly]);
+  const add = (type, x, y) => page.evaluate(([type, x, y]) => {
+    const node = window.LiteGraph.createNode(type);
+    node.pos = [x, y];
+    window.comfyAPI.app.app.graph.add(node);
+    return node.id;
+  }, [type, x, y]);
+  const curve = (id) => page.evaluate((id) => {
+    const state = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve;
+    return { points: state.points.length, sigmas: state.sigmas, mark: state.mark ?? -1 };
+  }, id);
+  const widget = (id, name) => page.evaluate(([id, name]) =>
+    window.comfyAPI.app.app.graph.getNodeById(id).widgets.find((w) => w.name === name).value, [id, name]);
+  const waitPoints = (id, n) => page.waitForFunction(([id, n]) =>
+    window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.points?.length === n, [id, n], { timeout: 20000 });
+
+  // A schedule node draws its curve; a click on the steps widget's increment arrow redraws it.
+  const karras = await add("NoisekitScheduleKarras", 60, 130);
+  await waitPoints(karras, 21);
+  result.karrasBefore = await curve(karras);
+  const arrow = await page.evaluate((id) => {
+    const node = window.comfyAPI.app.app.graph.getNodeById(id);
+    const w = node.widgets.find((w) => w.name === "steps");
+    return [node.size[0] - 22, (w.last_y ?? w.y) + 10];
+  }, karras);
+  await page.mouse.click(...(await toPage(karras, ...arrow)));
+  await waitPoints(karras, 22);
+  result.karrasSteps = await widget(karras, "steps");
+  result.karrasAfter = await curve(karras);
+
+  // A split tool fed by it marks the split step on the incoming curve.
+  const split = await add("NoisekitSigmasSplit", 60, 460);
+  await page.evaluate(([a, b]) => {
+    const graph = window.comfyAPI.app.app.graph;
+    graph.getNodeById(a).connect(0, graph.getNodeById(b), 0);
+    const w = graph.getNodeById(b).widgets.find((w) => w.name === "step");
+    w.value = 5;
+    w.callback?.(5);
+  }, [karras, split]);
+  await page.waitForFunction((id) => window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.mark === 5,
+    split, { timeout: 20000 });
+  result.split = await curve(split);
+
+  // Custom Sigmas: drag point 3 upwards with the mouse, then double-click between two points.
+  const custom = await add("NoisekitCustomSigmas", 420, 130);
+  await waitPoints(custom, 11);
+  result.customBefore = await widget(custom, "sigmas");
+  const p3 = await page.evaluate((id) => {
+    const p = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points[3];
+    return [p.x, p.y];
+  }, custom);
+  const [x3, y3] = await toPage(custom, ...p3);
+  await page.mouse.move(x3, y3);
+  await page.mouse.down();
+  await page.mouse.move(x3, y3 - 3, { steps: 3 });
+  await page.mouse.up();
+  result.customDragged = await widget(custom, "sigmas");
+  const mid = await page.evaluate((id) => {
+    const pts = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points;
+    return [(pts[8].x + pts[9].x) / 2, (pts[8].y + pts[9].y) / 2];
+  }, custom);
+  await page.mouse.dblclick(...(await toPage(custom, ...mid)));
+  await waitPoints(custom, 12);
+  result.customAdded = await widget(custom, "sigmas");
+
+  // Plot both schedules and save the picture; keep the graph as the editor saves it and as it queues it
+  // (the Custom Sigmas widget is a plain list of numbers), for noisekit's runner to check against.
+  const plot = await add("NoisekitSigmaPlot", 420, 460);
+  const save = await add("SaveImage", 800, 460);
+  await page.evaluate(([custom, split, plot, save]) => {
+    const graph = window.comfyAPI.app.app.graph;
+    graph.getNodeById(custom).connect(0, graph.getNodeById(plot), 0);
+    graph.getNodeById(split).connect(0, graph.getNodeById(plot), graph.getNodeById(plot).findInputSlot("sigmas_2"));
+    graph.getNodeById(plot).connect(0, graph.getNodeById(save), 0);
+  }, [custom, split, plot, save]);
+  result.workflow = await page.evaluate(() => window.comfyAPI.app.app.graph.serialize());
+  const prompt = await page.evaluate(() => window.comfyAPI.app.app.graphToPrompt());
+  result.savedWidgets = await page.evaluate((id) => window.comfyAPI.app.app.graph.getNodeById(id).serialize().widgets_values, custom);
+  result.prompt = prompt.output;
+  result.promptSigmas = Object.values(prompt.output).find((n) => n.class_type === "NoisekitCustomSigmas")?.inputs?.sigmas;
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: screenshot });
+} catch (e) {
+  result.failure = String(e?.stack || e);
+  await page.screenshot({ path: screenshot }).catch(() => {});
+} finally {
+  await context.close();
+  console.log(JSON.stringify(result));
+}

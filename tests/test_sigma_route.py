@@ -1,0 +1,63 @@
+"""The live-curve route as a function: the same numbers as the nodes, clear JSON errors."""
+import pytest
+import torch
+
+from noisekit.nodes.sigma_route import MAX_STEPS, presets, schedule_curve
+from noisekit.schedules import MODEL_PRESETS, get_sigmas
+
+
+def test_schedule_node_curve_is_the_registry_schedule():
+    status, body = schedule_curve({"type": "NoisekitScheduleKarras", "steps": "9", "sigma_min": "0.05",
+                                   "sigma_max": "20", "rho": "5"})
+    assert status == 200
+    expected = get_sigmas("karras", 9, sigma_min=0.05, sigma_max=20.0, rho=5.0).float().double()
+    assert body["sigmas"] == expected.tolist() and body["outputs"] == [body["sigmas"]]
+
+
+def test_unset_widgets_take_the_node_defaults():
+    status, body = schedule_curve({"type": "NoisekitScheduleExponential", "steps": "4"})
+    assert status == 200 and len(body["sigmas"]) == 5
+    assert body["sigmas"][0] == pytest.approx(14.614642, rel=1e-6)
+
+
+def test_split_tool_returns_both_parts_of_the_given_curve():
+    status, body = schedule_curve({"type": "NoisekitSigmasSplit", "sigmas": "10,5,2,1,0", "step": "2"})
+    assert status == 200
+    assert body["outputs"] == [[10.0, 5.0, 2.0], [2.0, 1.0, 0.0]]
+
+
+def test_split_denoise_and_multiply_tools():
+    _, body = schedule_curve({"type": "NoisekitSigmasSplitDenoise", "sigmas": "8,4,2,1,0", "denoise": "0.5"})
+    high, low = body["outputs"]
+    assert high[-1] == low[0] and len(low) == 3
+    _, body = schedule_curve({"type": "NoisekitSigmasMultiply", "sigmas": "8,4,0", "factor": "0.5"})
+    assert body["sigmas"] == [4.0, 2.0, 0.0]
+
+
+def test_splice_takes_both_sigmas_inputs():
+    status, body = schedule_curve({"type": "NoisekitSigmasSplice", "sigmas": "8,4,2", "other": "2,1,0"})
+    assert status == 200 and body["sigmas"][0] == 8.0 and body["sigmas"][-1] == 0.0
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"type": "NoisekitScheduleKaras"}, ["unknown", "NoisekitScheduleKarras"]),
+    ({"type": "NoisekitScheduleKarras", "steps": "abc"}, ["'steps'", "number"]),
+    ({"type": "NoisekitScheduleKarras", "steps": str(MAX_STEPS + 1)}, ["'steps'", str(MAX_STEPS)]),
+    ({"type": "NoisekitScheduleKarras", "rho": "nan"}, ["'rho'", "finite"]),
+    ({"type": "NoisekitScheduleKarras", "sigma_min": "30"}, ["sigma_min"]),
+    ({"type": "NoisekitSchedule", "schedule": "nope"}, ["'schedule'", "karras"]),
+    ({"type": "NoisekitSigmasSplit", "step": "1"}, ["'sigmas'", "required"]),
+    ({"type": "NoisekitSigmasSplit", "sigmas": "3,x", "step": "1"}, ["'sigmas'", "numbers"]),
+    ({"type": "NoisekitSigmasSplit", "sigmas": ",".join(["1"] * (MAX_STEPS + 2))}, ["'sigmas'"]),
+    ({"type": "NoisekitSigmasFlip", "sigmas": "3,-1"}, ["sigmas", ">= 0"]),
+])
+def test_bad_queries_get_a_json_error_naming_the_input(query, words):
+    status, body = schedule_curve(query)
+    assert status == 400 and set(body) == {"error"}
+    for word in words:
+        assert word in body["error"], body["error"]
+
+
+def test_presets_are_the_registry_presets():
+    status, body = presets()
+    assert status == 200 and body["presets"] == MODEL_PRESETS
