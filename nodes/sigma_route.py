@@ -60,13 +60,15 @@ def schedule_curve(query: dict) -> tuple[int, dict]:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         return 400, {"error": f"unknown schedule or sigma-tool node {node_type!r}{hint}"}
     values = {}
+    required = cls.INPUT_TYPES()["required"]
+    is_tool = any(decl[0] == "SIGMAS" for decl in required.values())  # a tool's "steps" may be 0 (= keep all)
     try:
-        for name, decl in cls.INPUT_TYPES()["required"].items():
+        for name, decl in required.items():
             if name in query:
                 values[name] = _convert(name, decl, str(query[name]))
             elif decl[0] == "SIGMAS":
                 raise ValueError(f"'{name}' is required: the upstream sigmas, comma-separated")
-        if not any(isinstance(v, torch.Tensor) for v in values.values()) and not 1 <= int(values.get("steps", 1)) <= MAX_STEPS:
+        if not is_tool and not 1 <= int(values.get("steps", 1)) <= MAX_STEPS:
             raise ValueError(f"'steps' must be between 1 and {MAX_STEPS} for a curve, got {values['steps']}")
         outputs = getattr(cls(), cls.FUNCTION)(**values)
     except (ValueError, KeyError, TypeError) as e:

@@ -114,22 +114,17 @@ async function fetchCurve(node, inputs) {
 // incoming schedule with the split point marked.
 async function refreshComputed(node, sigmaInputs, split) {
   const state = node.__noisekitCurve;
-  const inputs = {};
-  for (const name of sigmaInputs) {
-    inputs[name] = upstreamSigmas(node, name);
-    if (!inputs[name]) {
-      Object.assign(state, { sigmas: null, outputs: null, error: null, mark: -1 });
-      node.setDirtyCanvas(true, true);
-      refreshDownstream(node);
-      return;
-    }
-  }
-  await fetchCurve(node, inputs);
+  const inputs = Object.fromEntries(sigmaInputs.map((name) => [name, upstreamSigmas(node, name)]));
   state.mark = -1;
-  if (split && state.outputs) {
-    const [high, low] = state.outputs;
-    state.sigmas = [...high, ...low.slice(1)];
-    state.mark = high.length - 1;
+  if (Object.values(inputs).some((sigmas) => !sigmas)) {
+    Object.assign(state, { sigmas: null, outputs: null, error: null });
+  } else {
+    await fetchCurve(node, inputs);
+    if (split && state.outputs) {
+      const [high, low] = state.outputs;
+      state.sigmas = [...high, ...low.slice(1)];
+      state.mark = high.length - 1;
+    }
   }
   node.setDirtyCanvas(true, true);
   refreshDownstream(node);
