@@ -26,12 +26,16 @@ from ..samplers import Sampler
 from ..schedules import get_sigmas
 
 NFES = (5, 10, 20, 50, 100)
+ROUNDS = 12  # timing rounds per loop: the best one counts (the machine may be busy)
 SIGMA_MIN, SIGMA_MAX = 0.0291675, 14.614642
-ODE = ("euler", "heun", "dpm_2", "lms", "ipndm_v", "dpmpp_2m", "unipc", "dpmpp_3m_sde")
-OPTIONS = {"dpmpp_3m_sde": {"eta": 0.0}}
+ODE = ("euler", "heun", "dpm_2", "lms", "ipndm_v", "dpmpp_2m", "unipc", "dpmpp_3m_sde", "pc_sigma o3", "pc_sigma")
+VARIANTS = {"dpmpp_3m_sde": ("dpmpp_3m_sde", {"eta": 0.0}), "pc_sigma o3": ("pc_sigma", {"order": 3})}  # label: run
 TWO_CALLS = ("heun", "dpm_2")
 DIFFUSERS = {"DDIMScheduler": "ddim", "EulerDiscreteScheduler": "euler",
              "DPMSolverMultistepScheduler": "dpmpp_2m", "UniPCMultistepScheduler": "unipc"}
+RATIOS = [(f"noisekit {name}", ref) for name, refs in (
+    ("euler", ("k-diffusion-style euler loop", "diffusers EulerDiscreteScheduler")),
+    ("dpmpp_2m", ("k-diffusion-style dpmpp_2m loop", "diffusers DPMSolverMultistepScheduler"))) for ref in refs]
 SD_BETAS = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 
 
@@ -58,16 +62,17 @@ def slope(nfes, errors) -> float:
 
 def error_vs_nfe(schedule: str, model, eps):
     rows = {}
-    for name in ODE:
+    for label in ODE:
+        name, options = VARIANTS.get(label, (label, {}))
         errors, nfes = [], []
         for nfe in NFES:
             steps = (nfe + 1) // 2 if name in TWO_CALLS else nfe
             sigmas = get_sigmas(schedule, steps, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
             x, exact = start_and_exact(model, eps, float(sigmas[0]))
             model.calls = 0
-            errors.append(rms(Sampler(name, **OPTIONS.get(name, {}))(model, x, sigmas, disable=True), exact))
+            errors.append(rms(Sampler(name, **options)(model, x, sigmas, disable=True), exact))
             nfes.append(model.calls)
-        rows[name] = (errors, nfes)
+        rows[label] = (errors, nfes)
     return rows
 
 
@@ -132,7 +137,7 @@ def kdiffusion_dpmpp_2m(model, x, sigmas):
     return x
 
 
-def best_ms_per_step(loops: dict, steps: int, rounds=5) -> dict:
+def best_ms_per_step(loops: dict, steps: int, rounds=ROUNDS) -> dict:
     """Best time per step of each loop, the loops interleaved round by round (fair on a busy machine)."""
     best = {name: math.inf for name in loops}
     for _ in range(rounds + 1):  # the first round warms up
@@ -199,6 +204,11 @@ def main(argv=()):
                 print(f"{label:<30}{'same sigmas':<13}" + "".join(f"{e:>10.2e}" for e in ours)
                       + f"{slope(nfes, ours):>8.2f}")
     for shape in ((1, 4, 128, 128), (1, 3, 512, 512)):
-        print(f"\n## Per-step overhead, zero-cost model, {'x'.join(map(str, shape))} float32 (ms/step, best of 3)")
-        for name, ms in overhead(shape).items():
-            print(f"{name:<44}{ms:>8.3f}")
+        size = "x".join(map(str, shape))
+        print(f"\n## Per-step overhead, zero-cost model, {size} float32 (ms/step, best of {ROUNDS} rounds)")
+        ms = overhead(shape)
+        for name, t in ms.items():
+            print(f"{name:<44}{t:>8.3f}")
+        for ours, theirs in RATIOS:
+            if theirs in ms:
+                print(f"{'ratio ' + ours + ' / ' + theirs:<72}{ms[ours] / ms[theirs]:>6.2f}")

@@ -190,6 +190,7 @@ def main(argv=None):
             trainer.save(args.checkpoint)
             save_model(trainer.ema, args.export, step=trainer.step)
             t0, losses = time.time(), []
+    save_model(trainer.ema, args.export, step=trainer.step)  # also exports a finished run's state
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from .sample import check_model, check_sampler
 from .spec import SEED, NodeError, check_image, check_mask, node_errors
 
 CATEGORY = "noisekit/photo"
-SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise, euler_ancestral for inpaint)."}
+SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
+                              "else euler_ancestral)."}
 
 
 def inpaint_default(name: str):
@@ -103,8 +104,9 @@ class InpaintPhoto:
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = ("Repaints the masked area (1 = repaint) of a photo: only the mask's bounding box plus context is "
-                   "sampled. The hole is prefilled (biharmonic by default) and then sampled from a noise level set by "
-                   "strength; repaint adds RePaint resampling.")
+                   "sampled. The hole is prefilled (biharmonic by default), noised to a level set by strength and "
+                   "denoised: anneal averages denoisings down a ladder of levels (highest PSNR), replace samples "
+                   "(texture), repaint adds RePaint resampling.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -112,8 +114,10 @@ class InpaintPhoto:
                     "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "replace, or repaint (RePaint resampling)."}),
-                    "steps": ("INT", {"default": 30, "min": 1, "max": 500, "tooltip": "Sampling steps."}),
+                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (texture); "
+                                           "repaint: RePaint resampling (coherent wide fills)."}),
+                    "steps": ("INT", {"default": inpaint_default("steps"), "min": 1, "max": 500,
+                                      "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,
                     "grow": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
                     "feather": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),

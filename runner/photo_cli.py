@@ -193,7 +193,8 @@ def cmd_inpaint(args) -> int:
     mask = read_mask(args.mask, tuple(image.shape[1:3]))
     with devices.use_device(args.device) as device:
         model = load_model(args.model, device=device)
-        out = inpaint(model, image, mask, args.method, args.steps, Sampler(args.sampler), args.seed, args.grow,
+        sampler = Sampler(args.sampler) if args.sampler else None
+        out = inpaint(model, image, mask, args.method, args.steps, sampler, args.seed, args.grow,
                       args.feather, args.prefill, args.strength, jump_length=args.jump_length,
                       jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress_reporter("inpaint"))
     write_photo(out, info, args.output, keep=(out[0] == image[0]).all(-1).numpy())
@@ -221,9 +222,12 @@ def add_parsers(sub):
     inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
     inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
     inp.add_argument("--method", choices=METHODS, default=inpaint_default("method"),
-                     help="repaint: RePaint resampling (coherent fills); replace: faster")
-    inp.add_argument("--steps", type=int, default=30, help="sampling steps")
-    inp.add_argument("--sampler", choices=SAMPLERS.names(), default="euler_ancestral", help="base sampler")
+                     help="anneal: annealed posterior mean (highest PSNR); replace: sampling (texture); "
+                          "repaint: RePaint resampling (coherent wide fills)")
+    inp.add_argument("--steps", type=int, default=inpaint_default("steps"),
+                     help="anneal: noise levels; replace/repaint: sampling steps (about 30)")
+    inp.add_argument("--sampler", choices=SAMPLERS.names(),
+                     help="base sampler (default: annealed_mean for anneal, else euler_ancestral)")
     inp.add_argument("--grow", type=int, default=0, help="dilate the mask by N pixels")
     inp.add_argument("--feather", type=int, default=0, help="soften the mask edge over N pixels")
     inp.add_argument("--prefill", choices=PREFILLS, default=inpaint_default("prefill_with"),

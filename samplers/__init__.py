@@ -46,14 +46,21 @@ SAMPLERS.register("unipc", (
                                                "2 below that."),
     Param("variant", "COMBO", "bh2", choices=("bh1", "bh2"), tooltip="UniPC B(h): bh1 = h, bh2 = e^h - 1.")),
     tags=("ode",))(solvers.sample_unipc)
+SAMPLERS.register("pc_sigma", (Param("order", "INT", 4, 1, 4, 1, tooltip="Predictor order (the corrector adds one)."),),
+    tags=("ode",), description="UniPC's predictor-corrector with D interpolated in sigma instead of log sigma: "
+                               "the most accurate solver at about 10 steps.")(solvers.sample_pc_sigma)
 
-from .inpaint import sample_repaint  # noqa: E402  (needs SAMPLERS for its base samplers)
+from .inpaint import sample_annealed_mean, sample_repaint  # noqa: E402  (repaint needs SAMPLERS for its bases)
 
 SAMPLERS.register("repaint", (
     Param("base", "COMBO", "euler_ancestral", choices=tuple(SAMPLERS.names()), tooltip="Sampler run between jumps."),
     Param("jump_length", "INT", 10, 1, 1000, 1, tooltip="Steps per jump before re-noising."),
     Param("jump_n_sample", "INT", 2, 1, 100, 1, tooltip="How many times each jump is sampled.")),
     tags=("inpaint",))(sample_repaint)
+SAMPLERS.register("annealed_mean", (
+    Param("draws", "INT", 4, 1, 64, 1, tooltip="Denoisings averaged per noise level (the posterior-mean estimate)."),),
+    tags=("inpaint",), description="Annealed posterior mean: each level re-noises the last estimate and averages "
+                                   "draws denoisings; highest-PSNR fills of masked regions.")(sample_annealed_mean)
 
 
 class Sampler:

@@ -106,6 +106,27 @@ def exponential_weights(taus: list[float], h: float) -> list[float]:
     return [sum(c * m for c, m in zip(_basis_coefficients(taus, j), moments)) for j in range(len(taus))]
 
 
+def level_moments(r: float, n: int) -> list[float]:
+    """M_k = r int_r^1 t^(k - 2) dt for k < n, r = s_next / s: the integrals of the data-prediction
+    update x_next = r x + sum_j w_j D_j against powers of the noise level (``level_weights``)."""
+    log_r = math.log(r)
+    return ([-math.expm1(log_r), -r * log_r] + [-r * math.expm1((k - 1) * log_r) / (k - 1) for k in range(2, n)])[:n]
+
+
+def level_weights(levels: list[float], s: float, s_next: float) -> list[float]:
+    """Weights w_j = s_next int_{s_next}^{s} L_j(t) / t^2 dt of the exact VE step s -> s_next,
+    x_next = (s_next / s) x + sum_j w_j D_j, for D a polynomial in the noise level through the
+    estimates at ``levels`` (the Lagrange basis L_j, scaled by s for conditioning).
+
+    Near s = 0 D along a trajectory is smooth in s (D(0) + O(s^2) for smooth data) but
+    exponential in lambda (D(0) + O(e^{-2 lambda})), and the error made at level s reaches the
+    sample damped by about data scale / s: a polynomial in s fits D best where it matters most.
+    """
+    moments = level_moments(s_next / s, len(levels))
+    ratios = [t / s for t in levels]
+    return [sum(c * m for c, m in zip(_basis_coefficients(ratios, j), moments)) for j in range(len(levels))]
+
+
 def unipc_rhos(rks: list[float], h: float, variant: str, order: int) -> tuple[float, list[float]]:
     """(B(h), rho) of UniPC (Zhao et al. 2023, data prediction) for ``order`` conditions.
 

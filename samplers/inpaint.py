@@ -1,5 +1,10 @@
 """Inpainting with a diffusion denoiser: mask 1 = repaint, 0 = keep.
 
+- "anneal" (default): annealed posterior mean (``annealed_mean`` sampler) down a short
+  geometric ladder of noise levels: the prefilled hole is re-noised at each level and
+  replaced by the mean of a few denoisings, the known region put back each time. On
+  held-out photos it fills brush strokes and scratches above the biharmonic fill's PSNR
+  (``python -m noisekit.bench inpaint``).
 - "replace": at every model call the known region is the original noised to the
   current sigma (ComfyUI's noise-mask inpainting: samplers.sample's MaskedDenoiser);
   a soft mask m gives m * fill + (1 - m) * original.
@@ -28,7 +33,8 @@ from .sample import MaskedDenoiser
 from .denoise import model_device
 from .tiling import TiledDenoiser, input_multiple
 
-METHODS = ("replace", "repaint")
+METHODS = ("anneal", "replace", "repaint")
+ANNEAL_FLOOR = 0.02  # the annealing ladder's last sigma (2.5/255 on a [-1, 1] photo): lower levels change little
 PASS_STRIDE = 0x9E3779B1  # seed offset between RePaint passes (a base sampler seeds its noise from extra_args)
 RENOISE_STREAM = 7919  # separates the re-noising draws from the base sampler's own noise
 PREFILLS = ("none", "mean", "diffuse", "biharmonic")
@@ -172,6 +178,32 @@ def repaint_sampler(base, jump_length: int = 10, jump_n_sample: int = 2):
     return sampler
 
 
+def sample_annealed_mean(model, x, sigmas, extra_args=None, callback=None, disable=None, draws=4):
+    """Annealed posterior mean: at each sigma after the first, the estimate is the mean of ``draws``
+    denoisings of the previous estimate noised afresh to that sigma.
+
+    Averaging the draws approximates E[x0 | the estimate at that noise level], so each level
+    removes what the previous one got wrong without adding sampling noise: on a masked model
+    this fills holes with the highest PSNR (thin holes above biharmonic), the detail coming
+    from the low levels. NFE = 1 + (len(sigmas) - 2) * draws.
+    """
+    from .solvers import Run
+
+    if draws < 1:
+        raise ValueError(f"annealed_mean: draws must be >= 1, got {draws}")
+    run = Run("annealed_mean", model, x, sigmas, extra_args, callback, disable)
+    noise, estimate = run.noise_sampler(x), None
+    for i in run:
+        sigma, total, n = run.sigmas[i], 0, 1 if estimate is None else draws
+        for _ in range(n):
+            if estimate is not None:
+                x = add_noise(estimate, noise(), sigma, run.form)
+            total = total + run.denoise(x, sigma)
+        estimate = total / n
+        run.report(i, x, estimate)
+    return x if estimate is None else estimate
+
+
 def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=None, base="euler_ancestral",
                    jump_length=10, jump_n_sample=2):
     """The registered "repaint" sampler: repaint_sampler around the registered sampler ``base``."""
@@ -207,15 +239,17 @@ def check_mask(mask, image: torch.Tensor) -> torch.Tensor:
     return mask.expand(image.shape[0], *image.shape[1:3]).clamp(0, 1).to(torch.float32)
 
 
-def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "replace", steps: int = 30,
+def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "anneal", steps: int = 8,
             sampler=None, seed: int = 0, grow: int = 0, feather: int = 0, prefill_with: str = "biharmonic",
-            strength: float = 0.35, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
+            strength: float = 0.5, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
             tile: int = 512, progress=None) -> torch.Tensor:
     """Inpaint IMAGE [B,H,W,C] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1; soft values blend.
 
-    method "replace" runs ``sampler`` (default euler_ancestral) on the masked model;
-    "repaint" wraps it in repaint_sampler. ``strength`` < 1 starts below the model's
-    sigma_max, keeping the prefill's layout. progress(done, total) is called per step.
+    method "anneal" runs ``sampler`` (default annealed_mean) on the masked model down a
+    geometric ladder of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default
+    euler_ancestral) down a karras schedule; "repaint" wraps that in repaint_sampler.
+    ``strength`` < 1 starts below the model's sigma_max, keeping the prefill's layout.
+    progress(done, total) is called per step.
     """
     from . import Sampler
 
@@ -240,8 +274,12 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "repla
     m = mask[:, None, t:b, l:r].to(device, crop.dtype)
     start = prefill(crop, m, prefill_with)
     sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
-    sigmas = get_sigmas("karras", steps, sigma_min=model.sigma_min, sigma_max=sigma_max).to(device)
-    base = sampler if sampler is not None else Sampler("euler_ancestral")
+    if method == "anneal":  # a floor above a low strength's start would not be a ladder
+        sigmas = get_sigmas("exponential", steps, sigma_min=min(ANNEAL_FLOOR, sigma_max / 2), sigma_max=sigma_max)
+    else:
+        sigmas = get_sigmas("karras", steps, sigma_min=model.sigma_min, sigma_max=sigma_max)
+    sigmas = sigmas.to(device)
+    base = sampler if sampler is not None else Sampler("annealed_mean" if method == "anneal" else "euler_ancestral")
     total = steps
     if method == "repaint":
         base = repaint_sampler(base, jump_length, jump_n_sample)

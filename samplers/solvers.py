@@ -15,10 +15,14 @@ Measured on the exact Gaussian problem (``python -m noisekit.bench samplers``):
   keep the plain jump: it is their own first-order update.
 - Multistep weights integrate the Lagrange interpolant over the actual steps
   (``coefficients``), so non-geometric schedules keep each method's order.
+- pc_sigma interpolates D in sigma rather than log sigma: the most accurate at 10 model calls.
+- Per-step overhead: coefficients are Python floats, updates one pass per term
+  (``weighted_sum``, ``torch.lerp``), and the NaN/inf guard sums the state every few steps.
 """
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from tqdm.auto import trange
@@ -28,11 +32,28 @@ from . import coefficients as co
 from .noise import BrownianTreeNoiseSampler, NoiseSampler
 
 KEEP = 6  # denoised estimates kept: the multistep orders (<= 4) plus spares for the last step
+CHECK_EVERY = 4  # steps between NaN/inf checks of the state (the states in between are kept until then)
 
 
 def to_d(x, sigma, denoised):
     """ODE derivative dx/dsigma = (x - D) / sigma (the same in VE and flow form)."""
     return (x - denoised) / sigma
+
+
+def weighted_sum(terms):
+    """sum_j c_j T_j over (c_j, T_j) with float c_j, accumulated in one new tensor: one pass per
+    term and no temporaries (a Python sum of products allocates two tensors per term)."""
+    (c, t), rest = terms[0], terms[1:]
+    out = torch.mul(t, c)
+    for c, t in rest:
+        out.add_(t, alpha=c)
+    return out
+
+
+def all_finite(*tensors):
+    """No NaN/inf in any of the tensors: a sum is one pass and non-finite iff some entry is (summed
+    in at least float32: a half-precision sum of a large finite state overflows)."""
+    return all(math.isfinite(float(t.sum(dtype=torch.promote_types(t.dtype, torch.float32)))) for t in tensors)
 
 
 class Run:
@@ -43,12 +64,14 @@ class Run:
         self.name, self.model, self.callback, self.disable = name, model, callback, disable
         self.extra_args = extra_args or {}
         self.sigmas = sigmas.to(device=x.device, dtype=x.dtype)  # a new tensor whenever dtype/device differ
-        self.f = [float(v) for v in sigmas.detach().double().cpu()]
+        self.f = sigmas.detach().double().cpu().tolist()
         self.form = noise_form(model)
         self.s = [co.ve_level(v, self.form) for v in self.f]
         self.lam = [co.half_log_snr(v, self.form) for v in self.f]
         self.s_in = x.new_ones([x.shape[0]])
         self.history = []  # [(i, D_i)], newest first: for multistep updates and the last step
+        self.unchecked = []  # [(i, x_i, D_i)] reported since the last NaN/inf check
+        self.last = max((i for i in range(len(self.f) - 1) if self.f[i + 1] != self.f[i]), default=-1)
 
     def __iter__(self):
         """Step indices; repeated sigmas (a clamped schedule) are no step and are skipped."""
@@ -72,15 +95,26 @@ class Run:
         return co.alpha_of(self.f[i], self.form)
 
     def report(self, i, x, denoised, sigma_hat=None):
-        """Stop on NaN/inf (the sum is one pass and is non-finite iff some entry is), then call back."""
-        if not math.isfinite(float(x.sum())):
-            raise FloatingPointError(
-                f"{self.name}: NaN or inf in the sampler state at step {i} (sigma {self.f[i]:.6g} -> "
-                f"{self.f[i + 1]:.6g}); check the model output and the sigmas")
+        """Check x and D for NaN/inf every CHECK_EVERY steps and at sigma = 0 or the last step, then call back."""
+        self.unchecked.append((i, x, denoised))
+        if len(self.unchecked) == CHECK_EVERY or i == self.last or self.f[i + 1] == 0:
+            self.check_finite()
         if self.callback is not None:
             sigma = self.sigmas[i]
             self.callback({"i": i, "x": x, "sigma": sigma, "sigma_hat": sigma if sigma_hat is None else sigma_hat,
                            "denoised": denoised})
+
+    def check_finite(self):
+        """Raise naming the first step with a non-finite x or D among the unchecked ones. NaN/inf
+        persist through the updates, so the newest x and D being finite clears them all; only on
+        failure are the older ones searched."""
+        unchecked, self.unchecked = self.unchecked, []
+        if all_finite(*unchecked[-1][1:]):
+            return
+        i = next(j for j, x, d in unchecked if not all_finite(x, d))
+        raise FloatingPointError(
+            f"{self.name}: NaN or inf in the sampler state at step {i} (sigma {self.f[i]:.6g} -> "
+            f"{self.f[i + 1]:.6g}); check the model output and the sigmas")
 
     def noise_sampler(self, x, given=None, brownian=False):
         """The caller's noise sampler, or per-item seeded noise from extra_args["seed"]."""
@@ -95,7 +129,7 @@ class Run:
     def denoised_at_zero(self):
         """D extrapolated to sigma = 0 from the remembered estimates (``co.zero_noise_weights``)."""
         picked, weights = co.zero_noise_weights([self.s[i] for i, _ in self.history])
-        return sum(w * self.history[k][1] for k, w in zip(picked, weights))
+        return weighted_sum([(w, self.history[k][1]) for k, w in zip(picked, weights)])
 
 
 # ---- first order, ancestral ---------------------------------------------------------
@@ -108,15 +142,16 @@ def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
     gamma = min(s_churn / (len(run.f) - 1), 2**0.5 - 1) if len(run.f) > 1 else 0.0
     noise = run.noise_sampler(x, noise_sampler) if gamma > 0 else None
     for i in run:
-        sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
+        sigma, sigma_hat = run.sigmas[i], run.f[i]
         if gamma > 0 and s_tmin <= run.f[i] <= s_tmax and math.isfinite(run.s[i]):
             s_hat = run.s[i] * (1 + gamma)
             a, sigma_hat = run.alpha(i), co.flow_level(s_hat, run.form)
             a_hat = co.alpha_of(sigma_hat, run.form)
-            x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, sigma_next))
+            x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, run.sigmas[i + 1]))
             sigma = sigma.new_tensor(sigma_hat)
         denoised = run.denoise(x, sigma)
-        x = x + to_d(x, sigma, denoised) * (sigma_next - sigma)
+        # x + (x - D) / sigma * (sigma' - sigma) in one pass (lerp needs one dtype: the state's)
+        x = torch.lerp(x, denoised.to(x.dtype), 1 - run.f[i + 1] / sigma_hat)
         run.report(i, x, denoised, sigma)
     return x
 
@@ -138,7 +173,8 @@ def sample_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=N
         else:
             s_down, s_up = co.ancestral_step(run.s[i], run.s[i + 1], eta)
             a, a_next = run.alpha(i), run.alpha(i + 1)
-            x = a_next * (denoised + (s_down / run.f[i]) * (x - a * denoised))
+            c = a_next * s_down / run.f[i]  # x' = alpha'(D + s_down (x - alpha D) / sigma)
+            x = weighted_sum([(c, x), (a_next - c * a, denoised)])
             if s_up > 0:
                 x = x + (a_next * s_up * s_noise) * noise(run.sigmas[i], run.sigmas[i + 1])
         run.report(i, x, denoised)
@@ -208,7 +244,7 @@ def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None,
         else:
             derivs = [(run.f[i], to_d(x, run.sigmas[i], denoised))] + derivs[: order - 1]
             weights = co.adams_weights([t for t, _ in derivs], run.f[i], run.f[i + 1])
-            x = x + sum(w * d for w, (_, d) in zip(weights, derivs))
+            x = weighted_sum([(1.0, x)] + [(w, d) for w, (_, d) in zip(weights, derivs)])
         run.report(i, x, denoised)
     return x
 
@@ -234,7 +270,7 @@ def exponential_step(run, x, i, order):
     points = run.usable(order)
     h = run.lam[i + 1] - run.lam[i]
     weights = co.exponential_weights([run.lam[j] - run.lam[i] for j, _ in points], h)
-    return ratio * x + sum((a_next * w) * d for w, (_, d) in zip(weights, points))
+    return weighted_sum([(ratio, x)] + [(a_next * w, d) for w, (_, d) in zip(weights, points)])
 
 
 def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=None):
@@ -252,11 +288,10 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=No
     return x
 
 
-def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh2"):
-    """UniPC (Zhao et al. 2023), data prediction: a UniP-``order`` predictor, the model evaluated
-    there, then the UniC corrector (one order higher) with that evaluation, which is reused by the
-    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2)."""
-    run = Run("unipc", model, x, sigmas, extra_args, callback, disable)
+def predict_correct(run, x, step, order):
+    """One model call per step (UniPC's scheme, Zhao et al. 2023): ``step`` over the newest ``order``
+    estimates predicts x_next, the model is evaluated there, and ``step`` again with that estimate
+    added corrects x_next (one order higher); the evaluation is reused by the next step."""
     denoised = None
     for i in run:
         if denoised is None:
@@ -272,21 +307,51 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
             run.report(i, x, denoised_prev)
             continue
         points = run.usable(order)
-        h = run.lam[i + 1] - run.lam[i]
-        a_next = run.alpha(i + 1)
-        x_lin = (run.f[i + 1] / run.f[i]) * x + (a_next * -math.expm1(-h)) * denoised
-        rks = [(run.lam[j] - run.lam[i]) / h for j, _ in points[1:]]
-        diffs = [(d - denoised) / r for r, (_, d) in zip(rks, points[1:])]
-        x_pred = x_lin
-        if diffs:
-            b_h, rho = co.unipc_rhos(rks, h, variant, len(diffs))
-            x_pred = x_lin - sum((a_next * b_h * r) * d for r, d in zip(rho, diffs))
-        denoised_next = run.denoise(x_pred, run.sigmas[i + 1])
-        b_h, rho = co.unipc_rhos(rks + [1.0], h, variant, len(diffs) + 1)
-        x = x_lin - sum((a_next * b_h * r) * d for r, d in zip(rho, diffs + [denoised_next - denoised]))
+        denoised_next = run.denoise(step(run, x, i, points), run.sigmas[i + 1])
+        x = step(run, x, i, points + [(i + 1, denoised_next)])
         run.report(i, x, denoised)
         denoised = denoised_next
     return x
+
+
+def unipc_step(run, x, i, points, variant):
+    """UniP (or, with the estimate at i + 1 among ``points``, UniC) data-prediction update: the
+    first-order step plus B(h) sum_k rho_k (D_k - D_i) / r_k, r_k = (lambda_k - lambda_i) / h."""
+    h, a_next = run.lam[i + 1] - run.lam[i], run.alpha(i + 1)
+    others = [(j, d) for j, d in points if j != i]
+    rks = [(run.lam[j] - run.lam[i]) / h for j, _ in others]
+    b_h, rho = co.unipc_rhos(rks, h, variant, len(others)) if others else (0.0, [])
+    cs = [-a_next * b_h * r / rk for r, rk in zip(rho, rks)]
+    c_i = a_next * -math.expm1(-h) - sum(cs)
+    return weighted_sum([(run.f[i + 1] / run.f[i], x), (c_i, run.history[0][1])]
+                        + [(c, d) for c, (_, d) in zip(cs, others)])
+
+
+def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh2"):
+    """UniPC (Zhao et al. 2023), data prediction: a UniP-``order`` predictor, the model evaluated
+    there, then the UniC corrector (one order higher) with that evaluation, which is reused by the
+    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2)."""
+    run = Run("unipc", model, x, sigmas, extra_args, callback, disable)
+    return predict_correct(run, x, partial(unipc_step, variant=variant), order)
+
+
+def level_step(run, x, i, points):
+    """x_next = (sigma'/sigma) x + alpha' sum_j w_j D_j, exact for D polynomial in the noise level
+    through ``points`` (``co.level_weights``)."""
+    a_next = run.alpha(i + 1)
+    weights = co.level_weights([run.s[j] for j, _ in points], run.s[i], run.s[i + 1])
+    return weighted_sum([(run.f[i + 1] / run.f[i], x)] + [(a_next * w, d) for w, (_, d) in zip(weights, points)])
+
+
+def sample_pc_sigma(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
+    """UniPC's predictor-corrector scheme (one model call per step) with D interpolated as a
+    polynomial in the noise level sigma instead of lambda = -log sigma, each update integrating the
+    interpolant exactly (``co.level_weights``): steps of order ``order`` + 1 (the first steps, with
+    fewer past estimates, are of lower order, their error damped by about data scale / sigma_max).
+    Near sigma = 0, where the sample's error is made, D is smooth in sigma but exponential in
+    lambda: at 10 model calls on the Gaussian problem this is 4-7x more accurate than UniPC."""
+    run = Run("pc_sigma", model, x, sigmas, extra_args, callback, disable)
+    return predict_correct(run, x, level_step, order)
 
 
 # ---- SDE ------------------------------------------------------------------------------

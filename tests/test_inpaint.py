@@ -19,7 +19,7 @@ def hole(h=40, w=48):
     return mask
 
 
-@pytest.mark.parametrize("method", ["replace", "repaint"])
+@pytest.mark.parametrize("method", ["anneal", "replace", "repaint"])
 def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     image, mask = photo(), hole()
     run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask, method, steps=6, seed=seed, jump_length=3)
@@ -30,9 +30,10 @@ def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     assert torch.equal(out, run(3)) and not torch.equal(out, run(4))
 
 
-def test_a_point_mass_model_fills_the_hole_exactly_and_soft_masks_blend():
+@pytest.mark.parametrize("method", ["anneal", "replace"])
+def test_a_point_mass_model_fills_the_hole_exactly_and_soft_masks_blend(method):
     image, mask = photo(), hole()
-    out = inpaint(GaussianDenoiser(0.4, 0.0), image, mask, "replace", steps=5)
+    out = inpaint(GaussianDenoiser(0.4, 0.0), image, mask, method, steps=5)
     full, soft = mask[0] == 1, mask[0] == 0.5
     torch.testing.assert_close(out[0][full], torch.full_like(out[0][full], 0.7))  # (0.4 + 1) / 2
     torch.testing.assert_close(out[0][soft], 0.5 * image[0][soft] + 0.5 * 0.7)
@@ -134,3 +135,24 @@ def test_bad_arguments_name_the_parameter(kwargs, match):
     args = {"image": photo(8, 8), "mask": torch.ones(1, 8, 8), **kwargs}
     with pytest.raises(ValueError, match=match):
         inpaint(GaussianDenoiser(), **args)
+
+
+@pytest.mark.parametrize("form", ["ve", "flow"])
+@pytest.mark.parametrize("draws", [1, 4])
+def test_annealed_mean_has_the_closed_form_moments_on_gaussian_data(form, draws):
+    # Data N(mu, v): D(a e + s z) = mu + c (e - mu) + c s / a z with c = a^2 v / (a^2 v + s^2), so the
+    # estimate after each level is Gaussian with a mean and variance known level by level.
+    mu, v, start = 0.3, 0.25, 1.5
+    model = GaussianDenoiser(mu, v**0.5, noise_form=form)
+    sigmas = torch.tensor([0.8, 0.5, 0.2, 0.1, 0], dtype=torch.float64)
+    a = lambda s: 1 - s if form == "flow" else 1.0
+    c = lambda s: a(s) ** 2 * v / (a(s) ** 2 * v + s**2)
+    s0 = float(sigmas[0])
+    mean, var = mu + a(s0) * v / (a(s0) ** 2 * v + s0**2) * (start - a(s0) * mu), 0.0
+    for s in sigmas[1:-1].tolist():
+        mean, var = mu + c(s) * (mean - mu), c(s) ** 2 * var + (c(s) * s / a(s)) ** 2 / draws
+    x = torch.full((1, 1, 128, 128), start, dtype=torch.float64)
+    out = Sampler("annealed_mean", draws=draws)(model, x, sigmas, extra_args={"seed": 1}, disable=True)
+    assert model.calls == 1 + 3 * draws
+    assert abs(float(out.mean()) - mean) < 5 * (var / out.numel()) ** 0.5
+    assert float(out.var()) == pytest.approx(var, rel=0.05)
