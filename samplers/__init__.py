@@ -58,9 +58,9 @@ SAMPLERS.register("repaint", (
     Param("jump_n_sample", "INT", 2, 1, 100, 1, tooltip="How many times each jump is sampled.")),
     tags=("inpaint",))(sample_repaint)
 SAMPLERS.register("annealed_mean", (
-    Param("draws", "INT", 4, 1, 64, 1, tooltip="Denoisings averaged per noise level (the posterior-mean estimate)."),),
-    tags=("inpaint",), description="Annealed posterior mean: each level re-noises the last estimate and averages "
-                                   "draws denoisings; highest-PSNR fills of masked regions.")(sample_annealed_mean)
+    Param("draws", "INT", 1, 1, 64, 1, tooltip="Denoisings averaged per noise level (more levels help more)."),),
+    tags=("inpaint",), description="Annealed posterior mean: each level denoises the last estimate noised afresh; "
+                                   "on a masked model, high-PSNR fills of holes.")(sample_annealed_mean)
 
 
 class Sampler:
