@@ -274,8 +274,9 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     m = mask[:, None, t:b, l:r].to(device, crop.dtype)
     start = prefill(crop, m, prefill_with)
     sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
-    if method == "anneal":  # a floor above a low strength's start would not be a ladder
-        sigmas = get_sigmas("exponential", steps, sigma_min=min(ANNEAL_FLOOR, sigma_max / 2), sigma_max=sigma_max)
+    if method == "anneal":  # the floor stays inside the model's range and below a low strength's start
+        floor = min(max(ANNEAL_FLOOR, model.sigma_min), sigma_max / 2)
+        sigmas = get_sigmas("exponential", steps, sigma_min=floor, sigma_max=sigma_max)
     else:
         sigmas = get_sigmas("karras", steps, sigma_min=model.sigma_min, sigma_max=sigma_max)
     sigmas = sigmas.to(device)

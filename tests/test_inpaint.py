@@ -4,7 +4,7 @@ import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.samplers.inpaint import (crop_box, feather_mask, grow_mask, inpaint, prefill, renoise,
+from noisekit.samplers.inpaint import (ANNEAL_FLOOR, crop_box, feather_mask, grow_mask, inpaint, prefill, renoise,
                                        repaint_sampler, repaint_steps)
 
 
@@ -156,3 +156,19 @@ def test_annealed_mean_has_the_closed_form_moments_on_gaussian_data(form, draws)
     assert model.calls == 1 + 3 * draws
     assert abs(float(out.mean()) - mean) < 5 * (var / out.numel()) ** 0.5
     assert float(out.var()) == pytest.approx(var, rel=0.05)
+
+
+def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
+    seen = []
+
+    class Recording(GaussianDenoiser):
+        def __call__(self, x, sigma, **cond):
+            seen.append(float(sigma.flatten()[0]))
+            return super().__call__(x, sigma, **cond)
+
+    model = Recording(0.0, 0.5)
+    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6)
+    start = model.sigma_max**0.6 * model.sigma_min**0.4
+    assert len(seen) == 5 and seen[0] == pytest.approx(start) and seen[-1] == pytest.approx(ANNEAL_FLOOR)
+    ratios = [b / a for a, b in zip(seen, seen[1:])]
+    assert ratios == pytest.approx([(ANNEAL_FLOOR / start) ** 0.25] * 4)
