@@ -105,8 +105,8 @@ class InpaintPhoto:
     CATEGORY = CATEGORY
     DESCRIPTION = ("Repaints the masked area (1 = repaint) of a photo: only the mask's bounding box plus context is "
                    "sampled. The hole is prefilled (biharmonic by default), noised to a level set by strength and "
-                   "denoised: anneal averages denoisings down a ladder of levels (highest PSNR), replace samples "
-                   "(texture), repaint adds RePaint resampling.")
+                   "denoised: anneal denoises down a ladder of levels (highest PSNR), replace samples "
+                   "(the fill varies with the seed), repaint adds RePaint resampling.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -114,8 +114,8 @@ class InpaintPhoto:
                     "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (texture); "
-                                           "repaint: RePaint resampling (coherent wide fills)."}),
+                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
+                                           "repaint: replace plus RePaint resampling."}),
                     "steps": ("INT", {"default": inpaint_default("steps"), "min": 1, "max": 500,
                                       "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,

@@ -222,8 +222,8 @@ def add_parsers(sub):
     inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
     inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
     inp.add_argument("--method", choices=METHODS, default=inpaint_default("method"),
-                     help="anneal: annealed posterior mean (highest PSNR); replace: sampling (texture); "
-                          "repaint: RePaint resampling (coherent wide fills)")
+                     help="anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
+                          "repaint: replace plus RePaint resampling")
     inp.add_argument("--steps", type=int, default=inpaint_default("steps"),
                      help="anneal: noise levels; replace/repaint: sampling steps (about 30)")
     inp.add_argument("--sampler", choices=SAMPLERS.names(),
