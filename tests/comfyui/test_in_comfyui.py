@@ -68,6 +68,8 @@ def test_every_node_is_in_object_info(comfyui):
     {"class_type": "NoisekitSamplerDdpm", "inputs": {"s_noise": 1.0}},
     {"class_type": "NoisekitSampler", "inputs": {"sampler_name": "unipc", "eta": -1.0, "s_noise": 1.0}},
     {"class_type": "NoisekitSampler", "inputs": {"sampler_name": "dpmpp_3m_sde", "eta": -1.0, "s_noise": 1.0}},
+    {"class_type": "NoisekitSamplerPcSigma", "inputs": {"order": 4}},
+    {"class_type": "NoisekitSamplerAnnealedMean", "inputs": {"draws": 1}},
 ], ids=lambda s: s["inputs"].get("sampler_name", s["class_type"]))
 def test_samplercustom_with_noisekit_sigmas_and_sampler_is_exact(comfyui, sampler):
     result = stats(comfyui.run(sampler_custom(sampler)))
