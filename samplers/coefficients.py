@@ -60,13 +60,15 @@ def _basis_coefficients(nodes: list[float], j: int) -> list[float]:
     return coeffs
 
 
+def _basis_integrals(nodes: list[float], moments: list[float]) -> list[float]:
+    """int L_j(t) w(t) dt for each Lagrange basis polynomial L_j on ``nodes``, given the moments
+    M_n = int t^n w(t) dt of the weight w (n < len(nodes))."""
+    return [sum(c * m for c, m in zip(_basis_coefficients(nodes, j), moments)) for j in range(len(nodes))]
+
+
 def adams_weights(nodes: list[float], lo: float, hi: float) -> list[float]:
     """Integrals over [lo, hi] of the Lagrange basis on ``nodes``: variable-step Adams weights."""
-    weights = []
-    for j in range(len(nodes)):
-        c = _basis_coefficients(nodes, j)
-        weights.append(sum(cn * (hi ** (n + 1) - lo ** (n + 1)) / (n + 1) for n, cn in enumerate(c)))
-    return weights
+    return _basis_integrals(nodes, [(hi ** (n + 1) - lo ** (n + 1)) / (n + 1) for n in range(len(nodes))])
 
 
 def extrapolation_weights(nodes: list[float], at: float) -> list[float]:
@@ -102,8 +104,7 @@ def exponential_weights(taus: list[float], h: float) -> list[float]:
     """Weights w_j = int_0^h e^{-(h - tau)} L_j(tau) dtau for a data-prediction exponential
     integrator (DPM-Solver++, Lu et al. 2022b) whose denoised estimates sit at tau_j = lambda_j - lambda:
     x_next = (sigma_next / sigma) x + alpha_next sum_j w_j D_j, exact for D polynomial in lambda."""
-    moments = exp_moments(h, len(taus))
-    return [sum(c * m for c, m in zip(_basis_coefficients(taus, j), moments)) for j in range(len(taus))]
+    return _basis_integrals(taus, exp_moments(h, len(taus)))
 
 
 def level_moments(r: float, n: int) -> list[float]:
@@ -122,9 +123,7 @@ def level_weights(levels: list[float], s: float, s_next: float) -> list[float]:
     exponential in lambda (D(0) + O(e^{-2 lambda})), and the error made at level s reaches the
     sample damped by about data scale / s: a polynomial in s fits D best where it matters most.
     """
-    moments = level_moments(s_next / s, len(levels))
-    ratios = [t / s for t in levels]
-    return [sum(c * m for c, m in zip(_basis_coefficients(ratios, j), moments)) for j in range(len(levels))]
+    return _basis_integrals([t / s for t in levels], level_moments(s_next / s, len(levels)))
 
 
 def unipc_rhos(rks: list[float], h: float, variant: str, order: int) -> tuple[float, list[float]]:

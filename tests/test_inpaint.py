@@ -12,6 +12,18 @@ def photo(h=40, w=48, seed=0):
     return torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(seed))
 
 
+class Recording(GaussianDenoiser):
+    """Records the (height, width) and sigma of every call."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.seen = []
+
+    def __call__(self, x, sigma, **cond):
+        self.seen.append((tuple(x.shape[-2:]), float(sigma.flatten()[0])))
+        return super().__call__(x, sigma, **cond)
+
+
 def hole(h=40, w=48):
     mask = torch.zeros(1, h, w)
     mask[0, 10:20, 15:30] = 1
@@ -46,19 +58,13 @@ def test_grow_widens_the_repainted_area():
 
 
 def test_only_the_bounding_box_plus_context_is_sampled():
-    shapes = []
-
-    class Recording(GaussianDenoiser):
-        def __call__(self, x, sigma, **cond):
-            shapes.append(tuple(x.shape[-2:]))
-            return super().__call__(x, sigma, **cond)
-
+    model = Recording(0.0, 0.5)
     mask = torch.zeros(1, 300, 400)
     mask[0, 140:150, 200:216] = 1
-    inpaint(Recording(0.0, 0.5), torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
+    inpaint(model, torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
     t, b, l, r = crop_box(mask, 8)
     assert (t, b, l, r) == (140 - 11, 150 + 11, 200 - 12, 216 + 12)  # context + a quarter of the box
-    assert set(shapes) == {(32, 40)}  # the crop alone, not 300 x 400
+    assert {shape for shape, _ in model.seen} == {(32, 40)}  # the crop alone, not 300 x 400
 
 
 def test_repaint_walks_the_jump_schedule():
@@ -159,15 +165,9 @@ def test_annealed_mean_has_the_closed_form_moments_on_gaussian_data(form, draws)
 
 
 def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
-    seen = []
-
-    class Recording(GaussianDenoiser):
-        def __call__(self, x, sigma, **cond):
-            seen.append(float(sigma.flatten()[0]))
-            return super().__call__(x, sigma, **cond)
-
     model = Recording(0.0, 0.5)
     inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6)
+    seen = [sigma for _, sigma in model.seen]
     start = model.sigma_max**0.6 * model.sigma_min**0.4
     assert len(seen) == 5 and seen[0] == pytest.approx(start) and seen[-1] == pytest.approx(ANNEAL_FLOOR)
     ratios = [b / a for a, b in zip(seen, seen[1:])]
