@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import signal_scale
+from ..samplers.denoiser import signal_scale
 
 
 def _col(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.base import noise_form
+from ..samplers.denoiser import noise_form
 from ..samplers import Sampler, sample
 from ..schedules.tools import split_at_denoise
 from . import compat

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import math
 
-
-def alpha_of(sigma: float, form: str) -> float:
-    """Signal scale alpha(sigma): 1 for VE, 1 - sigma for flow."""
-    return 1.0 - sigma if form == "flow" else 1.0
+from .denoiser import signal_scale
 
 
 def ve_level(sigma: float, form: str) -> float:
     """s = sigma / alpha (inf at sigma = 1 for a flow model: pure noise)."""
-    a = alpha_of(sigma, form)
+    a = signal_scale(sigma, form)
     return sigma / a if a > 0 else math.inf
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.base import noise_form, signal_scale
+from .denoiser import noise_form, signal_scale
 from ..schedules import get_sigmas
 from .forward import add_noise
 from .noise import NoiseSampler, unit_noise

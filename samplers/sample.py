@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.base import noise_form
+from .denoiser import noise_form
 from .forward import add_noise
 from .noise import unit_noise
 

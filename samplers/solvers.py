@@ -27,7 +27,7 @@ from functools import partial
 import torch
 from tqdm.auto import trange
 
-from ..models.base import noise_form
+from .denoiser import noise_form, signal_scale
 from . import coefficients as co
 from .noise import BrownianTreeNoiseSampler, NoiseSampler
 
@@ -92,7 +92,7 @@ class Run:
         return [(j, d) for j, d in self.history if math.isfinite(self.lam[j])][:order]
 
     def alpha(self, i):
-        return co.alpha_of(self.f[i], self.form)
+        return signal_scale(self.f[i], self.form)
 
     def report(self, i, x, denoised, sigma_hat=None):
         """Check x and D for NaN/inf every CHECK_EVERY steps and at sigma = 0 or the last step, then call back."""
@@ -146,7 +146,7 @@ def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
         if gamma > 0 and s_tmin <= run.f[i] <= s_tmax and math.isfinite(run.s[i]):
             s_hat = run.s[i] * (1 + gamma)
             a, sigma_hat = run.alpha(i), co.flow_level(s_hat, run.form)
-            a_hat = co.alpha_of(sigma_hat, run.form)
+            a_hat = signal_scale(sigma_hat, run.form)
             x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, run.sigmas[i + 1]))
             sigma = sigma.new_tensor(sigma_hat)
         denoised = run.denoise(x, sigma)

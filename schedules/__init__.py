@@ -30,7 +30,7 @@ SCHEDULES = Registry("schedule")
 SIGMA_TOOLS = Registry("sigma tool")
 
 # Noise-level ranges of common models. "kind" is the denoiser parameterisation
-# (models.base.PARAMETERISATIONS); flow models use sigma in (0, 1].
+# (the Denoiser protocol, samplers/denoiser.py); flow models use sigma in (0, 1].
 _SD = {"sigma_min": 0.0291675, "sigma_max": 14.614642, "kind": "eps", "beta_schedule": "scaled_linear",
        "beta_start": 0.00085, "beta_end": 0.012, "num_train_timesteps": 1000}
 MODEL_PRESETS = {

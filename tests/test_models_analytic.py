@@ -2,7 +2,7 @@
 import torch
 
 from noisekit.models.analytic import FiniteDatasetDenoiser, GaussianDenoiser
-from noisekit.models.base import Denoiser, noise_form
+from noisekit.samplers.denoiser import Denoiser, noise_form
 
 
 def test_gaussian_denoiser_is_the_posterior_mean():
