@@ -5,9 +5,9 @@ NODE_DISPLAY_NAME_MAPPINGS and WEB_DIRECTORY. Importing it never needs ComfyUI.
 """
 if __package__:  # pytest imports this file bare (no package) when it collects tests/
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-    from .nodes.compat import register_routes
+    from .nodes.compat import install
 
-    register_routes()  # live schedule curves; a no-op outside ComfyUI's server
+    install()  # inside ComfyUI: its progress bars and noisekit's routes; a no-op elsewhere
 
     WEB_DIRECTORY = "./web"
 

@@ -1,11 +1,13 @@
 """Per-step progress and interruption for long loops, without importing the runner.
 
-Nodes and CLIs call ``progress_bar(total, desc)`` and ``.update(n)``. Whoever runs
-the work installs a reporter with ``set_reporter`` (the graph runner turns updates
-into ComfyUI-shaped ``progress`` events); without one a tqdm bar is drawn on a
-terminal. ``interrupt()`` asks for a stop: the next ``update`` (or
-``check_interrupt``) raises ``Interrupted``, so work stops between steps, as
-ComfyUI's ProgressBar hook does with its interrupt flag.
+Long work calls ``bar(total, desc)`` and ``.update(n)``, or hands the core functions
+``tracker(desc)`` (a progress(done, total) callback) or ``step_callback(total)`` (a
+k-diffusion sampler callback). Whoever runs the work decides where updates go:
+the graph runner installs a reporter with ``set_reporter`` (ComfyUI-shaped ``progress``
+events); inside ComfyUI nodes/compat.py installs ComfyUI's own ProgressBar with
+``set_bar``; otherwise a tqdm bar is drawn on a terminal. ``interrupt()`` asks for a
+stop: the next ``update`` (or ``check_interrupt``) raises ``Interrupted``, so work
+stops between steps, as ComfyUI's ProgressBar hook does with its interrupt flag.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ class Interrupted(Exception):
     """Raised at the next progress update or check after ``interrupt()``."""
 
 
-_state = {"reporter": None, "interrupted": False}
+_state = {"reporter": None, "interrupted": False, "bar": None}
 
 
 def set_reporter(reporter):
@@ -53,6 +55,8 @@ class ProgressBar:
 
     def update(self, n: int = 1):
         check_interrupt()
+        if n == 0:
+            return
         self.value += n
         if self.bar is not None:
             self.bar.update(n)
@@ -66,5 +70,30 @@ class ProgressBar:
             self.bar.close()
 
 
-def progress_bar(total: int, desc: str = "") -> ProgressBar:
-    return ProgressBar(total, desc)
+def set_bar(make):
+    """make(total) -> an object with .update(n) used by ``bar`` instead of ProgressBar (None restores it)."""
+    _state["bar"] = make
+
+
+def bar(total: int, desc: str = ""):
+    """A bar counting to ``total``; each .update(n) also raises a pending interrupt."""
+    return _state["bar"](total) if _state["bar"] else ProgressBar(total, desc)
+
+
+def tracker(desc: str):
+    """A progress(done, total) callback for the core photo functions: a bar made at the first call."""
+    state = {"bar": None, "done": 0}
+
+    def report(done: int, total: int):
+        if state["bar"] is None:
+            state["bar"] = bar(total, desc)
+        state["bar"].update(max(0, done - state["done"]))  # update(0) still checks for an interrupt
+        state["done"] = max(done, state["done"])
+
+    return report
+
+
+def step_callback(total: int, desc: str = "sampling"):
+    """A k-diffusion callback advancing a bar once per step, capped at ``total`` (RePaint revisits
+    steps), and raising a pending interrupt at every step."""
+    return lambda info, report=tracker(desc): report(min(info["i"] + 1, total), total)

@@ -2,9 +2,9 @@
 
 Inside ComfyUI a SAMPLER is a ``comfy.samplers.KSAMPLER`` around the core
 solver (so it plugs into SamplerCustom / SamplerCustomAdvanced with any
-checkpoint), progress goes to ``comfy.utils.ProgressBar`` (whose hook also
-raises ComfyUI's interrupt). Outside, a SAMPLER is the core ``samplers.Sampler``
-and progress goes to noisekit's own ``progress`` module.
+checkpoint), and ``install`` makes progress go to ``comfy.utils.ProgressBar`` (whose
+hook also raises ComfyUI's interrupt). Outside, a SAMPLER is the core
+``samplers.Sampler`` and progress goes to noisekit's own ``progress`` module.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def make_sampler(name: str, **options):
     return ksampler
 
 
-class Noise:
+class SeededNoise:
     """A NOISE value (what SamplerCustomAdvanced wants: ``.seed`` and ``.generate_noise(latent)``).
 
     Item i of the latent batch draws from its own CPU generator seeded ``seed + i`` (or
@@ -112,27 +112,16 @@ class Noise:
         return torch.cat([unit_noise(one, self.seed + int(i)) for i in index])
 
 
-def make_noise(seed: int) -> Noise:
-    return Noise(seed)
+def install() -> bool:
+    """Inside ComfyUI: progress bars become ComfyUI's ProgressBar (whose hook sends the progress
+    event and raises ComfyUI's interrupt) and noisekit's routes join its server. Outside: nothing."""
+    if not in_comfyui():
+        return False
+    import comfy.utils
 
-
-def progress_bar(total: int, desc: str = ""):
-    """A per-step bar with ``.update(n)``; each update also raises a pending interrupt
-    (ComfyUI's ProgressBar hook does that inside ComfyUI, noisekit's progress module outside)."""
-    if in_comfyui():
-        import comfy.utils
-
-        return comfy.utils.ProgressBar(total)
-    return progress.progress_bar(total, desc)
-
-
-def throw_if_interrupted():
-    if in_comfyui():
-        import comfy.model_management
-
-        comfy.model_management.throw_exception_if_processing_interrupted()
-    else:
-        progress.check_interrupt()
+    progress.set_bar(comfy.utils.ProgressBar)
+    register_routes()
+    return True
 
 
 def register_routes() -> bool:

@@ -1,10 +1,10 @@
 """Forward noise: what an image (or latent) looks like at a noise level, q(x_t | x_0)."""
 from __future__ import annotations
 
+from ..photo.image import image_to_model, state_to_image
 from ..samplers import add_noise, unit_noise
 from ..samplers.forward import FORMS
-from .spec import (SEED, NodeError, check_image, check_latent, check_sigmas, image_to_model, model_to_image,
-                   node_errors)
+from .spec import SEED, NodeError, check_image, check_latent, check_sigmas, node_errors
 
 CATEGORY = "noisekit/noise"
 FORM_INPUT = (list(FORMS), {"default": "ve", "tooltip": "ve: x0 + sigma eps (SD, EDM); vp: DDPM's "
@@ -67,7 +67,7 @@ class ForwardNoise:
         s = _pick_sigma(self.DISPLAY, sigma, sigmas, step, parameterisation)
         noise = unit_noise(x0.shape, seed, x0.device, x0.dtype)
         noisy = add_noise(x0, noise, s, parameterisation)
-        shown = clean if clean is not None and s == 0 else model_to_image(noisy)  # sigma 0: the input itself
+        shown = clean if clean is not None and s == 0 else state_to_image(noisy)  # sigma 0: the input itself
         return (shown, {"samples": noisy}, {"samples": noise})
 
 
@@ -95,7 +95,7 @@ class NoiseStrip:
         _check_form(self.DISPLAY, "sigmas", float(sigmas.max()), parameterisation)
         noise = unit_noise(x0.shape, seed, x0.device, x0.dtype).expand(len(sigmas), *x0.shape[1:])
         frames = add_noise(x0.expand_as(noise), noise, sigmas.to(x0), parameterisation)
-        frames = model_to_image(frames)
+        frames = state_to_image(frames)
         frames[sigmas.to(frames.device) == 0] = clean[0]  # q(x | x0) at sigma 0 is x0: skip the float round trip
         return (frames,)
 

@@ -1,38 +1,17 @@
 """Photo nodes: the bundled model, denoise and inpaint, on IMAGE directly (no VAE)."""
 from __future__ import annotations
 
-import inspect
-
-from .. import devices
+from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
-from ..samplers.denoise import MODES, denoise
-from ..samplers.inpaint import METHODS, PREFILLS, inpaint
-from . import compat
-from .sample import check_model, check_sampler
-from .spec import SEED, NodeError, check_image, check_mask, node_errors
+from ..photo.denoise import MODES, denoise_photo
+from ..photo.inpaint import METHODS, inpaint
+from ..photo.prefill import PREFILLS
+from ..registry import default_of
+from .spec import SEED, NodeError, check_image, check_mask, check_model, check_sampler, node_errors
 
 CATEGORY = "noisekit/photo"
 SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
                               "else euler_ancestral)."}
-
-
-def inpaint_default(name: str):
-    """The core inpaint()'s default for a parameter, so the node and the CLI never drift from it."""
-    return inspect.signature(inpaint).parameters[name].default
-
-
-def progress_reporter(desc: str):
-    """A progress(done, total) callback for the core photo functions, drawing a bar made at the first call."""
-    state = {"bar": None, "done": 0}
-
-    def report(done: int, total: int):
-        if state["bar"] is None:
-            state["bar"] = compat.progress_bar(total, desc)
-        if done > state["done"]:
-            state["bar"].update(done - state["done"])
-            state["done"] = done
-
-    return report
 
 
 class LoadModel:
@@ -75,10 +54,10 @@ class DenoisePhoto:
                     "image": ("IMAGE", {"tooltip": "The noisy photo."}),
                     "noise_level": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 200.0, "step": 0.5,
                                               "tooltip": "Noise std on the 0..255 scale; 0 = estimate it."}),
-                    "mode": (list(MODES), {"default": "one_step", "tooltip": "one_step (MMSE) or sample."}),
-                    "steps": ("INT", {"default": 8, "min": 1, "max": 200, "tooltip": "Steps in sample mode."}),
+                    "mode": (list(MODES), {"default": default_of(denoise_photo, "mode"), "tooltip": "one_step (MMSE) or sample."}),
+                    "steps": ("INT", {"default": default_of(denoise_photo, "steps"), "min": 1, "max": 200, "tooltip": "Steps in sample mode."}),
                     "seed": SEED,
-                    "tile": ("INT", {"default": 512, "min": 128, "max": 4096, "step": 64,
+                    "tile": ("INT", {"default": default_of(denoise_photo, "tile"), "min": 128, "max": 4096, "step": 64,
                                      "tooltip": "Tile size: smaller uses less memory."})},
                 "optional": {"sampler": ("SAMPLER", SAMPLER_INPUT)}}
 
@@ -86,14 +65,14 @@ class DenoisePhoto:
     def run(self, model, image, noise_level, mode, steps, seed, tile, sampler=None):
         model = check_model(self.DISPLAY, model)
         image = check_image(self.DISPLAY, "image", image)
-        sampler = check_sampler(self.DISPLAY, sampler)
+        sampler = check_sampler(self.DISPLAY, sampler) or default_of(denoise_photo, "sampler")
         if not 0 <= noise_level < 255:
             raise NodeError(self.DISPLAY, "noise_level", f"must be in [0, 255) on the 0..255 scale, got {noise_level}")
         if tile % 64:
             raise NodeError(self.DISPLAY, "tile", f"must be a multiple of 64, got {tile}")
         sigma = "auto" if noise_level == 0 else noise_level / 255.0
-        return (denoise(model, image, sigma, mode, steps, sampler, seed, tile,
-                        progress=progress_reporter("denoise")),)
+        return (denoise_photo(model, image, sigma, mode, steps, sampler, seed, tile,
+                        progress=progress.tracker("denoise")),)
 
 
 class InpaintPhoto:
@@ -114,20 +93,20 @@ class InpaintPhoto:
                     "model": ("MODEL", {"tooltip": "Load Model (noisekit)."}),
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": inpaint_default("method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
+                    "method": (list(METHODS), {"default": default_of(inpaint, "method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
                                            "repaint: replace plus RePaint resampling."}),
-                    "steps": ("INT", {"default": inpaint_default("steps"), "min": 1, "max": 500,
+                    "steps": ("INT", {"default": default_of(inpaint, "steps"), "min": 1, "max": 500,
                                       "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,
-                    "grow": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
-                    "feather": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
-                    "prefill": (list(PREFILLS), {"default": inpaint_default("prefill_with"),
+                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
+                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
+                    "prefill": (list(PREFILLS), {"default": default_of(inpaint, "prefill"),
                                 "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
                                            "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),
-                    "strength": ("FLOAT", {"default": inpaint_default("strength"), "min": 0.01, "max": 1.0, "step": 0.01,
+                    "strength": ("FLOAT", {"default": default_of(inpaint, "strength"), "min": 0.01, "max": 1.0, "step": 0.01,
                                            "tooltip": "1 = paint from pure noise; lower keeps the prefill's layout."}),
-                    "jump_length": ("INT", {"default": 10, "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
-                    "jump_n_sample": ("INT", {"default": 2, "min": 1, "max": 20, "tooltip": "RePaint resamplings."})},
+                    "jump_length": ("INT", {"default": default_of(inpaint, "jump_length"), "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
+                    "jump_n_sample": ("INT", {"default": default_of(inpaint, "jump_n_sample"), "min": 1, "max": 20, "tooltip": "RePaint resamplings."})},
                 "optional": {"sampler": ("SAMPLER", SAMPLER_INPUT)}}
 
     @node_errors
@@ -135,10 +114,10 @@ class InpaintPhoto:
             jump_n_sample, sampler=None):
         model = check_model(self.DISPLAY, model)
         image = check_image(self.DISPLAY, "image", image)
-        mask = check_mask(self.DISPLAY, "mask", mask, image)[:, 0]
+        mask = check_mask(self.DISPLAY, "mask", mask, image.shape[0], image.shape[1:3])
         sampler = check_sampler(self.DISPLAY, sampler)
         return (inpaint(model, image, mask, method, steps, sampler, seed, grow, feather, prefill, strength,
-                        jump_length=jump_length, jump_n_sample=jump_n_sample, progress=progress_reporter("inpaint")),)
+                        jump_length=jump_length, jump_n_sample=jump_n_sample, progress=progress.tracker("inpaint")),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,

@@ -3,52 +3,14 @@ from __future__ import annotations
 
 import torch
 
-from ..samplers.denoiser import noise_form
-from ..samplers import Sampler, sample
+from .. import progress
+from ..photo.image import image_to_model, model_device, state_to_image
+from ..samplers import noise_form, sample
 from ..schedules.tools import split_at_denoise
-from . import compat
-from .spec import (SEED, NodeError, check_image, check_latent, check_mask_for, check_sigmas, image_to_model,
-                   model_to_image, node_errors)
+from .spec import (SEED, NodeError, check_image, check_latent, check_mask, check_model, check_sampler, check_sigmas,
+                   node_errors)
 
 CATEGORY = "noisekit/samplers"
-
-
-def check_model(node: str, model):
-    if not callable(model) or not hasattr(model, "sigma_max"):
-        raise NodeError(node, "model", "expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
-                                       "use SamplerCustom with a noisekit SAMPLER and SIGMAS")
-    return model
-
-
-def check_sampler(node: str, sampler):
-    """The core Sampler behind a SAMPLER value (inside ComfyUI noisekit's KSAMPLERs carry it)."""
-    if sampler is None:
-        return None
-    core = getattr(sampler, "noisekit_sampler", sampler)
-    if not isinstance(core, Sampler):
-        raise NodeError(node, "sampler", "connect a noisekit sampler node (ComfyUI's own samplers cannot run here)")
-    return core
-
-
-def step_callback(total: int):
-    """A k-diffusion callback that advances a progress bar per step (capped at ``total``: RePaint
-    revisits steps) and raises a pending interrupt, so a run stops between steps."""
-    bar, done = compat.progress_bar(total, "sampling"), [0]
-
-    def callback(info):
-        if done[0] < total:
-            done[0] += 1
-            bar.update(1)
-        compat.throw_if_interrupted()
-
-    return callback
-
-
-def model_device(model) -> torch.device:
-    if isinstance(model, torch.nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")
 
 
 class Sample:
@@ -115,12 +77,12 @@ class Sample:
         device = model_device(model)
         denoise_mask = None
         if mask is not None:
-            denoise_mask = check_mask_for(node, "mask", mask, start.shape[0], start.shape[-2:]).to(device)
+            denoise_mask = check_mask(node, "mask", mask, start.shape[0], start.shape[-2:])[:, None].to(device)
         with torch.no_grad():
             x = sample(model, sigmas.to(device), sampler, seed=seed, latent=start.to(device),
-                       denoise_mask=denoise_mask, callback=step_callback(len(sigmas) - 1), disable=True)
+                       denoise_mask=denoise_mask, callback=progress.step_callback(len(sigmas) - 1), disable=True)
         x = x.cpu()
-        return (model_to_image(x), {"samples": x})
+        return (state_to_image(x), {"samples": x})
 
     def _start(self, image, latent):
         """The start state in model space, or None to generate from noise."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..samplers import SAMPLERS
 from . import compat
-from .spec import SEED, NodeError, camel, input_spec, node_errors
+from .spec import SEED, NodeError, camel, widget_spec, node_errors
 
 CATEGORY = "noisekit/samplers"
 
@@ -20,7 +20,7 @@ def sampler_node(entry):
 
         @classmethod
         def INPUT_TYPES(cls):
-            return {"required": {p.name: input_spec(p) for p in entry.params}}
+            return {"required": {p.name: widget_spec(p) for p in entry.params}}
 
         @node_errors
         def make(self, **options):
@@ -84,7 +84,7 @@ class Noise:
         return {"required": {"noise_seed": SEED}}
 
     def make(self, noise_seed):
-        return (compat.make_noise(noise_seed),)
+        return (compat.SeededNoise(noise_seed),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSampler": SamplerSelect, "NoisekitNoise": Noise}

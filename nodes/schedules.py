@@ -1,9 +1,9 @@
 """Schedule and sigma-tool nodes, generated from the schedules registries."""
 from __future__ import annotations
 
-from ..samplers import img2img_sigmas
 from ..schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS
-from .spec import NodeError, camel, check_sigmas, comfy_sigmas, input_spec, node_errors
+from ..schedules.tools import img2img_sigmas
+from .spec import NodeError, camel, check_sigmas, comfy_sigmas, widget_spec, node_errors
 
 CATEGORY = "noisekit/schedules"
 TOOL_CATEGORY = "noisekit/sigmas"
@@ -25,7 +25,7 @@ def schedule_node(entry):
 
         @classmethod
         def INPUT_TYPES(cls):
-            return {"required": {p.name: input_spec(p) for p in entry.params}}
+            return {"required": {p.name: widget_spec(p) for p in entry.params}}
 
         @node_errors
         def make(self, **params):
@@ -60,9 +60,9 @@ class Schedule:
         karras = SCHEDULES.get("karras")
         return {"required": {
             "schedule": (SCHEDULES.names(), {"default": "karras", "tooltip": "Which schedule."}),
-            "steps": input_spec(karras.param("steps")),
-            "sigma_min": input_spec(karras.param("sigma_min")),
-            "sigma_max": input_spec(karras.param("sigma_max")),
+            "steps": widget_spec(karras.param("steps")),
+            "sigma_min": widget_spec(karras.param("sigma_min")),
+            "sigma_max": widget_spec(karras.param("sigma_max")),
             "preset": (["custom"] + list(MODEL_PRESETS), {"default": "custom",
                        "tooltip": "Take sigma_min/sigma_max from a common model instead of the two widgets above."}),
             "denoise": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
@@ -102,7 +102,7 @@ def tool_node(entry):
             required = {"sigmas": ("SIGMAS", {"tooltip": "The schedule to transform."})}
             if binary:
                 required["other"] = ("SIGMAS", {"tooltip": "The schedule appended after the first."})
-            required.update({p.name: input_spec(p) for p in entry.params})
+            required.update({p.name: widget_spec(p) for p in entry.params})
             return {"required": required}
 
         @node_errors

@@ -1,18 +1,19 @@
-"""From registry declarations to ComfyUI node inputs; input checks that name the node and input;
-the IMAGE <-> model-space mapping."""
+"""From registry declarations to ComfyUI node inputs, and input checks that name the node and input."""
 from __future__ import annotations
 
 import functools
 
 import torch
 
+from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
+from ..samplers import Sampler
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                 "tooltip": "Random seed: the same seed gives the same noise on any device and batch size."})
 
 
-def input_spec(p: Param) -> tuple:
+def widget_spec(p: Param) -> tuple:
     """A ComfyUI input spec for a declared parameter."""
     opts = {"default": p.default, "tooltip": p.tooltip or p.name}
     if p.type in ("INT", "FLOAT"):
@@ -59,20 +60,6 @@ def comfy_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
     return sigmas.to(device="cpu", dtype=torch.float32)
 
 
-def image_to_model(image: torch.Tensor) -> torch.Tensor:
-    """IMAGE [B,H,W,C] in [0,1] -> model space [B,C,H,W] in [-1,1]: x = 2 image - 1.
-    Pixel-space models (the bundled one) are trained on [-1, 1]."""
-    return image.movedim(-1, 1) * 2 - 1
-
-
-def model_to_image(x: torch.Tensor) -> torch.Tensor:
-    """Model space [B,C,H,W] -> IMAGE [B,H,W,3]: (x + 1) / 2 clipped to [0,1], the inverse of
-    image_to_model. A state with other than 3 channels shows its first channel as grey
-    (1 channel) or its first three channels (more)."""
-    x = x[:, :3] if x.shape[1] >= 3 else x[:, :1].expand(-1, 3, *x.shape[2:])
-    return ((x.movedim(1, -1) + 1) / 2).clamp(0, 1).float()
-
-
 def _shape(value) -> str:
     return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
 
@@ -99,26 +86,30 @@ def check_latent(node: str, name: str, latent) -> torch.Tensor:
     return samples
 
 
-def check_mask_for(node: str, name: str, mask, batch: int, size: tuple) -> torch.Tensor:
-    """MASK [B,H,W], [H,W] or a LATENT noise_mask [B,1,H,W] of spatial ``size`` -> [batch,1,H,W] in [0,1]."""
-    if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[1] == 1:
-        mask = mask[:, 0]
-    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3):
-        raise NodeError(node, name, f"expected a MASK [batch, height, width], got {_shape(mask)}")
-    mask = mask if mask.ndim == 3 else mask[None]
-    if tuple(mask.shape[-2:]) != tuple(size):
-        raise NodeError(node, name, f"mask is {tuple(mask.shape[-2:])} (h, w) but the image is {tuple(size)}; "
-                                    "scale the mask to the image size")
-    if mask.shape[0] not in (1, batch):
-        raise NodeError(node, name, f"{mask.shape[0]} masks for a batch of {batch}; give one mask or one per image")
-    if not torch.isfinite(mask).all():
-        raise NodeError(node, name, "the mask contains NaN or inf")
-    return mask[:, None].float().clamp(0, 1).expand(batch, 1, *mask.shape[-2:])
+def check_mask(node: str, name: str, mask, batch: int, size: tuple) -> torch.Tensor:
+    """MASK [B,H,W], [H,W] or a LATENT noise_mask [B,1,H,W] of spatial ``size`` -> [batch,H,W] in [0,1]."""
+    try:
+        return photo_check_mask(mask, batch, size, owner="mask")
+    except ValueError as e:
+        raise NodeError(node, name, str(e).removeprefix("mask: ")) from None
 
 
-def check_mask(node: str, name: str, mask, image: torch.Tensor) -> torch.Tensor:
-    """MASK [B,H,W] or [H,W] matching an IMAGE's size -> [B,1,H,W] in [0,1]."""
-    return check_mask_for(node, name, mask, image.shape[0], image.shape[1:3])
+def check_model(node: str, model):
+    """A noisekit model (a callable Denoiser with sigma_max)."""
+    if not callable(model) or not hasattr(model, "sigma_max"):
+        raise NodeError(node, "model", "expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
+                                       "use SamplerCustom with a noisekit SAMPLER and SIGMAS")
+    return model
+
+
+def check_sampler(node: str, sampler):
+    """The core Sampler behind a SAMPLER value (inside ComfyUI noisekit's KSAMPLERs carry it)."""
+    if sampler is None:
+        return None
+    core = getattr(sampler, "noisekit_sampler", sampler)
+    if not isinstance(core, Sampler):
+        raise NodeError(node, "sampler", "connect a noisekit sampler node (ComfyUI's own samplers cannot run here)")
+    return core
 
 
 def check_sigmas(node: str, name: str, sigmas, min_len: int = 1) -> torch.Tensor:

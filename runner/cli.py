@@ -1,20 +1,16 @@
-"""The ``noisekit`` command: ``run`` executes saved ComfyUI graphs, ``nodes`` lists the node
-types it knows; ``denoise``/``inpaint`` (runner/photo_cli.py) work on photos.
+"""``noisekit run`` executes saved ComfyUI graphs; ``noisekit nodes`` lists the node types it knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
 naming node id, type and input), 3 a node failed at run time, 130 interrupted.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import signal
 import sys
 import threading
-
-from . import photo_cli
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -145,10 +141,8 @@ def cmd_nodes(args) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="noisekit", description="noisekit: diffusion schedules, samplers, photo "
-                                     "denoise/inpaint, and a headless runner for saved ComfyUI graphs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parsers(sub):
+    """Add the ``run`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format) without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 130 interrupted.")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
@@ -166,16 +160,3 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list the node types the runner knows")
     nodes.add_argument("--json", action="store_true", help="as JSON")
     nodes.set_defaults(func=cmd_nodes)
-    photo_cli.add_parsers(sub)
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in ("run", "nodes"):
-        return args.func(args)
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as e:
-        print(f"noisekit {args.command}: {e}", file=sys.stderr)
-        return EXIT_INVALID

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import progress
-from .formats import normalize_api
-from .validate import check_graph, declared_inputs, is_link, output_nodes
+from .formats import is_link, normalize_api
+from .validate import check_graph, declared_inputs, output_nodes
 
 _fresh = itertools.count()  # makes a signature unique when IS_CHANGED says "always run" (NaN)
 
@@ -80,7 +80,7 @@ class RunResult:
 
 def default_node_classes() -> dict:
     """noisekit's nodes plus the stand-ins for ComfyUI's core nodes; core names win, as in ComfyUI."""
-    from .. import NODE_CLASS_MAPPINGS
+    from ..nodes import NODE_CLASS_MAPPINGS
     from .standins import NODE_CLASS_MAPPINGS as STANDINS
 
     return {**NODE_CLASS_MAPPINGS, **STANDINS}

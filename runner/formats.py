@@ -62,17 +62,18 @@ def normalize_api(prompt) -> dict:
         inputs = node.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise GraphFormatError(f"node {node_id}: 'inputs' must be an object of input name -> value")
-        inputs = {k: ([str(v[0]), v[1]] if _is_link_shape(v) else v) for k, v in inputs.items()}
+        inputs = {k: ([str(v[0]), v[1]] if is_link(v) else v) for k, v in inputs.items()}
         out[str(node_id)] = {**node, "inputs": inputs}
     return out
 
 
-def _is_link_shape(value) -> bool:
+def is_link(value) -> bool:
+    """A link [source node id, output index]; ids are strings once normalize_api has run."""
     return isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int)) \
         and not isinstance(value[0], bool) and isinstance(value[1], int) and not isinstance(value[1], bool)
 
 
-def input_spec(decl) -> tuple[object, dict]:
+def parse_input_decl(decl) -> tuple[object, dict]:
     """(type, options) of one INPUT_TYPES entry; the type is a list of choices for a combo."""
     kind = decl[0] if isinstance(decl, (tuple, list)) and decl else decl
     opts = decl[1] if isinstance(decl, (tuple, list)) and len(decl) > 1 and isinstance(decl[1], dict) else {}
@@ -87,7 +88,7 @@ def widget_inputs(cls) -> list[tuple[str, bool]]:
     out = []
     for section in ("required", "optional"):
         for name, decl in (spec.get(section) or {}).items():
-            kind, opts = input_spec(decl)
+            kind, opts = parse_input_decl(decl)
             if (isinstance(kind, list) or kind in WIDGET_TYPES) and not opts.get("forceInput"):
                 control = kind == "INT" and (opts.get("control_after_generate") or name in SEED_NAMES)
                 out.append((name, bool(control)))
@@ -218,7 +219,7 @@ def ui_to_api(workflow: dict, node_classes: dict) -> dict:
     # Inputs linked to muted nodes are removed, as graphToPrompt does (a required one is then missing).
     muted = {str(n["id"]) for n in workflow["nodes"] if n.get("mode") == MUTED}
     for node in prompt.values():
-        node["inputs"] = {k: v for k, v in node["inputs"].items() if not (_is_link_shape(v) and v[0] in muted)}
+        node["inputs"] = {k: v for k, v in node["inputs"].items() if not (is_link(v) and v[0] in muted)}
     return prompt
 
 

@@ -17,7 +17,7 @@ import inspect
 import math
 from dataclasses import asdict, dataclass
 
-from .formats import input_spec
+from .formats import is_link, parse_input_decl
 
 
 @dataclass
@@ -36,14 +36,9 @@ class Problem:
         return asdict(self)
 
 
-def is_link(value) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) \
-        and isinstance(value[1], int) and not isinstance(value[1], bool)
-
-
 def declared_inputs(spec: dict) -> dict:
     """name -> (type, options, "required"|"optional") from an INPUT_TYPES dict."""
-    return {name: (*input_spec(decl), section) for section in ("required", "optional")
+    return {name: (*parse_input_decl(decl), section) for section in ("required", "optional")
             for name, decl in (spec.get(section) or {}).items()}
 
 

@@ -8,11 +8,28 @@ from __future__ import annotations
 
 from ..registry import Param, Registry
 from . import solvers
-from .forward import add_noise, img2img_sigmas
+from .denoiser import Denoiser, noise_form, signal_scale
+from .forward import add_noise
 from .noise import BrownianTreeNoiseSampler, NoiseSampler, unit_noise
+from .repaint import repaint_sampler, sample_annealed_mean
 from .sample import MaskedDenoiser, sample
 
 SAMPLERS = Registry("sampler")
+
+
+class Sampler:
+    """A registered solver with bound, validated options, callable with the k-diffusion signature."""
+
+    def __init__(self, name: str, **options):
+        self.entry = SAMPLERS.get(name)
+        self.name, self.options = name, self.entry.bind(**options)
+
+    def __call__(self, model, x, sigmas, extra_args=None, callback=None, disable=None, **overrides):
+        return self.entry.fn(model, x, sigmas, extra_args, callback, disable, **{**self.options, **overrides})
+
+    def __repr__(self):
+        return f"Sampler({self.name!r}, {self.options})"
+
 
 ETA = Param("eta", "FLOAT", 1.0, 0.0, 1.0, 0.01, tooltip="Stochasticity: 0 = deterministic, 1 = full ancestral noise.")
 S_NOISE = Param("s_noise", "FLOAT", 1.0, 0.0, 2.0, 0.001, tooltip="Scale of the fresh noise added per step.")
@@ -50,7 +67,12 @@ SAMPLERS.register("pc_sigma", (Param("order", "INT", 4, 1, 4, 1, tooltip="Predic
     tags=("ode",), description="UniPC's predictor-corrector with D interpolated in sigma instead of log sigma: "
                                "the most accurate solver at about 10 steps.")(solvers.sample_pc_sigma)
 
-from .inpaint import sample_annealed_mean, sample_repaint  # noqa: E402  (repaint needs SAMPLERS for its bases)
+
+def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=None, base="euler_ancestral",
+                   jump_length=10, jump_n_sample=2):
+    """RePaint (samplers/repaint.py) around the registered sampler ``base``."""
+    return repaint_sampler(Sampler(base), jump_length, jump_n_sample)(model, x, sigmas, extra_args, callback, disable)
+
 
 SAMPLERS.register("repaint", (
     Param("base", "COMBO", "euler_ancestral", choices=tuple(SAMPLERS.names()), tooltip="Sampler run between jumps."),
@@ -63,19 +85,5 @@ SAMPLERS.register("annealed_mean", (
                                    "on a masked model, high-PSNR fills of holes.")(sample_annealed_mean)
 
 
-class Sampler:
-    """A registered solver with bound, validated options, callable with the k-diffusion signature."""
-
-    def __init__(self, name: str, **options):
-        self.entry = SAMPLERS.get(name)
-        self.name, self.options = name, self.entry.bind(**options)
-
-    def __call__(self, model, x, sigmas, extra_args=None, callback=None, disable=None, **overrides):
-        return self.entry.fn(model, x, sigmas, extra_args, callback, disable, **{**self.options, **overrides})
-
-    def __repr__(self):
-        return f"Sampler({self.name!r}, {self.options})"
-
-
-__all__ = ["SAMPLERS", "Sampler", "sample", "add_noise", "img2img_sigmas", "unit_noise", "NoiseSampler",
-           "BrownianTreeNoiseSampler", "MaskedDenoiser", "solvers"]
+__all__ = ["SAMPLERS", "Sampler", "sample", "add_noise", "unit_noise", "NoiseSampler", "BrownianTreeNoiseSampler",
+           "MaskedDenoiser", "Denoiser", "noise_form", "signal_scale", "repaint_sampler", "solvers"]

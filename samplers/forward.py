@@ -1,4 +1,4 @@
-"""Forward noising q(x_t | x_0) and the img2img start point.
+"""Forward noising q(x_t | x_0).
 
 VE:   x = x0 + sigma eps
 VP:   x = sqrt(abar) x0 + sqrt(1 - abar) eps, abar = 1 / (1 + sigma^2) (DDPM; this is the
@@ -6,8 +6,6 @@ VP:   x = sqrt(abar) x0 + sqrt(1 - abar) eps, abar = 1 / (1 + sigma^2) (DDPM; th
 flow: x = (1 - sigma) x0 + sigma eps (rectified flow; sigma in [0, 1])
 """
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -27,17 +25,3 @@ def add_noise(x0: torch.Tensor, noise: torch.Tensor, sigma, form: str = "ve") ->
             raise ValueError(f"add_noise: flow sigma must be in [0, 1], got {sigma}")
         return (1 - s) * x0 + s * noise
     raise ValueError(f"add_noise: form must be one of {FORMS}, got {form!r}")
-
-
-def img2img_sigmas(full_schedule, steps: int, denoise: float) -> torch.Tensor:
-    """The last steps + 1 sigmas of a schedule of int(steps / denoise) steps (ComfyUI's rule).
-
-    ``full_schedule(n)`` returns an n-step schedule. denoise = 1 is the full schedule;
-    denoise = 0 is empty (nothing to do).
-    """
-    if not 0.0 <= denoise <= 1.0 or math.isnan(denoise):
-        raise ValueError(f"img2img_sigmas: denoise must be in [0, 1], got {denoise}")
-    if denoise == 0.0:
-        return torch.zeros(0, dtype=torch.float64)
-    total = int(steps / denoise)
-    return full_schedule(total)[-(steps + 1):].clone()

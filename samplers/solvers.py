@@ -80,7 +80,7 @@ class Run:
             if self.f[i + 1] != self.f[i]:
                 yield i
 
-    def denoise(self, x, sigma):
+    def denoised(self, x, sigma):
         return self.model(x, sigma * self.s_in, **self.extra_args)
 
     def remember(self, i, denoised):
@@ -149,7 +149,7 @@ def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
             a_hat = signal_scale(sigma_hat, run.form)
             x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, run.sigmas[i + 1]))
             sigma = sigma.new_tensor(sigma_hat)
-        denoised = run.denoise(x, sigma)
+        denoised = run.denoised(x, sigma)
         # x + (x - D) / sigma * (sigma' - sigma) in one pass (lerp needs one dtype: the state's)
         x = torch.lerp(x, denoised.to(x.dtype), 1 - run.f[i + 1] / sigma_hat)
         run.report(i, x, denoised, sigma)
@@ -167,7 +167,7 @@ def sample_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=N
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     noise = run.noise_sampler(x, noise_sampler) if eta > 0 else None
     for i in run:
-        denoised = run.denoise(x, run.sigmas[i])
+        denoised = run.denoised(x, run.sigmas[i])
         if run.f[i + 1] == 0:
             x = denoised
         else:
@@ -204,18 +204,18 @@ def _two_stage(name, midpoint):
         run = Run(name, model, x, sigmas, extra_args, callback, disable)
         for i in run:
             sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
-            denoised = run.denoise(x, sigma)
+            denoised = run.denoised(x, sigma)
             run.remember(i, denoised)
             if run.f[i + 1] == 0:
                 x = run.denoised_at_zero()
             elif midpoint:
                 sigma_mid = sigma.new_tensor(math.sqrt(run.f[i] * run.f[i + 1]))
                 x2 = x + to_d(x, sigma, denoised) * (sigma_mid - sigma)
-                x = x + to_d(x2, sigma_mid, run.denoise(x2, sigma_mid)) * (sigma_next - sigma)
+                x = x + to_d(x2, sigma_mid, run.denoised(x2, sigma_mid)) * (sigma_next - sigma)
             else:
                 d = to_d(x, sigma, denoised)
                 x2 = x + d * (sigma_next - sigma)
-                x = x + (d + to_d(x2, sigma_next, run.denoise(x2, sigma_next))) * ((sigma_next - sigma) / 2)
+                x = x + (d + to_d(x2, sigma_next, run.denoised(x2, sigma_next))) * ((sigma_next - sigma) / 2)
             run.report(i, x, denoised)
         return x
 
@@ -237,7 +237,7 @@ def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None,
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     derivs = []  # (sigma_i, d_i), newest first
     for i in run:
-        denoised = run.denoise(x, run.sigmas[i])
+        denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
         if run.f[i + 1] == 0:
             x = run.denoised_at_zero()
@@ -278,7 +278,7 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=No
     lambda through the last two estimates, integrated exactly over the actual step."""
     run = Run("dpmpp_2m", model, x, sigmas, extra_args, callback, disable)
     for i in run:
-        denoised = run.denoise(x, run.sigmas[i])
+        denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
         if run.f[i + 1] == 0:
             x = run.denoised_at_zero()
@@ -295,7 +295,7 @@ def predict_correct(run, x, step, order):
     denoised = None
     for i in run:
         if denoised is None:
-            denoised = run.denoise(x, run.sigmas[i])
+            denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
         if run.f[i + 1] == 0:
             x = run.denoised_at_zero()
@@ -303,11 +303,11 @@ def predict_correct(run, x, step, order):
             break
         if not math.isfinite(run.lam[i]):  # from pure noise: first order, no corrector
             x, denoised_prev = exponential_step(run, x, i, 1), denoised
-            denoised = run.denoise(x, run.sigmas[i + 1])
+            denoised = run.denoised(x, run.sigmas[i + 1])
             run.report(i, x, denoised_prev)
             continue
         points = run.usable(order)
-        denoised_next = run.denoise(step(run, x, i, points), run.sigmas[i + 1])
+        denoised_next = run.denoised(step(run, x, i, points), run.sigmas[i + 1])
         x = step(run, x, i, points + [(i + 1, denoised_next)])
         run.report(i, x, denoised)
         denoised = denoised_next
@@ -366,7 +366,7 @@ def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None,
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     noise = run.noise_sampler(x, noise_sampler, brownian) if eta > 0 else None
     for i in run:
-        denoised = run.denoise(x, run.sigmas[i])
+        denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
         if run.f[i + 1] == 0:
             x = denoised if eta > 0 else run.denoised_at_zero()

@@ -57,6 +57,22 @@ def split_at_denoise(sigmas: torch.Tensor, denoise: float) -> tuple[torch.Tensor
     return split_at_step(sigmas, steps - round(steps * denoise))
 
 
+
+def img2img_sigmas(full_schedule, steps: int, fraction: float) -> torch.Tensor:
+    """The last steps + 1 sigmas of a schedule of int(steps / fraction) steps: ComfyUI's rule for
+    a sampler's ``denoise`` input (the fraction of the schedule an img2img pass runs).
+
+    ``full_schedule(n)`` returns an n-step schedule. fraction = 1 is the full schedule;
+    fraction = 0 is empty (nothing to do).
+    """
+    if not 0.0 <= fraction <= 1.0 or math.isnan(fraction):
+        raise ValueError(f"img2img_sigmas: the denoise fraction must be in [0, 1], got {fraction}")
+    if fraction == 0.0:
+        return torch.zeros(0, dtype=torch.float64)
+    total = int(steps / fraction)
+    return full_schedule(total)[-(steps + 1):].clone()
+
+
 def flip(sigmas: torch.Tensor) -> torch.Tensor:
     """Reverse the order (clean to noisy, e.g. to invert an image to its noise), as ComfyUI's
     FlipSigmas: a leading 0 becomes 1e-4, since no model step starts at sigma = 0."""

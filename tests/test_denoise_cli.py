@@ -9,8 +9,8 @@ from noisekit.models.analytic import GaussianDenoiser
 from noisekit.models.loader import save_model
 from noisekit.models.unet import UNet, UNetConfig
 from noisekit.models.wrappers import EDMDenoiser
-from noisekit.runner.cli import main
-from noisekit.runner.photo_cli import decode_png16, encode_png16, read_photo
+from noisekit.cli import main
+from noisekit.photo.files import decode_png16, encode_png16, read_photo
 
 
 @pytest.fixture(scope="module")

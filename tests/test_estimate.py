@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from noisekit.samplers.estimate import clipped_variance_ratio, estimate_sigma, noise_eigen_mean
+from noisekit.photo.estimate import clipped_variance_ratio, estimate_sigma, noise_eigen_mean
 
 
 def smooth_image(h=128, w=128, seed=0, lo=0.05, hi=0.95):

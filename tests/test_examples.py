@@ -10,7 +10,7 @@ from PIL import Image
 
 from noisekit.runner import Runner, load_prompt, node_classes
 from noisekit.runner.standins import PATHS
-from noisekit.samplers.estimate import estimate_sigma
+from noisekit.photo.estimate import estimate_sigma
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_workflows")
 UI_GRAPHS = sorted(p for p in glob.glob(os.path.join(HERE, "*.json")) if not p.endswith("_api.json"))
@@ -64,7 +64,7 @@ def test_inpaint_example_keeps_everything_outside_the_grown_mask():
     (out,) = _run("inpaint_photo.json")
     photo = np.asarray(Image.open(os.path.join(HERE, "input", "chelsea.png")))
     mask = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, "input", "chelsea_mask.png")), np.float32) / 255)
-    from noisekit.samplers.inpaint import grow_mask
+    from noisekit.photo.masks import grow_mask
 
     keep = (grow_mask(mask[None], 2)[0] == 0).numpy()
     result = np.asarray(Image.open(out))

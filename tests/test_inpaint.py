@@ -4,8 +4,10 @@ import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.samplers.inpaint import (ANNEAL_FLOOR, crop_box, feather_mask, grow_mask, inpaint, prefill, renoise,
-                                       repaint_sampler, repaint_steps)
+from noisekit.photo.inpaint import ANNEAL_FLOOR, inpaint
+from noisekit.photo.masks import crop_box, feather_mask, grow_mask
+from noisekit.photo.prefill import fill_hole
+from noisekit.samplers.repaint import renoise, repaint_sampler, repaint_steps
 
 
 def photo(h=40, w=48, seed=0):
@@ -113,9 +115,9 @@ def test_prefills_are_exact_on_what_they_preserve():
     mask = torch.zeros(1, 1, 30, 36, dtype=torch.float64)
     mask[..., 8:22, 10:30] = 1
     holed = torch.where(mask > 0, 0.0, plane)
-    torch.testing.assert_close(prefill(holed, mask, "biharmonic"), plane, rtol=0, atol=1e-9)
-    assert float((prefill(holed, mask, "diffuse") - plane).abs().max()) < 2e-3  # iterative solve
-    mean = prefill(holed, mask, "mean")
+    torch.testing.assert_close(fill_hole(holed, mask, "biharmonic"), plane, rtol=0, atol=1e-9)
+    assert float((fill_hole(holed, mask, "diffuse") - plane).abs().max()) < 2e-3  # iterative solve
+    mean = fill_hole(holed, mask, "mean")
     torch.testing.assert_close(mean[..., 15, 20], plane[mask.expand_as(plane) == 0].reshape(3, -1).mean(-1)[None])
 
 
@@ -134,7 +136,7 @@ def test_grow_and_feather():
 @pytest.mark.parametrize("kwargs,match", [
     ({"mask": torch.ones(1, 4, 4)}, r"inpaint: mask .* does not match image"),
     ({"method": "blend"}, r"inpaint: method"),
-    ({"prefill_with": "zeros"}, r"inpaint: prefill"),
+    ({"prefill": "zeros"}, r"inpaint: prefill"),
     ({"strength": 0.0}, r"inpaint: strength"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, match):

@@ -205,9 +205,9 @@ def test_noise_strip_frames():
 def test_noise_node_is_batch_invariant():
     noise, = NODES["NoisekitNoise"]().make(42)
     four = noise.generate_noise({"samples": torch.zeros(4, 3, 8, 8)})
-    one = compat.make_noise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
+    one = compat.SeededNoise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
     assert noise.seed == 42 and four.dtype == torch.float32 and four.device.type == "cpu"
-    assert torch.equal(four[3], one[0]) and torch.equal(four[:1], compat.make_noise(42).generate_noise(
+    assert torch.equal(four[3], one[0]) and torch.equal(four[:1], compat.SeededNoise(42).generate_noise(
         {"samples": torch.zeros(1, 3, 8, 8)}))
     # ComfyUI's batch_index (a latent picked from a batch) keeps that item's noise
     picked = noise.generate_noise({"samples": torch.zeros(2, 3, 8, 8), "batch_index": [3, 1]})
@@ -409,7 +409,15 @@ def test_inside_comfyui_const_model_sampling_switches_to_the_flow_form(comfy):
 
 
 def test_inside_comfyui_progress_and_interrupt_go_through_comfy(comfy):
-    bar = compat.progress_bar(5)
+    assert compat.install()  # what the pack's __init__ does when ComfyUI imports it
+    try:
+        _progress_goes_through_comfy(comfy)
+    finally:
+        progress.set_bar(None)
+
+
+def _progress_goes_through_comfy(comfy):
+    bar = progress.bar(5)
     assert isinstance(bar, comfy.utils.ProgressBar) and bar.total == 5
     model = GaussianDenoiser(0.0, 0.5)
     ks, = NODES["NoisekitSamplerEuler"]().make(s_churn=0.0, s_tmin=0.0, s_tmax=1000.0, s_noise=1.0)

@@ -3,7 +3,8 @@ import math
 
 import torch
 
-from noisekit.samplers import BrownianTreeNoiseSampler, NoiseSampler, add_noise, img2img_sigmas, unit_noise
+from noisekit.samplers import BrownianTreeNoiseSampler, NoiseSampler, add_noise, unit_noise
+from noisekit.schedules.tools import img2img_sigmas
 from noisekit.schedules import get_sigmas
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from noisekit import devices, progress
 from noisekit.runner import GraphInvalid, NodeFailed, Runner, RunInterrupted, load_prompt, validate
-from noisekit.runner.cli import main
+from noisekit.cli import main
 from noisekit.runner.formats import ui_to_api
 from noisekit.runner.standins import NODE_CLASS_MAPPINGS as STANDINS
 from noisekit.runner.standins import PATHS
@@ -190,7 +190,7 @@ class Steps:
                              "stop_at": ("INT", {"default": -1}), "ctrl_c": ("BOOLEAN", {"default": False})}}
 
     def go(self, x, steps, stop_at, ctrl_c):
-        bar = progress.progress_bar(steps, "steps")
+        bar = progress.bar(steps, "steps")
         for i in range(steps):
             if i == stop_at:
                 if ctrl_c:

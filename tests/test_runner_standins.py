@@ -10,7 +10,8 @@ from PIL import Image
 
 from noisekit.runner import Runner, validate
 from noisekit.runner.standins import NODE_CLASS_MAPPINGS as S
-from noisekit.runner.standins import PATHS, write_png_exclusive
+from noisekit.photo.files import write_numbered
+from noisekit.runner.standins import PATHS
 
 
 @pytest.fixture
@@ -98,7 +99,8 @@ def test_save_image_counts_up_never_overwrites_and_embeds_the_graph(dirs):
 def test_save_skips_a_name_taken_meanwhile_and_refuses_to_leave_the_output_dir(dirs):
     taken = os.path.join(PATHS["output"], "x_00001_.png")
     open(taken, "wb").write(b"someone else's")
-    path, counter = write_png_exclusive(Image.new("RGB", (2, 2)), PATHS["output"], "x", 1, None, 4)
+    path, counter = write_numbered(PATHS["output"], lambda n: f"x_{n:05}_.png", 1,
+                                   lambda f: Image.new("RGB", (2, 2)).save(f, format="PNG"))
     assert (os.path.basename(path), counter) == ("x_00002_.png", 2)
     assert open(taken, "rb").read() == b"someone else's"
     assert sorted(os.listdir(PATHS["output"])) == ["x_00001_.png", "x_00002_.png"]  # no temp file left

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from noisekit.models.analytic import GaussianDenoiser
-from noisekit.samplers.tiling import TiledDenoiser, pad_to_multiple, ramp, tile_starts
+from noisekit.photo.tiling import TiledDenoiser, pad_to_multiple, ramp, tile_starts
 
 
 class LocalConv:

@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import torch
 
+from ..samplers import Sampler
 from ..schedules import get_sigmas
 from .estimate import estimate_sigma
+from .image import image_to_model, model_device, model_to_image, photo_to_model_sigma
 from .tiling import TiledDenoiser, input_multiple
 
 MODES = ("one_step", "sample")
-
-
-def photo_to_model_sigma(sigma01: float) -> float:
-    """Noise std on the [0, 1] photo scale -> sigma in the model's [-1, 1] space."""
-    return 2.0 * sigma01
-
-
-def model_device(model, fallback: torch.device) -> torch.device:
-    """Where a network's weights live (an analytic denoiser runs wherever its input is)."""
-    if isinstance(model, torch.nn.Module):
-        return next(model.parameters()).device
-    return fallback
 
 
 def check_photo_sigma(sigma, fn: str = "denoise") -> None:
@@ -58,17 +48,15 @@ class TileProgress:
         self.ceiling = min(self.total, self.ceiling + self.tiles)
 
 
-def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8, sampler=None,
+def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8, sampler="dpmpp_2m",
             seed: int = 0, tile: int = 512, overlap: int | None = None, progress=None) -> torch.Tensor:
     """Denoise IMAGE [B,H,W,C] in [0, 1] (C = 3, or any C the model takes); same shape and dtype out.
 
     sigma: "auto" (estimated per item, samplers.estimate) or the noise std on the [0, 1] scale.
-    sampler: a k-diffusion-signature sampler for mode "sample" (default samplers.Sampler("dpmpp_2m")).
+    sampler: for mode "sample", a registered sampler's name or a k-diffusion-signature sampler.
     seed: item i uses seed + i, as samplers.noise does. overlap: default min(64, tile // 4).
     progress(done, total): called per tile.
     """
-    from . import Sampler
-
     if mode not in MODES:
         raise ValueError(f"denoise: mode must be one of {MODES}, got {mode!r}")
     check_photo_sigma(sigma)
@@ -82,7 +70,7 @@ def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", st
     tiled = TiledDenoiser(model, tile, overlap, input_multiple(model))
     tiles = tiled.count(*image.shape[1:3])
     per_item = tiles * (steps if mode == "sample" else 1)
-    sampler = sampler if sampler is not None else Sampler("dpmpp_2m")
+    sampler = Sampler(sampler) if isinstance(sampler, str) else sampler
     out = []
     for i, item in enumerate(image):
         tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
@@ -93,7 +81,7 @@ def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", st
         if sigma_m > model.sigma_max:
             raise ValueError(f"denoise: noise std {s01:.4f} (model sigma {sigma_m:.3f}) exceeds the model's "
                              f"sigma_max {model.sigma_max}")
-        x = (item.movedim(-1, 0)[None] * 2 - 1).to(device)
+        x = image_to_model(item[None]).to(device)
         with torch.no_grad():
             if mode == "one_step":
                 x0 = tiled(x, torch.full((1,), sigma_m, device=device, dtype=x.dtype))
@@ -102,5 +90,5 @@ def denoise(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", st
                                     sigma_max=sigma_m).to(device)
                 x0 = sampler(tiled, x, sigmas, extra_args={"seed": seed + i},
                              callback=lambda info: tracker.step_end(), disable=True)
-        out.append(((x0[0].movedim(0, -1) + 1) / 2).clamp(0, 1))
+        out.append(model_to_image(x0)[0])
     return torch.stack(out).to(image.device, image.dtype)

@@ -1,0 +1,190 @@
+"""Photo files: 8- and 16-bit PNG (grey, grey+alpha, RGB, RGBA) and JPEG in, the same out.
+
+The result is written in the input's colour mode and bit depth (a .jpg output is 8-bit): grey
+is processed as 3 channels and averaged back, alpha is kept as it was. Where the caller says
+so (inpainting's unmasked pixels) the input's stored values are copied, so those pixels are
+bit-identical whatever the format. Every file noisekit writes appears complete or not at all
+and never replaces an existing one (``write_numbered``, ``write_new``).
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+# 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
+_PNG16 = {2: ("RGB", "RGB;16B", "RGB;16L"), 6: ("RGBA", "RGBA;16B", "RGBA;16L")}
+
+
+def png16_colour_type(path: str) -> int | None:
+    """The PNG colour type if ``path`` is a 16-bit-per-sample PNG, else None."""
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[25] if head[24] == 16 else None
+
+
+def decode_png16(path: str, colour_type: int) -> np.ndarray:
+    """uint16 [H,W,C] of a 16-bit RGB(A) PNG. Pillow keeps only 8 bits of these, so decode the
+    file twice, once keeping each sample's high byte and once its low byte, and join them."""
+    _, high, low = _PNG16[colour_type]
+    planes = []
+    for rawmode in (high, low):
+        with Image.open(path) as img:
+            img.tile = [t._replace(args=rawmode) for t in img.tile]
+            img.load()
+            planes.append(np.asarray(img).astype(np.uint16))
+    return (planes[0] << 8) | planes[1]
+
+
+def encode_png16(values: np.ndarray) -> bytes:
+    """A 16-bit PNG of uint16 [H,W,3|4] (filter 0 rows, zlib): Pillow cannot write these."""
+    h, w, c = values.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), values.astype(">u2").view(np.uint8).reshape(h, -1)], 1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+            + chunk(b"IEND", b""))
+
+
+def read_photo(path: str) -> tuple[torch.Tensor, dict]:
+    """IMAGE [1,H,W,3] float32 in [0,1], and ``info``: what writing it back the same way needs
+    (grey, bits, alpha, ICC profile) and the stored values themselves ("stored")."""
+    with Image.open(path) as opened:
+        img = ImageOps.exif_transpose(opened)
+        colour_type = png16_colour_type(path) if opened.format == "PNG" else None
+        info = {"grey": img.mode in ("L", "LA", "I", "I;16", "I;16B", "I;16L"), "bits": 8, "alpha": None,
+                "icc_profile": img.info.get("icc_profile")}
+        if colour_type in _PNG16:
+            stored = decode_png16(path, colour_type)
+            info["bits"] = 16
+            if colour_type == 6:
+                stored, info["alpha"] = stored[..., :3], stored[..., 3]
+        elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
+            stored, info["bits"] = np.asarray(img).astype(np.uint16), 16
+        else:
+            if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
+                info["alpha"] = np.asarray(img.convert("RGBA").getchannel("A"))
+            stored = np.asarray(img.convert("L" if info["grey"] else "RGB"))
+    info["stored"] = stored
+    scale = 65535.0 if info["bits"] == 16 else 255.0
+    array = stored.astype(np.float32) / scale
+    array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
+    return torch.from_numpy(np.ascontiguousarray(array))[None], info
+
+
+def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
+    """MASK [1,H,W]: a grey/colour image's luminance (white = repaint), or for an image with
+    alpha, its transparency (transparent = repaint), as ComfyUI's LoadImage mask."""
+    with Image.open(path) as opened:
+        img = ImageOps.exif_transpose(opened)
+        if "A" in img.getbands():
+            values = 1 - np.asarray(img.getchannel("A"), np.float32) / 255
+        elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
+            values = np.asarray(img, np.float32) / 65535
+        else:
+            values = np.asarray(img.convert("L"), np.float32) / 255
+    if values.shape != size:
+        raise ValueError(f"inpaint: the mask {path} is {values.shape[1]}x{values.shape[0]} but the photo is "
+                         f"{size[1]}x{size[0]}; give a mask of the same size")
+    return torch.from_numpy(np.ascontiguousarray(values))[None]
+
+
+def to_stored(image: torch.Tensor, info: dict, bits: int) -> np.ndarray:
+    """IMAGE [1,H,W,3] -> integer values in the input's layout (grey: the channel mean)."""
+    scale, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
+    values = image[0].clamp(0, 1).double().numpy()
+    values = values.mean(-1) if info["grey"] else values
+    return (values * scale).round().astype(dtype)
+
+
+def check_output(path: str):
+    """Refuse an output path before any work: an existing file, a missing folder, an unknown extension."""
+    if os.path.exists(path):
+        raise FileExistsError(f"{path} exists; noisekit never overwrites a file: choose another output name")
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise ValueError(f"{path}: unsupported output extension; use one of {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
+
+
+def user_file_mode() -> int:
+    """0o666 less the process umask: the mode open() would give a new file (mkstemp makes 0o600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_numbered(directory: str, name_for, first: int, save) -> tuple[str, int]:
+    """Write a file with ``save(binary_file)`` and name it ``name_for(n)`` for the first n >= ``first``
+    not yet taken in ``directory``; returns (path, n). The file appears complete or not at all (a temp
+    file hard-linked to its name, which fails rather than replace a file) and has the user's file mode."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".noisekit-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            save(f)
+        os.chmod(tmp, user_file_mode())
+        n = first
+        while True:
+            path = os.path.join(directory, name_for(n))
+            try:
+                os.link(tmp, path)
+                return path, n
+            except FileExistsError:
+                if name_for(n + 1) == name_for(n):  # a fixed name: never overwrite it
+                    raise FileExistsError(f"{path} exists; noisekit never overwrites a file") from None
+                n += 1
+    finally:
+        os.unlink(tmp)
+
+
+def write_new(path: str, save) -> str:
+    """``write_numbered`` for one fixed name: the file ``path``, complete, or FileExistsError."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return write_numbered(directory, lambda n: name, 0, save)[0]
+
+
+def encode(values: np.ndarray, info: dict, fmt: str, bits: int) -> bytes | Image.Image:
+    alpha = info["alpha"]
+    if fmt == "PNG" and bits == 16 and not info["grey"]:
+        return encode_png16(values if alpha is None else np.dstack([values, alpha]))
+    img = Image.fromarray(values)  # uint8 -> L/RGB, uint16 grey -> I;16
+    if alpha is not None and fmt == "PNG":  # 8-bit here: 16-bit alpha only comes with 16-bit RGBA
+        img = Image.merge("LA" if info["grey"] else "RGBA", (*img.split(), Image.fromarray(alpha)))
+    return img
+
+
+def write_photo(image: torch.Tensor, info: dict, path: str, keep: np.ndarray | None = None):
+    """Write like the input (grey or colour, bit depth, alpha, ICC profile; .jpg is 8-bit RGB or grey).
+    Where ``keep`` is True (inpaint: where the pixel was not repainted) the input's stored values are
+    copied, so those pixels are bit-identical even when a float round trip would not be.
+    Atomic, and never overwrites: the file appears complete or not at all."""
+    check_output(path)
+    fmt = FORMATS[os.path.splitext(path)[1].lower()]
+    bits = 8 if fmt == "JPEG" else info["bits"]
+    values = to_stored(image, info, bits)
+    if keep is not None and bits == info["bits"]:
+        values[keep] = info["stored"][keep]
+    out = encode(values, info, fmt, bits)
+
+    def save(f):
+        if isinstance(out, bytes):
+            f.write(out)
+        else:
+            extra = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
+            if info["icc_profile"]:
+                extra["icc_profile"] = info["icc_profile"]
+            out.save(f, format=fmt, **extra)
+
+    write_new(path, save)

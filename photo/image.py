@@ -1,0 +1,39 @@
+"""IMAGE <-> model space, and where a model runs.
+
+ComfyUI's IMAGE is [B,H,W,C] in [0, 1]; pixel-space models (the bundled one) work on
+[B,C,H,W] in [-1, 1], so x = 2 image - 1 and a noise std s on the [0, 1] scale is
+sigma = 2 s in model space.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def image_to_model(image: torch.Tensor) -> torch.Tensor:
+    """IMAGE [B,H,W,C] in [0, 1] -> model space [B,C,H,W] in [-1, 1]: x = 2 image - 1."""
+    return image.movedim(-1, 1) * 2 - 1
+
+
+def model_to_image(x: torch.Tensor) -> torch.Tensor:
+    """Model space [B,C,H,W] -> [B,H,W,C]: (x + 1) / 2 clipped to [0, 1], the inverse of image_to_model."""
+    return ((x.movedim(1, -1) + 1) / 2).clamp(0, 1)
+
+
+def state_to_image(x: torch.Tensor) -> torch.Tensor:
+    """A model-space state of any channel count as a float32 IMAGE [B,H,W,3] to look at: its first
+    three channels, or its first channel as grey when it has fewer than 3."""
+    x = x[:, :3] if x.shape[1] >= 3 else x[:, :1].expand(-1, 3, *x.shape[2:])
+    return model_to_image(x).float()
+
+
+def photo_to_model_sigma(sigma01: float) -> float:
+    """Noise std on the [0, 1] photo scale -> sigma in the model's [-1, 1] space."""
+    return 2.0 * sigma01
+
+
+def model_device(model, fallback: torch.device | str = "cpu") -> torch.device:
+    """Where a network's weights live (an analytic denoiser runs wherever its input is: ``fallback``)."""
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device(fallback)
