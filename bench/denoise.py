@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..models.loader import load_model
-from ..models.photos import HELDOUT, fetch_wallpapers, load_photo
+from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
 from ..samplers import Sampler
 from ..samplers.denoise import denoise
 

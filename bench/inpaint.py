@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
-from ..models.photos import HELDOUT, fetch_wallpapers, load_photo
+from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
 from ..samplers.inpaint import inpaint
 from .denoise import centre_crop
 

@@ -10,8 +10,9 @@ import torch
 
 
 def image_to_model(image: torch.Tensor) -> torch.Tensor:
-    """IMAGE [B,H,W,C] in [0, 1] -> model space [B,C,H,W] in [-1, 1]: x = 2 image - 1."""
-    return image.movedim(-1, 1) * 2 - 1
+    """IMAGE [B,H,W,C] in [0, 1] -> model space [B,C,H,W] in [-1, 1]: x = 2 image - 1 (contiguous, so
+    a network sees the same memory layout whichever view of an IMAGE it is given)."""
+    return (image.movedim(-1, 1) * 2 - 1).contiguous()
 
 
 def model_to_image(x: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,15 @@
-"""Train the bundled denoiser: ``python -m noisekit.models.train`` (resumable).
+"""Train the bundled denoiser: ``python -m noisekit.training.train`` (resumable; from a checkout).
 
 EDM training (Karras et al. 2022) of models/unet.py on random crops of the
-allowed photos (models/photos.py). Every step's randomness comes from a
-generator seeded by (seed, step), so a run resumed from its checkpoint makes
-the same batches it would have made without stopping. Low-sigma samples are,
+allowed photos (training/photos.py). Every step's randomness comes from a
+generator seeded by (seed, step), so a run resumed from its state makes
+the same batches it would have made without stopping.
+
+Two states: the full one (``--state``, outside the tree: a resume from it is bit-identical) and
+a compact one (``--compact-state``, training/train_state.safetensors) small enough to commit
+when a run must resume on another machine: the weights and their EMA in fp16 (11 MB), no
+optimiser moments, so a run resumed from it warms the learning rate up again over WARMUP
+steps while AdamW rebuilds them. The compact state is deleted when its run ends. Low-sigma samples are,
 half of the time, clipped to [0, 1] and quantised to 8 bits after noising, as
 real noisy photos are, so the one-step denoiser suits real 8-bit photos.
 """
@@ -18,16 +24,19 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
 
-from .loader import save_model
+from ..models.loader import save_model
+from ..models.unet import UNet, UNetConfig
+from ..models.wrappers import EDMDenoiser
 from .photos import HELDOUT, TRAIN, fetch_wallpapers, load_photo
-from .unet import UNet, UNetConfig
-from .wrappers import EDMDenoiser
 
 SIGMA_DATA = 0.5
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training sigmas (generation range)
 PHOTO_SIGMA = (0.01, 1.0)  # log-uniform; 1.3..127 on the 0..255 scale (model space is [-1, 1])
 QUANTISE_BELOW = 0.5
+WARMUP = 200  # steps of linear LR warm-up after a resume: AdamW's moments are not in the state
 
 
 def photo_pyramid(photos: list[np.ndarray], min_side: int = 256) -> list[torch.Tensor]:
@@ -119,14 +128,18 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.0)
         self.config, self.images, self.total, self.lr = config, images, total_steps, lr
         self.batch, self.crop, self.seed, self.step = batch, crop, seed, 0
+        self.restarted_at = None  # the step a compact state was resumed at (AdamW's moments start afresh)
 
     def train_step(self) -> float:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
         x = random_crops(self.images, self.batch, self.crop, gen)
         sigma = training_sigmas(self.batch, gen)
         loss = edm_loss(self.model, x, add_noise(x, sigma, gen), sigma)
+        lr = learning_rate(self.step, self.lr, self.total)
+        if self.restarted_at is not None:
+            lr *= min(1.0, (self.step - self.restarted_at + 1) / WARMUP)
         for g in self.opt.param_groups:
-            g["lr"] = learning_rate(self.step, self.lr, self.total)
+            g["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -142,7 +155,7 @@ class Trainer:
         os.replace(tmp, path)
 
     def load(self, path: str):
-        state = torch.load(path, map_location="cpu")
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if UNetConfig.from_dict(state["config"]) != self.config:
             raise ValueError(f"{path}: checkpoint architecture {state['config']} differs from {self.config}")
         self.model.net.load_state_dict(state["model"])
@@ -150,11 +163,35 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step = state["step"]
 
+    def save_compact(self, path: str):
+        """Weights and EMA in fp16 with the step and config: what a later session resumes from."""
+        tensors = {f"{kind}.{k}": v.detach().to(torch.float16).contiguous()
+                   for kind, net in (("model", self.model.net), ("ema", self.ema.net))
+                   for k, v in net.state_dict().items()}
+        tmp = path + ".tmp"
+        save_file(tensors, tmp, metadata={"step": str(self.step), "config": json.dumps(self.config.to_dict())})
+        os.replace(tmp, path)
+
+    def load_compact(self, path: str):
+        with safe_open(path, "pt") as f:
+            meta = f.metadata()
+            if UNetConfig.from_dict(json.loads(meta["config"])) != self.config:
+                raise ValueError(f"{path}: state architecture {meta['config']} differs from {self.config}")
+            for kind, net in (("model", self.model.net), ("ema", self.ema.net)):
+                net.load_state_dict({k: f.get_tensor(f"{kind}.{k}").float() for k in net.state_dict()})
+        self.step = self.restarted_at = int(meta["step"])
+
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m noisekit.models.train", description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", default=os.path.join(os.path.dirname(__file__), "checkpoints", "train_state.pt"))
-    ap.add_argument("--export", default=os.path.join(os.path.dirname(__file__), "weights", "noisekit-default.safetensors"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(prog="python -m noisekit.training.train", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--state", default=os.path.expanduser("~/.cache/noisekit/train_state.pt"),
+                    help="full training state (outside the tree; resumes bit for bit)")
+    ap.add_argument("--compact-state", default=os.path.join(here, "train_state.safetensors"),
+                    help="compact state to commit for a resume elsewhere (deleted when the run ends)")
+    ap.add_argument("--log", default=os.path.join(here, "train_log.jsonl"))
+    ap.add_argument("--export", default=os.path.join(here, "..", "models", "weights", "noisekit-default.safetensors"))
     ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"),
                     help="where Debian's wallpaper package is (or will be) extracted")
     ap.add_argument("--steps", type=int, default=20000, help="total steps (also sets the LR schedule)")
@@ -172,12 +209,13 @@ def main(argv=None):
                       args.batch, args.crop, args.seed)
     heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
                            torch.Generator().manual_seed(1))
-    if os.path.exists(args.checkpoint):
-        trainer.load(args.checkpoint)
-        print(f"resumed from {args.checkpoint} at step {trainer.step}")
-    log_path = os.path.splitext(args.checkpoint)[0] + "_log.jsonl"
-    os.makedirs(os.path.dirname(args.checkpoint), exist_ok=True)
-    os.makedirs(os.path.dirname(args.export), exist_ok=True)
+    if os.path.exists(args.state):
+        trainer.load(args.state)
+        print(f"resumed from {args.state} at step {trainer.step}")
+    elif os.path.exists(args.compact_state):
+        trainer.load_compact(args.compact_state)
+        print(f"resumed from {args.compact_state} at step {trainer.step} (learning rate warms up again)")
+    os.makedirs(os.path.dirname(args.state), exist_ok=True)
     t0, losses = time.time(), []
     while trainer.step < args.steps:
         losses.append(trainer.train_step())
@@ -185,12 +223,16 @@ def main(argv=None):
             record = {"step": trainer.step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(trainer.ema, heldout),
                       "sec_per_step": (time.time() - t0) / len(losses)}
             print(json.dumps(record), flush=True)
-            with open(log_path, "a") as f:
+            with open(args.log, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            trainer.save(args.checkpoint)
+            trainer.save(args.state)
+            trainer.save_compact(args.compact_state)
             save_model(trainer.ema, args.export, step=trainer.step)
             t0, losses = time.time(), []
     save_model(trainer.ema, args.export, step=trainer.step)  # also exports a finished run's state
+    if os.path.exists(args.compact_state):
+        os.remove(args.compact_state)  # the run has ended: its state leaves the tree
+        print(f"run finished at step {trainer.step}; removed {args.compact_state}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Training pieces: data ranges, 8-bit noise, LR schedule, bit-exact resume."""
 import math
+import os
 
 import torch
 
-from noisekit.models.train import Trainer, add_noise, learning_rate, random_crops, training_sigmas
+from noisekit.training.train import Trainer, add_noise, learning_rate, random_crops, training_sigmas
 from noisekit.models.unet import UNetConfig
 
 TINY = UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)
@@ -64,3 +65,22 @@ def test_resume_is_bit_identical(tmp_path):
         resumed.train_step()
     for a, b in zip(straight.ema.parameters(), resumed.ema.parameters()):
         assert torch.equal(a, b)
+
+
+def test_compact_state_is_small_and_resumes_the_weights_with_a_warm_up(tmp_path):
+    torch.manual_seed(0)
+    first = Trainer(TINY, _images(), total_steps=4, batch=2, crop=16)
+    for _ in range(2):
+        first.train_step()
+    first.save_compact(str(tmp_path / "state.safetensors"))
+    resumed = Trainer(TINY, _images(), total_steps=4, batch=2, crop=16)
+    resumed.load_compact(str(tmp_path / "state.safetensors"))
+    assert (resumed.step, resumed.restarted_at) == (2, 2)
+    for a, b in zip(first.ema.parameters(), resumed.ema.parameters()):
+        assert torch.equal(a.half().float(), b)  # fp16 in the state, exactly
+    numel = sum(v.numel() for v in first.model.net.state_dict().values())
+    path = tmp_path / "state.safetensors"
+    header = int.from_bytes(path.read_bytes()[:8], "little")
+    assert os.path.getsize(path) - 8 - header == 2 * 2 * numel  # two fp16 copies of the weights, no moments
+    resumed.train_step()
+    assert resumed.opt.param_groups[0]["lr"] < learning_rate(2, resumed.lr, 4)  # warming up again
