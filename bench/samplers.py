@@ -123,7 +123,7 @@ def kdiffusion_euler(model, x, sigmas):
 
 def kdiffusion_dpmpp_2m(model, x, sigmas):
     """Reference: the plain k-diffusion-style DPM-Solver++(2M) loop (tensor coefficients)."""
-    s_in, old = x.new_ones([x.shape[0]]), None
+    s_in, old, h_last = x.new_ones([x.shape[0]]), None, None
     for i in range(len(sigmas) - 1):
         denoised = model(x, sigmas[i] * s_in)
         t, t_next = -sigmas[i].log(), -sigmas[i + 1].log()

@@ -61,7 +61,7 @@ def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height
         draw.text((x_of(i), bottom + 7), str(i), fill="black", anchor="mt", font=font)
     draw.text(((left + right) / 2, height - 6), "step", fill="black", anchor="mb", font=font)
     draw.text((left, top - 6), "sigma (log scale)", fill="black", anchor="lb", font=font)
-    for k, (name, s) in enumerate(series):
+    for k, (_, s) in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
         points = [(x_of(i), y_of(float(v))) for i, v in enumerate(s)]
         if len(points) > 1:

@@ -89,6 +89,6 @@ def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_ste
                 sigmas = get_sigmas("karras", steps, sigma_min=min(model.sigma_min, sigma_m),
                                     sigma_max=sigma_m).to(device)
                 x0 = sampler(tiled, x, sigmas, extra_args={"seed": seed + i},
-                             callback=lambda info: tracker.step_end(), disable=True)
+                             callback=lambda info, t=tracker: t.step_end(), disable=True)
         out.append(model_to_image(x0)[0])
     return torch.stack(out).to(image.device, image.dtype)

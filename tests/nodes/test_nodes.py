@@ -377,7 +377,7 @@ def test_inside_comfyui_a_sampler_is_a_ksampler_that_samples_exactly(comfy):
         steps = []
         out = ks.sample(_ComfyChain(point, comfy.model_sampling.model_sampling("eps")), sigmas,
                         {"model_options": {}, "seed": 7, "denoise_mask": None},
-                        lambda i, den, x, total: steps.append(i), noise, disable_pbar=True)
+                        lambda i, den, x, total, steps=steps: steps.append(i), noise, disable_pbar=True)
         torch.testing.assert_close(out, torch.full_like(out, 0.25))
         assert steps == list(range(10)), name
     # a Gaussian: the KSAMPLER path is the core sampler on the same noisy start, bit for bit

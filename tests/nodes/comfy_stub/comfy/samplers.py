@@ -15,10 +15,10 @@ class Sampler:
 
 
 class KSAMPLER(Sampler):
-    def __init__(self, sampler_function, extra_options={}, inpaint_options={}):
+    def __init__(self, sampler_function, extra_options=None, inpaint_options=None):
         self.sampler_function = sampler_function
-        self.extra_options = extra_options
-        self.inpaint_options = inpaint_options
+        self.extra_options = extra_options or {}
+        self.inpaint_options = inpaint_options or {}
 
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
                disable_pbar=False):
