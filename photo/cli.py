@@ -1,7 +1,9 @@
 """``noisekit denoise`` and ``noisekit inpaint``: photos in, photos out (photo/files.py)."""
 from __future__ import annotations
 
-from .. import devices, progress
+import os
+
+from .. import batch, devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..registry import default_of
 from ..samplers import SAMPLERS, Sampler
@@ -24,30 +26,47 @@ def parse_sigma(text: str):
     return value / 255.0
 
 
-def cmd_denoise(args) -> int:
-    check_output(args.output)
+def denoise_file(model, args, source: str, target: str):
+    """Denoise the photo ``source`` into the new file ``target`` with the command's options."""
     sigma = parse_sigma(args.sigma)
-    image, info = read_photo(args.input)
+    image, info = read_photo(source)
+    out = denoise_photo(model, image, sigma, args.mode, args.steps, args.sampler, args.seed, args.tile,
+                        args.overlap, progress=progress.tracker("denoise"))
+    write_photo(out, info, target)
+
+
+def inpaint_file(model, args, source: str, mask_path: str, target: str):
+    """Repaint the photo ``source`` where ``mask_path`` says, into the new file ``target``."""
+    image, info = read_photo(source)
+    mask = read_mask(mask_path, tuple(image.shape[1:3]))
+    sampler = Sampler(args.sampler) if args.sampler else None
+    out = inpaint(model, image, mask, args.method, args.steps, sampler, args.seed, args.grow,
+                  args.feather, args.prefill, args.strength, jump_length=args.jump_length,
+                  jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress.tracker("inpaint"))
+    write_photo(out, info, target, keep=(out[0] == image[0]).all(-1).numpy())
+
+
+def cmd_denoise(args) -> int:
+    if os.path.isdir(args.input):  # every photo of a folder: photo/folder.py
+        from .folder import run_folder
+
+        return run_folder(args)
+    check_output(args.output)
+    parse_sigma(args.sigma)
     with devices.use_device(args.device) as device:
-        model = load_model(args.model, device=device)
-        out = denoise_photo(model, image, sigma, args.mode, args.steps, args.sampler, args.seed, args.tile,
-                            args.overlap, progress=progress.tracker("denoise"))
-    write_photo(out, info, args.output)
+        denoise_file(load_model(args.model, device=device), args, args.input, args.output)
     print(args.output)
     return 0
 
 
 def cmd_inpaint(args) -> int:
+    if os.path.isdir(args.input):
+        from .folder import run_folder
+
+        return run_folder(args)
     check_output(args.output)
-    image, info = read_photo(args.input)
-    mask = read_mask(args.mask, tuple(image.shape[1:3]))
     with devices.use_device(args.device) as device:
-        model = load_model(args.model, device=device)
-        sampler = Sampler(args.sampler) if args.sampler else None
-        out = inpaint(model, image, mask, args.method, args.steps, sampler, args.seed, args.grow,
-                      args.feather, args.prefill, args.strength, jump_length=args.jump_length,
-                      jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress.tracker("inpaint"))
-    write_photo(out, info, args.output, keep=(out[0] == image[0]).all(-1).numpy())
+        inpaint_file(load_model(args.model, device=device), args, args.input, args.mask, args.output)
     print(args.output)
     return 0
 
@@ -56,9 +75,11 @@ def add_parsers(sub):
     """Add the ``denoise`` and ``inpaint`` subcommands to the ``noisekit`` command's subparsers."""
     models = ", ".join(BUNDLED)
     den = sub.add_parser("denoise", help="denoise a photo with the bundled model",
-                         description="Denoise a photo of any size (tiled). Exit codes: 0 done, 2 bad input.")
-    den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
-    den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
+                         description="Denoise a photo of any size (tiled), or every photo of a folder. Exit codes: "
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+    den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
+    den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
+                                    "the folder the results go to, each named as its input")
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
     den.add_argument("--mode", choices=MODES, default=default_of(denoise_photo, "mode"),
                      help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
@@ -67,10 +88,13 @@ def add_parsers(sub):
     den.add_argument("--overlap", type=int, help="tile overlap in pixels (default: min(64, tile / 4))")
     inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
                          description="Repaint where the mask is white (or transparent); elsewhere the output is "
-                                     "the input, bit for bit. Exit codes: 0 done, 2 bad input.")
-    inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
-    inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
-    inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
+                                     "the input, bit for bit. Every photo of a folder when IN is one. Exit codes: "
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+    inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
+    inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint); "
+                                  "for a folder, the folder of masks, each named as its photo (any extension)")
+    inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
+                                    "the folder the results go to, each named as its input")
     inp.add_argument("--method", choices=METHODS, default=default_of(inpaint, "method"),
                      help="anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
                           "repaint: replace plus RePaint resampling")
@@ -91,5 +115,6 @@ def add_parsers(sub):
         parser.add_argument("--tile", type=int, default=default_of(denoise_photo, "tile"), help="tile size in pixels (bounds memory)")
         parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path")
         parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+        batch.add_arguments(parser)
     den.set_defaults(func=cmd_denoise)
     inp.set_defaults(func=cmd_inpaint)

@@ -77,6 +77,10 @@ def default_input_dir(graph_path: str) -> str:
 
 
 def cmd_run(args) -> int:
+    if getattr(args, "over", None):  # many inputs: runner/batch.py
+        from .batch import cmd_run_over
+
+        return cmd_run_over(args)
     from .. import devices
     from . import GraphFormatError, GraphInvalid, NodeFailed, Runner, RunInterrupted, load_prompt, read_graph
     from .execute import default_node_classes
@@ -156,6 +160,14 @@ def add_parsers(sub):
                                                       "written, errors")
     run.add_argument("--json-progress", action="store_true",
                      help="print ComfyUI-style websocket events as JSON lines on stdout")
+    run.add_argument("--over", metavar="INPUTS", help="run the graph once per input: a folder of images (each "
+                     "given to the LoadImage node) or a .jsonl/.csv file of --set rows; outputs go to "
+                     "OUTPUT_DIR/NAME/, a manifest there lets a rerun skip what is done")
+    run.add_argument("--set-from", metavar="NODE_ID.INPUT", help="with --over a folder: the input each file "
+                                                                   "name goes to (default: the LoadImage's image)")
+    from .. import batch
+
+    batch.add_arguments(run, json_progress=False)
     run.set_defaults(func=cmd_run)
     nodes = sub.add_parser("nodes", help="list the node types the runner knows")
     nodes.add_argument("--json", action="store_true", help="as JSON")
