@@ -145,9 +145,9 @@ def start_quietly(job):
 
 def serve(conn, job, root: str, threads: int):
     """A local worker process: start the job once, then run the items the pipe brings until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the submitting process's to handle
     import torch
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the submitting process's to handle
     torch.set_num_threads(threads)
     work = start_quietly(job)
     while True:
@@ -162,7 +162,7 @@ def serve(conn, job, root: str, threads: int):
 
 @contextlib.contextmanager
 def sigint_ignored():
-    """A child started inside inherits SIGINT ignored from its first instruction on."""
+    """A child started inside inherits SIGINT ignored (spawned, or the fork server when it starts)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -186,13 +186,16 @@ class Slot:
 
 
 class LocalPool:
-    """N worker processes on this machine, each one item at a time. Spawned, not forked: a clean
-    interpreter that shares no torch threads or state with the submitting process."""
+    """N worker processes on this machine, each one item at a time. Not forked from the submitting
+    process (no torch threads or state shared with it): forked from a fresh server process that has
+    imported the job's module once (forkserver), or spawned where there is none."""
 
     def __init__(self, job, workers: int, threads: int):
         import multiprocessing
 
-        self.context = multiprocessing.get_context("spawn")
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self.context = multiprocessing.get_context(method)
+        self.context.set_forkserver_preload([type(job).__module__])
         self.job, self.threads = job, threads
         self.slots = [self.start() for _ in range(workers)]
 
@@ -356,12 +359,12 @@ def ctrl_c_stops(state: dict):
         signal.signal(signal.SIGINT, old)
 
 
-def emitter(json_progress: bool):
-    """on_event for the job: a JSON line per event on stdout, as ``noisekit run --json-progress``."""
+def emitter(stream):
+    """on_event for the job: a JSON line per event on ``stream`` (None: no events)."""
     def emit(event: str, data: dict):
-        if json_progress:
-            sys.stdout.write(json.dumps({"type": event, "data": data}) + "\n")
-            sys.stdout.flush()
+        if stream is not None:
+            stream.write(json.dumps({"type": event, "data": data}) + "\n")
+            stream.flush()
     return emit
 
 
@@ -371,14 +374,16 @@ def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, 
     (default: one per core; one in all for a GPU) or Ray actors at ``ray``. Returns the summary: counts,
     "status" (success, failed, interrupted) and this run's manifest records."""
     os.makedirs(out_dir, exist_ok=True)
-    manifest, emit = Manifest(out_dir), emitter(json_progress)
+    manifest, emit = Manifest(out_dir), emitter(sys.stdout if json_progress else None)
     try:
         pending = deque(item for item in items if not manifest.finished(item, job.hash))
         summary = {"status": "success", "total": len(items), "skipped": len(items) - len(pending), "done": 0,
                    "failed": 0, "manifest": manifest.path, "items": []}
         emit("batch_start", {k: summary[k] for k in ("total", "skipped", "manifest")})
-        if pending:
-            run_pending(pending, job, manifest, summary, emit, workers, ray, device, desc)
+        # stdout carries the events alone: whatever else prints meanwhile (Ray's messages) goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            if pending:
+                run_pending(pending, job, manifest, summary, emit, workers, ray, device, desc)
     finally:
         manifest.close()
     emit("batch_end", {k: v for k, v in summary.items() if k != "items"})

@@ -1,0 +1,40 @@
+"""Shared by the many-inputs tests (test_batch.py, test_batch_ray.py): a folder of 12 small noisy
+photos and one corrupt file, and what ``noisekit run`` writes for each photo alone."""
+import os
+
+import pytest
+from PIL import Image
+
+from noisekit.cli import main
+from noisekit.runner.standins import PATHS
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "example_workflows")
+DENOISE = os.path.join(EXAMPLES, "denoise_photo_api.json")
+SAVED = "noisekit_denoised_00001_.png"
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """12 crops of the example's noisy photo (48x48) and bad.png, which is no image."""
+    folder = tmp_path_factory.mktemp("photos")
+    noisy = Image.open(os.path.join(EXAMPLES, "input", "coffee_noisy25.png")).convert("RGB")
+    for i in range(12):
+        x, y = 45 * i % (noisy.width - 48), 31 * i % (noisy.height - 48)
+        noisy.crop((x, y, x + 48, y + 48)).save(folder / f"img{i:02}.png")
+    (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n but then no image")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def one_by_one(photos, tmp_path_factory):
+    """name -> the bytes ``noisekit run DENOISE --set 1.image=NAME`` writes for that photo alone."""
+    saved, out = dict(PATHS), tmp_path_factory.mktemp("one_by_one")
+    try:
+        for i in range(12):
+            name = f"img{i:02}"
+            assert main(["run", DENOISE, "--input-dir", str(photos), "--set", f"1.image={name}.png",
+                         "--output-dir", str(out / name)]) == 0
+    finally:
+        PATHS.update(saved)
+    return {name: (out / name / SAVED).read_bytes() for name in sorted(os.listdir(out))}
