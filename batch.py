@@ -129,9 +129,15 @@ def attempt(work, item: dict, folder: str) -> dict:
     return {"status": status, "files": files, "error": error, "seconds": time.perf_counter() - start}
 
 
-def start_quietly(job):
-    """job.start() in a worker, its per-step bars silenced (the submitter draws one bar for the job).
-    If it fails, every item fails with its error, instead of the worker dying and restarting."""
+def start_quietly(job, threads: int):
+    """job.start() in a worker computing with ``threads`` torch threads, as the submitting process does: a
+    convolution's last bit can depend on the thread count (oneDNN picks its kernel by it), so a worker
+    gives an item the very bits ``noisekit run`` gives it alone. Per-step bars are silenced (the
+    submitter draws one bar for the job). If the start fails, every item fails with its error, instead
+    of the worker dying and restarting."""
+    import torch
+
+    torch.set_num_threads(threads)
     progress.set_reporter(lambda info: None)
     try:
         return job.start()
@@ -146,10 +152,7 @@ def start_quietly(job):
 def serve(conn, job, root: str, threads: int):
     """A local worker process: start the job once, then run the items the pipe brings until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the submitting process's to handle
-    import torch
-
-    torch.set_num_threads(threads)
-    work = start_quietly(job)
+    work = start_quietly(job, threads)
     while True:
         try:
             item = conn.recv()
@@ -187,7 +190,7 @@ class Slot:
 
 class LocalPool:
     """N worker processes on this machine, each one item at a time. Not forked from the submitting
-    process (no torch threads or state shared with it): forked from a fresh server process that has
+    process (no torch state shared with it): forked from a fresh server process that has
     imported the job's module once (forkserver), or spawned where there is none."""
 
     def __init__(self, job, workers: int, threads: int):
@@ -272,11 +275,11 @@ class RayWorker:
     """A Ray actor: the job started once (one model load), then items one at a time. It works in the
     submitter's folder when its machine has one (relative paths in a graph mean the same there)."""
 
-    def __init__(self, job, cwd: str):
+    def __init__(self, job, cwd: str, threads: int):
         if os.path.isdir(cwd):
             os.chdir(cwd)
         self.root = tempfile.mkdtemp(prefix="noisekit-batch-")
-        self.work = start_quietly(job)
+        self.work = start_quietly(job, threads)
 
     def pid(self) -> int:
         return os.getpid()
@@ -289,7 +292,7 @@ class RayPool:
     """The same work as Ray actors on a cluster (``address``: host:port, "auto", or "local" to start one
     on this machine, listening on 127.0.0.1 only); a GPU per actor when ``gpus``. Ray is optional."""
 
-    def __init__(self, job, workers: int | None, address: str, gpus: int):
+    def __init__(self, job, workers: int | None, address: str, gpus: int, threads: int):
         if address == "local":
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # bind 127.0.0.1, not the LAN
         try:
@@ -298,10 +301,15 @@ class RayPool:
             raise BatchError("--ray needs Ray: pip install 'noisekit[ray]'") from None
         self.ray, self.started = ray, not ray.is_initialized()
         if self.started:
-            ray.init(**({"include_dashboard": False} if address == "local" else {"address": address}))
-        workers = workers or max(1, int(ray.available_resources().get("GPU" if gpus else "CPU", 1)))
+            try:
+                ray.init(**({"include_dashboard": False} if address == "local" else {"address": address}))
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise BatchError(f"--ray {address}: no Ray cluster there ({e}); start one with `ray start --head` "
+                                 "or use --ray local") from None
+        free = ray.available_resources()
+        workers = workers or max(1, int(free.get("GPU", 0)) if gpus else int(free.get("CPU", 1)) // threads)
         actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=-1)(RayWorker)
-        self.actors = [actor.remote(job, os.getcwd()) for _ in range(workers)]
+        self.actors = [actor.remote(job, os.getcwd(), threads) for _ in range(workers)]
         self.pids = ray.get([a.pid.remote() for a in self.actors])
         self.running = {}  # object ref -> (actor index, item)
 
@@ -371,8 +379,9 @@ def emitter(stream):
 def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, ray: str | None = None,
               device: str = "cpu", json_progress: bool = False, desc: str = "items") -> dict:
     """Run ``job`` over the items not yet done in ``out_dir`` (its manifest), on ``workers`` local processes
-    (default: one per core; one in all for a GPU) or Ray actors at ``ray``. Returns the summary: counts,
-    "status" (success, failed, interrupted) and this run's manifest records."""
+    or Ray actors at ``ray``, each computing with this process's torch thread count (default: as many as
+    the cores (Ray: the cluster's CPUs) hold at that many threads each; one per GPU). Returns the
+    summary: counts, "status" (success, failed, interrupted) and this run's manifest records."""
     os.makedirs(out_dir, exist_ok=True)
     manifest, emit = Manifest(out_dir), emitter(sys.stdout if json_progress else None)
     try:
@@ -392,15 +401,17 @@ def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, 
 
 
 def run_pending(pending: deque, job, manifest: Manifest, summary: dict, emit, workers, ray, device, desc):
-    state, pool = {"ctrl_c": 0}, None
+    import torch
+
+    threads, state = torch.get_num_threads(), {"ctrl_c": 0}
+    if ray:  # a Ctrl-C while connecting stops at once: nothing has run
+        pool = RayPool(job, workers, ray, 1 if device.startswith("cuda") else 0, threads)
+    else:
+        count = workers or (max(1, usable_cores() // threads) if device == "cpu" else 1)
+        pool = LocalPool(job, min(len(pending), count), threads)
     bar = tqdm(total=len(pending), desc=desc, unit="item", disable=None, dynamic_ncols=True)
     with ctrl_c_stops(state):
         try:
-            if ray:
-                pool = RayPool(job, workers, ray, gpus=1 if device.startswith("cuda") else 0)
-            else:
-                count = min(len(pending), workers or (usable_cores() if device == "cpu" else 1))
-                pool = LocalPool(job, count, threads=max(1, usable_cores() // count))
             while state["ctrl_c"] < 2 and (pool.busy() or (pending and not state["ctrl_c"])):
                 while pending and pool.idle() and not state["ctrl_c"]:
                     item = pending.popleft()
@@ -414,8 +425,7 @@ def run_pending(pending: deque, job, manifest: Manifest, summary: dict, emit, wo
                     bar.set_postfix(failed=summary["failed"], refresh=False)
                     emit("item_end", record)
         finally:
-            if pool is not None:
-                pool.close(kill=state["ctrl_c"] > 1)
+            pool.close(kill=state["ctrl_c"] > 1)
             bar.close()
     summary["status"] = "interrupted" if state["ctrl_c"] else "failed" if summary["failed"] else "success"
 
@@ -451,8 +461,9 @@ def exit_code(summary: dict) -> int:
 def add_arguments(parser, json_progress: bool = True):
     """The options every many-inputs command takes."""
     parser.add_argument("--workers", type=int, metavar="N",
-                        help="worker processes (Ray: actors); default one per core, one for a GPU "
-                             "(Ray: the cluster's CPUs, or GPUs with --device cuda)")
+                        help="worker processes (Ray: actors), each computing with torch's threads as a lone "
+                             "run does (set OMP_NUM_THREADS to change both); default: as many as the cores "
+                             "(Ray: the cluster's CPUs) hold, one for a GPU (Ray: one per GPU)")
     parser.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: host:port, auto, or local "
                                                          "(start one here); needs pip install 'noisekit[ray]'")
     if json_progress:

@@ -169,6 +169,9 @@ def cmd_run_over(args) -> int:
     except (GraphFormatError, ValueError, OSError) as e:
         print(f"noisekit run: {e}", file=sys.stderr)
         return EXIT_INVALID
+    except KeyboardInterrupt:  # while reading the inputs, before any item ran
+        print("noisekit run: interrupted", file=sys.stderr)
+        return batch.EXIT_INTERRUPTED
     if args.report:
         write_json_atomic(args.report, {"graph": args.graph, **summary})
     return batch.exit_code(summary)

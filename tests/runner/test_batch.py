@@ -11,6 +11,7 @@ import tempfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from noisekit.batch import MANIFEST
@@ -19,6 +20,14 @@ from noisekit.runner.batch import read_rows
 
 DENOISE = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "denoise_photo_api.json")
 SAVED = "noisekit_denoised_00001_.png"  # what the graph's SaveImage writes first
+
+
+@pytest.fixture(autouse=True)
+def threads_of_the_lone_runs(lone_threads):
+    old = torch.get_num_threads()
+    torch.set_num_threads(lone_threads)
+    yield
+    torch.set_num_threads(old)
 
 
 class Events(io.TextIOBase):

@@ -1,9 +1,12 @@
-"""noisekit/batch.py's manifest: what a rerun skips, a line cut short by a kill, one job per folder."""
+"""noisekit/batch.py: the manifest (what a rerun skips, a line cut short by a kill, one job per folder)
+and how a worker starts (the submitter's torch threads; a failed start fails every item, not the worker)."""
 import json
+import os
 
 import pytest
+import torch
 
-from noisekit.batch import MANIFEST, BatchError, Manifest, exit_code, value_hash
+from noisekit.batch import MANIFEST, BatchError, Manifest, attempt, exit_code, start_quietly, value_hash
 
 
 def record(key, status="done", input_hash="h1", graph_hash="g1"):
@@ -48,3 +51,32 @@ def test_hashes_and_exit_codes():
     assert value_hash({"3.seed": 1, "1.image": "a.png"}) == value_hash({"1.image": "a.png", "3.seed": 1})
     assert value_hash({"3.seed": 1}) != value_hash({"3.seed": 2})
     assert [exit_code({"status": s}) for s in ("success", "failed", "interrupted")] == [0, 3, 130]
+
+
+class ThreadsJob:
+    def start(self):
+        threads = torch.get_num_threads()
+
+        def work(item, folder):
+            with open(os.path.join(folder, "threads.txt"), "w") as f:
+                f.write(str(threads))
+        return work
+
+
+class BrokenJob:
+    def start(self):
+        raise FileNotFoundError("no model file 'gone.safetensors'")
+
+
+def test_a_worker_computes_with_the_submitters_threads_and_a_failed_start_fails_each_item(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        for threads in (3, 1):
+            result = attempt(start_quietly(ThreadsJob(), threads), {"key": "a"}, str(tmp_path / "a"))
+            assert result["files"] == {"threads.txt": str(threads).encode()} and result["status"] == "done"
+        result = attempt(start_quietly(BrokenJob(), 1), {"key": "b"}, str(tmp_path / "b"))
+    finally:
+        torch.set_num_threads(before)
+    assert result["status"] == "failed" and result["error"] == {"type": "FileNotFoundError",
+                                                                "message": "no model file 'gone.safetensors'"}
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")  # the folders are gone
