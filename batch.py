@@ -20,6 +20,7 @@ retries the others.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -73,10 +74,12 @@ class Manifest:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # no advisory locks on this system
             pass
-        except OSError:
-            self.file.close()
-            raise BatchError(f"{out_dir}: another noisekit job is writing there (its manifest is locked); "
-                             "wait for it to finish or choose another output folder") from None
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                self.file.close()
+                raise BatchError(f"{out_dir}: another noisekit job is writing there (its manifest is locked); "
+                                 "wait for it to finish or choose another output folder") from None
+            # a file system without locks (some network mounts): one job at a time is up to the user
         self.file.seek(0)
         text = self.file.read()
         self.last = {}  # key -> the item's latest record
@@ -306,8 +309,11 @@ class RayPool:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise BatchError(f"--ray {address}: no Ray cluster there ({e}); start one with `ray start --head` "
                                  "or use --ray local") from None
-        free = ray.available_resources()
-        workers = workers or max(1, int(free.get("GPU", 0)) if gpus else int(free.get("CPU", 1)) // threads)
+        kind = "GPU" if gpus else "CPU"
+        room = int(ray.cluster_resources().get(kind, 0))  # an actor asks for one
+        if room < 1:
+            raise BatchError(f"--ray {address}: the cluster has no {kind}s")
+        workers = min(workers or max(1, room // (1 if gpus else threads)), room)
         actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=-1)(RayWorker)
         self.actors = [actor.remote(job, os.getcwd(), threads) for _ in range(workers)]
         self.pids = ray.get([a.pid.remote() for a in self.actors])

@@ -1,10 +1,12 @@
 """Many inputs: items per second of ``noisekit run GRAPH --over`` against a shell loop of single runs.
 
-``python -m noisekit.bench batch [--inputs 24] [--size 96]`` makes that many noisy crops, then times,
-in one run, the same denoise example graph over them: a shell loop of ``noisekit run`` calls (one
-process per photo: imports and model load every time), ``--over`` with 1 and 2 local workers, and
-``--over --ray`` on a Ray instance with 2 CPUs started here beforehand (as an existing cluster is;
-its start-up is printed apart). Every way's outputs are checked to be the same bytes.
+``python -m noisekit.bench batch [--inputs 24] [--size 96] [--threads 1]`` makes that many noisy crops,
+then times, in one run, the same denoise example graph over them: a shell loop of ``noisekit run``
+calls (one process per photo: imports and model load every time), ``--over`` with 1 and 2 local
+workers, and ``--over --ray`` on a Ray instance with 2 CPUs started here beforehand (as an existing
+cluster is; its start-up is printed apart). Every way runs with OMP_NUM_THREADS=--threads (a worker
+computes with the count of the command that started it), so each item's bytes must be the same in
+every way, which is checked.
 """
 from __future__ import annotations
 
@@ -58,7 +60,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m noisekit.bench batch", description=__doc__)
     parser.add_argument("--inputs", type=int, default=24)
     parser.add_argument("--size", type=int, default=96, help="side of each square noisy crop, in pixels")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every process (OMP_NUM_THREADS)")
     args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the subprocesses' and Ray's workers' count
     root = tempfile.mkdtemp(prefix="noisekit-bench-batch-")
     photos = os.path.join(root, "photos")
     os.makedirs(photos)
@@ -77,7 +81,8 @@ def main(argv=None):
     same = all(outputs(os.path.join(root, d), names) == reference for d in ("one", "two", "ray"))
     loop_rate = args.inputs / seconds["shell loop of noisekit run"]
     print(f"{args.inputs} noisy {args.size}x{args.size} photos through {os.path.basename(GRAPH)} "
-          f"({os.cpu_count()} cores; Ray instance started beforehand in {ray_start:.1f} s):")
+          f"({os.cpu_count()} cores, {args.threads} torch thread(s) per process; Ray instance started "
+          f"beforehand in {ray_start:.1f} s):")
     print(f"  {'way':<28} {'seconds':>8} {'items/s':>8} {'vs loop':>8}")
     for way, s in seconds.items():
         print(f"  {way:<28} {s:8.1f} {args.inputs / s:8.2f} {args.inputs / s / loop_rate:7.1f}x")
