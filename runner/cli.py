@@ -1,7 +1,8 @@
 """``noisekit run`` executes saved ComfyUI graphs; ``noisekit nodes`` lists the node types it knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
-naming node id, type and input), 3 a node failed at run time, 130 interrupted.
+naming node id, type and input), 3 a node failed at run time, 4 the outputs differ
+from the goldens (``--golden``), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import threading
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_GOLDEN = 4  # --golden: an output differs from its golden beyond the tolerance
 
 
 def parse_set(items: list[str]) -> list[tuple[str, str, object]]:
@@ -87,14 +89,16 @@ def cmd_run(args) -> int:
     PATHS["output"] = os.path.abspath(args.output_dir)
     classes, prompt = default_node_classes(), None
 
-    def finish(code, status, message=None, **fields):
+    def finish(code, status, message=None, extra=None, **fields):
         if message:
             print(message, file=sys.stderr)
         if args.report:
-            write_json_atomic(args.report, build_report(args.graph, status, prompt, node_classes=classes,
-                                                        device=args.device, **fields))
+            report = build_report(args.graph, status, prompt, node_classes=classes, device=args.device, **fields)
+            write_json_atomic(args.report, {**report, **(extra or {})})
         return code
 
+    if args.update_golden and not args.golden:
+        return finish(EXIT_INVALID, "invalid", "noisekit run: --update-golden needs --golden DIR (where to record)")
     try:
         prompt, workflow = load_prompt(read_graph(args.graph), classes)
         prompt = apply_sets(prompt, parse_set(args.set), classes)
@@ -118,11 +122,38 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C while loading or validating, before any node ran
         return finish(EXIT_INTERRUPTED, "interrupted", "noisekit run: interrupted",
                       errors=[error_record(None, None, None, "execution_interrupted", "interrupted")])
-    code = finish(EXIT_OK, "success", result=result)
+    try:
+        code, extra = golden_outcome(args, prompt, result, classes)
+    except (ValueError, OSError) as e:  # unreadable goldens or sidecar
+        return finish(EXIT_INVALID, "invalid", f"noisekit run: --golden: {e}", result=result,
+                      errors=[error_record(None, None, None, type(e).__name__, str(e))])
+    code = finish(code, "success" if code == EXIT_OK else "golden_mismatch", extra=extra, result=result)
     if not args.json_progress:
         for path in build_report(args.graph, "success", prompt, result)["outputs"]:
             print(path)
     return code
+
+
+def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
+    """(exit code, report fields): every output's content hash, and with --golden the comparison
+    (or the recording, with --update-golden); a mismatch is printed and pictured next to the report."""
+    from . import golden
+
+    outputs = golden.collect(prompt, result, classes)
+    extra = {"hashes": golden.hashes(outputs)}
+    if not args.golden:
+        return EXIT_OK, extra
+    if args.update_golden:
+        extra["golden"] = golden.update(args.golden, outputs)
+        print(f"noisekit run: recorded {len(outputs)} golden output(s) in {args.golden}", file=sys.stderr)
+        return EXIT_OK, extra
+    beside = os.path.dirname(os.path.abspath(args.report)) if args.report else os.path.abspath(args.output_dir)
+    extra["golden"] = verdict = golden.check(args.golden, outputs, os.path.join(beside, "golden-diff"))
+    if verdict["status"] == "passed":
+        return EXIT_OK, extra
+    lines = "\n".join(f"  - {line}" for line in golden.summary(verdict))
+    print(f"noisekit run: {args.graph}: outputs differ from the goldens in {args.golden}:\n{lines}", file=sys.stderr)
+    return EXIT_GOLDEN, extra
 
 
 def cmd_nodes(args) -> int:
@@ -144,7 +175,8 @@ def cmd_nodes(args) -> int:
 def add_parsers(sub):
     """Add the ``run`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format) without ComfyUI",
-                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 130 interrupted.")
+                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
+                                     "the goldens (--golden), 130 interrupted.")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override a node input before validation; VALUE is JSON if it parses, else text "
@@ -156,6 +188,10 @@ def add_parsers(sub):
                                                       "written, errors")
     run.add_argument("--json-progress", action="store_true",
                      help="print ComfyUI-style websocket events as JSON lines on stdout")
+    run.add_argument("--golden", metavar="DIR", help="compare every output with the goldens in DIR (tolerances in "
+                     "DIR/golden.json); a mismatch exits 4 and writes diff pictures next to the report")
+    run.add_argument("--update-golden", action="store_true", help="record this run's outputs as the goldens in "
+                     "--golden DIR (the tolerance in DIR/golden.json is kept)")
     run.set_defaults(func=cmd_run)
     nodes = sub.add_parser("nodes", help="list the node types the runner knows")
     nodes.add_argument("--json", action="store_true", help="as JSON")
