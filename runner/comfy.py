@@ -285,18 +285,23 @@ class ComfyRunner:
             self.on_event(event, data)
 
     def validate(self, prompt: dict) -> tuple[list, dict, list[str]]:
-        """(problems, ComfyUI's node_errors, the output nodes that passed), as its /prompt would judge them;
-        unknown node types are all listed (ComfyUI stops at the first)."""
+        """(problems, ComfyUI's node_errors, the output nodes that passed), as its /prompt would judge them.
+        ComfyUI stops at the first unknown node type; here every one is listed, and the output nodes that do
+        not depend on one are validated too, so that every problem is reported at once."""
         import execution
 
-        from .validate import Problem
+        from .validate import Problem, ancestors, output_nodes
 
         unknown = [Problem(n, node.get("class_type"), None, "invalid_prompt", self._unknown(node.get("class_type")))
                    for n, node in prompt.items() if node.get("class_type") not in self.node_classes]
-        if unknown:
+        known = {n: node for n, node in prompt.items() if node.get("class_type") in self.node_classes}
+        targets = [o for o in output_nodes(known, self.node_classes) if ancestors(prompt, [o]) <= set(known)]
+        if unknown and not targets:
             return unknown, {}, []
-        valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt(str(uuid.uuid4()), prompt, None))
-        return ([] if valid and not node_errors else _problems(node_errors, error, prompt)), node_errors, outputs
+        valid, error, outputs, node_errors = asyncio.run(
+            execution.validate_prompt(str(uuid.uuid4()), known, targets if unknown else None))
+        problems = [] if valid and not node_errors else _problems(node_errors, error, prompt)
+        return unknown + problems, node_errors, outputs
 
     def _unknown(self, kind) -> str:
         close = difflib.get_close_matches(str(kind), list(self.node_classes), n=3, cutoff=0.6)
