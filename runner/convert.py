@@ -7,11 +7,12 @@ control_after_generate value after seed-like INTs. Links are followed to the rea
 - through Reroutes, and from PrimitiveNodes (their value becomes the input's literal);
 - through bypassed nodes (mode 4: an output is fed by the node's input of the matching type);
 - muted nodes (mode 2) are dropped, and so is every input linked to them;
+- group nodes (``workflow>name``, defined in ``extra.groupNodes``) as the subgraphs they amount to;
 - into and out of subgraphs: a node whose type is the id of one of ``definitions.subgraphs`` is expanded
   to its inner nodes, with ids ``outer:inner`` (``7:6:4`` when nested); a link from the subgraph's input
-  node (id -10) continues at the matching input of the subgraph node outside, and an output of the
-  subgraph node is the inner link to its output node (id -20). A muted or bypassed subgraph node acts as
-  one muted or bypassed node.
+  node (id -10) continues at the subgraph node's input of the same name outside, or takes the value of
+  the widget the subgraph node shows for it; an output of the subgraph node is the inner link to its
+  output node (id -20). A muted or bypassed subgraph node acts as one muted or bypassed node.
 """
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20
 
 
 class Value:
-    """A literal reaching an input through a link (a PrimitiveNode's widget)."""
+    """A literal reaching an input through a link (a PrimitiveNode's widget, a subgraph node's widget)."""
 
     def __init__(self, value):
         self.value = value
+
+
+DROPPED = object()  # linked to a muted node: graphToPrompt leaves the input out
 
 
 def _links(graph: dict) -> dict:
@@ -57,9 +61,20 @@ class Converter:
         self.classes = node_classes
         self.subgraphs = {s["id"]: s for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
         self.root = Scope(workflow)
-        if (workflow.get("extra") or {}).get("groupNodes"):
-            raise GraphFormatError("the workflow has group nodes (an older ComfyUI feature): open it in ComfyUI, "
-                                   "convert each group node to a subgraph, and save again")
+        groups = (workflow.get("extra") or {}).get("groupNodes") or {}
+        for node in list(self._all_nodes(workflow)):
+            name = group_name(node["type"])
+            if name is not None and name in groups:
+                self.subgraphs[f"{node['type']}#{node['id']}"] = group_as_subgraph(groups[name], node)
+                node["type"] = f"{node['type']}#{node['id']}"
+            elif name is not None:
+                raise GraphFormatError(f"node {node['id']} is group node {name!r}, but the workflow does not define it "
+                                       "(extra.groupNodes)")
+
+    def _all_nodes(self, workflow: dict):
+        yield from workflow.get("nodes") or []
+        for sub in self.subgraphs.values():
+            yield from sub.get("nodes") or []
 
     def prompt(self) -> dict:
         out = {}
@@ -89,14 +104,14 @@ class Converter:
             name = (inp.get("widget") or {}).get("name", inp["name"])
             if isinstance(source, Value):
                 inputs[name] = source.value
+            elif source is DROPPED:
+                inputs.pop(name, None)
             elif source is not None:
                 inputs[name] = list(source)
-            elif inp.get("link") is not None:
-                inputs.pop(name, None)  # linked to a muted node: graphToPrompt leaves the input out
         return {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}
 
     def input(self, scope: Scope, node: dict, slot: int, want=None, seen=frozenset()):
-        """What feeds input ``slot`` of ``node``: (node id, output slot), a Value, or None (unconnected or muted).
+        """What feeds input ``slot`` of ``node``: (node id, output slot), a Value, None (unconnected) or DROPPED.
         ``want`` is the type asked for (through reroutes: the final consumer's input type)."""
         inputs = node.get("inputs") or []
         link = inputs[slot].get("link") if slot < len(inputs) else None
@@ -110,16 +125,30 @@ class Converter:
                                    "bypassed nodes")
         seen = seen | {key}
         if origin == SUBGRAPH_INPUT:  # continue outside, at the subgraph node's matching input
-            return self.input(scope.parent, scope.node, origin_slot, want, seen)
+            return self.subgraph_input(scope, origin_slot, want, seen)
         source = scope.nodes.get(origin)
         if source is None:
             return (":".join(str(p) for p in (*scope.path, origin)), origin_slot)  # validation reports it
         return self.output(scope, source, origin_slot, want, seen)
 
+    def subgraph_input(self, scope: Scope, slot: int, want, seen):
+        """Input ``slot`` of the subgraph, outside: the subgraph node's input of that name (the editor saves only
+        some of them), else the widget it shows for it (``proxyWidgets`` entry ["-1", name])."""
+        declared = scope.graph.get("inputs") or []
+        name = declared[slot].get("name") if slot < len(declared) else None
+        outer = scope.node.get("inputs") or []
+        index = next((i for i, inp in enumerate(outer) if inp.get("name") == name), None)
+        if index is not None and outer[index].get("link") is not None:
+            return self.input(scope.parent, scope.node, index, want, seen)
+        proxies = [list(p) for p in (scope.node.get("properties") or {}).get("proxyWidgets") or []]
+        values = scope.node.get("widgets_values") or []
+        at = proxies.index(["-1", name]) if ["-1", name] in proxies else -1
+        return Value(values[at]) if 0 <= at < len(values) else None
+
     def output(self, scope: Scope, node: dict, slot: int, want, seen):
         mode, kind = node.get("mode"), node["type"]
         if mode == MUTED:
-            return None
+            return DROPPED
         if mode == BYPASSED:
             index = bypass_input(node, slot, want)
             return None if index < 0 else self.input(scope, node, index, None, seen)
@@ -136,7 +165,7 @@ class Converter:
                 return None
             origin, origin_slot = inner.links[link][:2]
             if origin == SUBGRAPH_INPUT:  # an input wired straight to an output
-                return self.input(scope, node, origin_slot, want, seen)
+                return self.subgraph_input(inner, origin_slot, want, seen)
             source = inner.nodes.get(origin)
             return None if source is None else self.output(inner, source, origin_slot, want, seen)
         return (scope.node_id(node), slot)
@@ -156,9 +185,58 @@ def bypass_input(node: dict, slot: int, want) -> int:
     return exact[0] if exact else next((i for i, ok in enumerate(fits) if ok), -1)
 
 
+def group_name(kind: str) -> str | None:
+    """The name of a group node type ("workflow>name"; "workflow/name" in older frontends), else None."""
+    for prefix in ("workflow>", "workflow/"):
+        if isinstance(kind, str) and kind.startswith(prefix):
+            return kind[len(prefix):]
+    return None
+
+
+def group_as_subgraph(group: dict, node: dict) -> dict:
+    """A group node (``extra.groupNodes[name]``: inner nodes by index, links [origin index or null, slot,
+    target index, slot, ...], external outputs) as the subgraph it amounts to. Its inputs are the inner inputs
+    that are neither linked inside nor widgets, in node order; its outputs the external ones, or those not
+    linked inside; its widget values, the inner nodes' in node order (as the group node shows and edits them)."""
+    inner = [dict(n, id=n.get("index", i)) for i, n in enumerate(group.get("nodes") or [])]
+    links = [list(link) for link in group.get("links") or []]
+    internal = [link for link in links if link[0] is not None]
+    targets = {(link[2], link[3]) for link in internal}
+    exposed = [(n["id"], slot) for n in inner for slot, inp in enumerate(n.get("inputs") or [])
+               if (n["id"], slot) not in targets and not inp.get("widget")]
+    external = {(e[0], e[1]) for e in group.get("external") or []}
+    sources = {(link[0], link[1]) for link in internal}
+    outputs = [(n["id"], slot) for n in inner for slot, _ in enumerate(n.get("outputs") or [])
+               if (n["id"], slot) in external or (n["id"], slot) not in sources]
+    values = list(node.get("widgets_values") or [])
+    if isinstance(node.get("widgets_values"), list) and len(values) == sum(len(n.get("widgets_values") or [])
+                                                                          for n in inner):
+        for n in inner:
+            count = len(n.get("widgets_values") or [])
+            n["widgets_values"], values = values[:count], values[count:]
+    graph_links = [{"id": i, "origin_id": o, "origin_slot": os_, "target_id": t, "target_slot": ts}
+                   for i, (o, os_, t, ts, *_) in enumerate(internal)]
+    names = [inp.get("name") for inp in node.get("inputs") or []]
+    graph_inputs = []
+    for k, (t, ts) in enumerate(exposed):
+        graph_links.append({"id": f"in{k}", "origin_id": SUBGRAPH_INPUT, "origin_slot": k, "target_id": t,
+                            "target_slot": ts})
+        graph_inputs.append({"name": names[k] if k < len(names) else f"input {k}", "linkIds": [f"in{k}"]})
+    graph_outputs = []
+    for k, (o, os_) in enumerate(outputs):
+        graph_links.append({"id": f"out{k}", "origin_id": o, "origin_slot": os_, "target_id": SUBGRAPH_OUTPUT,
+                            "target_slot": k})
+        graph_outputs.append({"linkIds": [f"out{k}"]})
+    for n in inner:  # the inner inputs' links, by the ids given above
+        for slot, inp in enumerate(n.get("inputs") or []):
+            inp["link"] = next((link["id"] for link in graph_links
+                                if link["target_id"] == n["id"] and link["target_slot"] == slot), None)
+    return {"nodes": inner, "links": graph_links, "inputs": graph_inputs, "outputs": graph_outputs}
+
+
 def workflow_to_prompt(workflow: dict, node_classes: dict) -> dict:
     """The API prompt ComfyUI's frontend queues for this UI workflow."""
-    return Converter(workflow, node_classes).prompt()
+    return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
 
 
 class InfoNode:

@@ -65,6 +65,17 @@ def main():
                       run("golden_same", graph(std=0.5), "--golden", goldens),
                       run("golden_seed", graph({"seed": 43}, std=0.5), "--golden", goldens)]
 
+    image = {"1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0x336699}},
+             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "nk"}}}
+    seen["save"] = run("save", image, "--golden", str(work / "golden_image"), "--update-golden")
+
+    import threading
+
+    from noisekit import progress
+
+    threading.Timer(3.0, progress.interrupt).start()  # as the first Ctrl-C does
+    seen["interrupted"] = run("interrupted", graph({"steps": 9999}))
+
     # conversion with ComfyUI's own INPUT_TYPES
     seen["convert"] = {}
     for name, wf in recorded.items():

@@ -93,6 +93,44 @@ try {
   workflows.push(await record("nested_subgraph", core + `
     const inner = app.graph.convertToSubgraph(new Set([ks, latent])).node;
     app.graph.convertToSubgraph(new Set([inner, cond]));`));
+  // A subgraph input that feeds a widget and is left unlinked outside: the subgraph node shows the widget.
+  workflows.push(await record("subgraph_promoted_widget", core + `
+    const seed = add("PrimitiveInt", -300, 100, { value: 7, control_after_generate: "fixed" });
+    link(seed, 0, ks, "seed");
+    const outer = app.graph.convertToSubgraph(new Set([ks])).node;
+    app.graph.remove(seed);
+    const w = outer.widgets?.find((w) => w.name === "seed");
+    if (w) { w.value = 99; w.callback?.(99); }`));
+  // A group node (the older feature, still loaded by the frontend): EmptyLatentImage + KSampler grouped.
+  // Its name is asked for in a dialog, so the conversion runs as the editor's command and the name is typed.
+  await page.evaluate((source) => {
+    const app = window.comfyAPI.app.app;
+    app.graph.clear();
+    const add = (type, x, y, widgets = {}) => {
+      const node = window.LiteGraph.createNode(type);
+      node.pos = [x, y];
+      app.graph.add(node);
+      for (const [key, value] of Object.entries(widgets)) node.widgets.find((w) => w.name === key).value = value;
+      return node;
+    };
+    const link = (a, slot, b, input) => a.connect(slot, b, typeof input === "number" ? input : b.findInputSlot(input));
+    // eslint-disable-next-line no-new-func
+    const nodes = new Function("app", "add", "link", `${source}; return [latent, ks];`)(app, add, link);
+    nodes[1].widgets.find((w) => w.name === "steps").value = 6;
+    app.canvas.deselectAll();
+    app.canvas.selectItems(nodes);
+    app.extensionManager.command.execute("Comfy.GroupNode.ConvertSelectedNodesToGroupNode");
+  }, core);
+  const nameInput = page.locator(".p-dialog input").first();
+  await nameInput.waitFor({ timeout: 20000 });
+  await nameInput.fill("noisekit_group");
+  await nameInput.press("Enter");
+  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes.some((n) => n.type.includes("noisekit_group")),
+    null, { timeout: 20000 });
+  workflows.push(await page.evaluate(async () => {
+    const { workflow, output } = await window.comfyAPI.app.app.graphToPrompt();
+    return { name: "group_node", workflow: JSON.parse(JSON.stringify(workflow)), prompt: output };
+  }));
   result.workflows = workflows;
 } catch (e) {
   result.failure = String(e?.stack || e);

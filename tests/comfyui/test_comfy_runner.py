@@ -77,7 +77,8 @@ def test_core_graph_runs_in_process_on_the_exact_answer(seen):
     exact(seen["ddim_karras_cfg7"])
 
 
-@pytest.mark.parametrize("name", ["core_ksampler", "subgraph_ksampler", "mixed_samplercustom", "nested_subgraph"])
+@pytest.mark.parametrize("name", ["core_ksampler", "subgraph_ksampler", "mixed_samplercustom", "nested_subgraph",
+                                  "subgraph_promoted_widget", "group_node"])
 def test_ui_workflows_from_the_real_editor_run_and_convert_as_the_frontend_does(seen, name):
     """Core nodes only, a subgraph with a bypassed and a muted node inside, core + noisekit + a third-party
     pack, and nested subgraphs: each runs on the exact answer and converts key for key as graphToPrompt did."""
@@ -125,6 +126,25 @@ def test_golden_checks_with_comfyui(seen):
     assert same["code"] == 0 and same["report"]["golden"]["status"] == "passed"
     assert same["report"]["hashes"] == record["report"]["hashes"]
     assert seed["code"] == 4 and seed["report"]["golden"]["status"] == "failed"
+
+
+def test_comfyuis_saveimage_writes_into_the_output_dir_with_the_graph(seen):
+    from PIL import Image
+
+    run = seen["save"]
+    assert run["code"] == 0, run["stderr"]
+    (path,) = run["report"]["outputs"]
+    assert Path(path).name == "nk_00001_.png" and Path(path).parent.name == "out"
+    png = Image.open(path)
+    assert png.getpixel((5, 5)) == (0x33, 0x66, 0x99)
+    assert json.loads(png.info["prompt"])["2"]["class_type"] == "SaveImage"  # hidden PROMPT input
+    assert list(run["report"]["hashes"]) == ["2_0.png"]
+
+
+def test_stop_request_interrupts_comfyuis_sampler_between_steps(seen):
+    run = seen["interrupted"]
+    assert run["code"] == 130 and run["report"]["status"] == "interrupted", run["stderr"]
+    assert run["report"]["errors"][0]["node_id"] == "4" and "execution_interrupted" in run["events"]
 
 
 def test_a_rerun_is_cached_in_the_runner_as_in_comfyui(seen):

@@ -4,8 +4,9 @@ fixtures/comfyui/frontend_workflows.json holds workflows built in the real edito
 tests/comfyui/record_workflows.mjs, each with its graphToPrompt output; object_info.json is the
 /object_info of the nodes they use, recorded from the same server. Together they check, without
 ComfyUI, subgraphs (nested too), bypassed and muted nodes inside a subgraph, a reroute, a legacy
-PrimitiveNode, a PrimitiveInt linked into a widget promoted to a subgraph input, and a mix of core,
-noisekit and third-party nodes."""
+PrimitiveNode, a PrimitiveInt linked into a widget promoted to a subgraph input, an unlinked subgraph
+input whose widget the subgraph node shows, a group node, and a mix of core, noisekit and third-party
+nodes."""
 import json
 import os
 
@@ -45,6 +46,8 @@ def test_subgraph_ids_bypass_and_mute_inside_it():
     assert prompt["3"]["inputs"]["batch_size"] == 3  # the PrimitiveNode's value
     assert [n["class_type"] for n in prompt.values()].count("ProbeLatentStats") == 1  # the muted one is gone
     assert prompt["5"]["inputs"]["latent"] == ["11:4", 0]  # out of the subgraph
+    promoted = workflow_to_prompt(RECORDED["subgraph_promoted_widget"]["workflow"], classes())
+    assert promoted["7:4"]["inputs"]["seed"] == 99  # the subgraph node's widget, not the inner 42
     nested = workflow_to_prompt(RECORDED["nested_subgraph"]["workflow"], classes())
     assert nested["7:6:4"]["inputs"]["positive"] == ["7:2", 0] and nested["5"]["inputs"]["latent"] == ["7:6:4", 0]
 
@@ -69,10 +72,18 @@ def test_convert_without_input_types_says_how_to_get_them(tmp_path, capsys):
     assert "KSampler (node 4)" in err and "--comfyui PATH" in err and "--object-info" in err
 
 
-def test_group_nodes_and_self_containing_subgraphs_are_refused():
-    workflow = json.loads(json.dumps(RECORDED["core_ksampler"]["workflow"]))
-    workflow["extra"]["groupNodes"] = {"g": {"nodes": []}}
-    with pytest.raises(GraphFormatError, match="group nodes"):
+def test_group_node_widgets_are_the_group_nodes_own():
+    workflow = json.loads(json.dumps(RECORDED["group_node"]["workflow"]))
+    group = next(n for n in workflow["nodes"] if n["type"].startswith("workflow>"))
+    assert group["widgets_values"][5] == 6  # KSampler's steps, after EmptyLatentImage's 3 and seed, control
+    group["widgets_values"][5] = 9  # edited on the group node: the inner node's saved value is stale
+    assert workflow_to_prompt(workflow, classes())["6:1"]["inputs"]["steps"] == 9
+
+
+def test_undefined_group_nodes_and_self_containing_subgraphs_are_refused():
+    workflow = json.loads(json.dumps(RECORDED["group_node"]["workflow"]))
+    workflow["extra"]["groupNodes"] = {}
+    with pytest.raises(GraphFormatError, match="does not define it"):
         workflow_to_prompt(workflow, classes())
     looped = json.loads(json.dumps(RECORDED["nested_subgraph"]["workflow"]))
     inner = looped["definitions"]["subgraphs"][0]
