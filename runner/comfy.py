@@ -313,6 +313,7 @@ class ComfyRunner:
         """Validate and execute like execute.Runner.run: a RunResult, or GraphInvalid / NodeFailed /
         RunInterrupted carrying what ran before."""
         from .execute import GraphInvalid, NodeFailed, RunInterrupted, RunResult
+        from .validate import declared_inputs
 
         prompt = normalize_api(prompt)
         problems, _, outputs = self.validate(prompt)
@@ -347,10 +348,12 @@ class ComfyRunner:
         extra = {"client_id": "noisekit", **({"extra_pnginfo": extra_pnginfo} if extra_pnginfo else {})}
         try:
             self.executor.execute(prompt, result.prompt_id, extra, outputs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C, in the middle of a node
+            node_id = clock["node"]
             stop_clock()
             self._collect(prompt, result)
-            raise self._attach(RunInterrupted(clock["node"], None, list(result.executed)), result) from None
+            kind = prompt.get(node_id, {}).get("class_type")
+            raise self._attach(RunInterrupted(node_id, kind, list(result.executed)), result) from None
         finally:
             self.server.sink = None
             progress.clear_interrupt()
@@ -359,11 +362,11 @@ class ComfyRunner:
             node_id, kind, error, executed = self.executor.failure
             import comfy.model_management
 
-            result.executed = [n for n in result.executed if n in executed]
+            result.executed = [n for n in result.executed if n in executed]  # as Runner: the failed one is not
+            result.timings = {n: t for n, t in result.timings.items() if n in executed}
             if isinstance(error, comfy.model_management.InterruptProcessingException):
                 raise self._attach(RunInterrupted(node_id, kind, result.executed), result)
-            names = list((self.node_classes[kind].INPUT_TYPES().get("required") or {})) if kind in self.node_classes \
-                else []
+            names = list(declared_inputs(self.node_classes[kind].INPUT_TYPES())) if kind in self.node_classes else []
             raise self._attach(NodeFailed(node_id, kind, error, names), result)
         self.emit("executing", {"node": None, "prompt_id": result.prompt_id})
         return result

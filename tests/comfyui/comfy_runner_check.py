@@ -97,6 +97,12 @@ def main():
     seen["cache"] = {"first": first.executed, "again": again.executed, "again_cached": again.cached,
                      "changed": changed.executed}
     seen["info"] = runner.info
+    import nodes as comfy_nodes  # ComfyUI's registry, as loaded above
+
+    from noisekit.nodes import NODE_CLASS_MAPPINGS as ours
+
+    seen["once"] = {"same_classes": all(comfy_nodes.NODE_CLASS_MAPPINGS.get(k) is v for k, v in ours.items()),
+                    "second_copies": sorted(m for m in sys.modules if m.endswith(os.sep + "noisekit"))}
     print(json.dumps(seen, default=repr))
 
 

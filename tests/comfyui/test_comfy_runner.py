@@ -49,6 +49,7 @@ def seen(tmp_path_factory):
     (work / "custom_nodes").mkdir()
     shutil.copytree(PROBE, work / "custom_nodes" / "noisekit_probe")
     shutil.copytree(HERE / "runner_pack", work / "custom_nodes" / "noisekit_runner_pack")
+    (work / "custom_nodes" / "noisekit").symlink_to(REPO, target_is_directory=True)  # as installed in ComfyUI
     (work / "pythonpath").mkdir()
     (work / "pythonpath" / "noisekit").symlink_to(REPO, target_is_directory=True)  # import noisekit in that venv
     env = {**os.environ, "PYTHONPATH": str(work / "pythonpath"), "NOISEKIT_INVALID_CASES": json.dumps(INVALID)}
@@ -145,6 +146,11 @@ def test_stop_request_interrupts_comfyuis_sampler_between_steps(seen):
     run = seen["interrupted"]
     assert run["code"] == 130 and run["report"]["status"] == "interrupted", run["stderr"]
     assert run["report"]["errors"][0]["node_id"] == "4" and "execution_interrupted" in run["events"]
+
+
+def test_noisekit_is_loaded_once_though_it_is_in_custom_nodes_too(seen):
+    assert seen["once"] == {"same_classes": True, "second_copies": []}
+    assert not [f for f in seen["info"]["import_failed"] if "custom_nodes" in f]  # every pack imported
 
 
 def test_a_rerun_is_cached_in_the_runner_as_in_comfyui(seen):
