@@ -109,10 +109,12 @@ class ServerStandIn:
         pass
 
 
-def _check_same(path: str, device: str):
-    if _loaded["path"] != path or _loaded["device"] != device:
-        raise ComfyUnavailable(f"ComfyUI from {_loaded['path']} on {_loaded['device']} is already loaded in this "
-                               f"process; it cannot be loaded again from {path} on {device}")
+def _check_same(path: str, device: str, custom_nodes):
+    folders = sorted(os.path.realpath(f) for f in custom_nodes)
+    if _loaded["path"] != path or _loaded["device"] != device or (folders and folders != _loaded["custom_nodes"]):
+        raise ComfyUnavailable(f"ComfyUI from {_loaded['path']} on {_loaded['device']} (custom nodes also from "
+                               f"{_loaded['custom_nodes'] or 'nowhere else'}) is already loaded in this process; it "
+                               f"cannot be loaded again from {path} on {device} with custom nodes from {folders}")
 
 
 def _configure_args(path: str, device: str):
@@ -142,12 +144,11 @@ def _set_io_folders(paths: dict):
     folder_paths.set_temp_directory(paths["temp"])
 
 
-def _set_model_folders(folder_paths, path: str, models_dir: str | None, custom_nodes):
+def _set_model_folders(models_dir: str | None):
+    """--models-dir: a models folder (checkpoints/, vae/, ...) searched first, or an extra_model_paths.yaml."""
+    import folder_paths
     from utils.extra_config import load_extra_path_config
 
-    beside = os.path.join(path, "extra_model_paths.yaml")
-    if os.path.isfile(beside):
-        load_extra_path_config(beside)
     if models_dir and models_dir.lower().endswith((".yaml", ".yml")):
         load_extra_path_config(models_dir)
     elif models_dir:
@@ -157,8 +158,6 @@ def _set_model_folders(folder_paths, path: str, models_dir: str | None, custom_n
         for name in list(folder_paths.folder_names_and_paths):
             if name != "custom_nodes":
                 folder_paths.add_model_folder_path(name, os.path.join(models_dir, name), is_default=True)
-    for folder in custom_nodes:
-        folder_paths.add_model_folder_path("custom_nodes", os.path.abspath(folder))
 
 
 def _progress_hook(server):
@@ -178,11 +177,12 @@ def _progress_hook(server):
     return hook
 
 
-def load_comfyui(path: str, device: str = "cpu", models_dir: str | None = None, custom_nodes=()) -> dict:
-    """Import ComfyUI from ``path`` once per process and register every node type; returns its state."""
+def load_comfyui(path: str, device: str = "cpu", custom_nodes=()) -> dict:
+    """Import ComfyUI from ``path`` once per process and register every node type (ComfyUI's, the packs in
+    PATH/custom_nodes and in ``custom_nodes`` folders, noisekit's); returns its state."""
     path = os.path.realpath(path)
     if _loaded:
-        _check_same(path, device)
+        _check_same(path, device, custom_nodes)
         return _loaded
     if not (os.path.isfile(os.path.join(path, "main.py")) and os.path.isdir(os.path.join(path, "comfy"))):
         raise ComfyUnavailable(f"--comfyui {path}: not a ComfyUI checkout (no main.py and comfy/ there)")
@@ -195,8 +195,12 @@ def load_comfyui(path: str, device: str = "cpu", models_dir: str | None = None, 
     try:
         args = _configure_args(path, device)
         import folder_paths
+        from utils.extra_config import load_extra_path_config
 
-        _set_model_folders(folder_paths, path, models_dir, custom_nodes)
+        if os.path.isfile(os.path.join(path, "extra_model_paths.yaml")):  # as ComfyUI's main.py does
+            load_extra_path_config(os.path.join(path, "extra_model_paths.yaml"))
+        for folder in custom_nodes:
+            folder_paths.add_model_folder_path("custom_nodes", os.path.abspath(folder))
         _whitelist(args, folder_paths.get_folder_paths("custom_nodes"))
         if device.startswith("cuda:"):
             import torch
@@ -230,7 +234,7 @@ def load_comfyui(path: str, device: str = "cpu", models_dir: str | None = None, 
     failed_packs = [r.getMessage().split(" module for custom nodes")[0].replace("Cannot import ", "")
                     for r in log.records if r.getMessage().startswith("Cannot import ")]
     failed_packs = [p for p in failed_packs if any(os.path.realpath(p).startswith(d + os.sep) for d in packs)]
-    _loaded.update(path=path, device=device, nodes=nodes, server=server, log=log,
+    _loaded.update(path=path, device=device, custom_nodes=sorted(os.path.realpath(f) for f in custom_nodes), nodes=nodes, server=server, log=log,
                    info={"path": path, "version": comfyui_version.__version__,
                          "node_types": len(nodes.NODE_CLASS_MAPPINGS),
                          "import_failed": sorted(failed) + failed_packs})
@@ -261,8 +265,9 @@ class ComfyRunner:
                  on_event=None):
         from .standins import PATHS
 
-        state = load_comfyui(path, device, models_dir, custom_nodes)
+        state = load_comfyui(path, device, custom_nodes)
         _set_io_folders(PATHS)
+        _set_model_folders(models_dir)
         self.nodes, self.server, self.info = state["nodes"], state["server"], state["info"]
         self.node_classes = self.nodes.NODE_CLASS_MAPPINGS
         self.on_event = on_event

@@ -65,6 +65,13 @@ def main():
                       run("golden_same", graph(std=0.5), "--golden", goldens),
                       run("golden_seed", graph({"seed": 43}, std=0.5), "--golden", goldens)]
 
+    (work / "models" / "checkpoints").mkdir(parents=True)
+    (work / "models" / "checkpoints" / "fake.safetensors").write_bytes(b"not a checkpoint")
+    checkpoint = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "fake.safetensors"}},
+                  "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
+    seen["models"] = [run("no_models_dir", checkpoint),
+                      run("models_dir", checkpoint, "--models-dir", str(work / "models"))]
+
     image = {"1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0x336699}},
              "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "nk"}}}
     seen["save"] = run("save", image, "--golden", str(work / "golden_image"), "--update-golden")

@@ -129,6 +129,15 @@ def test_golden_checks_with_comfyui(seen):
     assert seed["code"] == 4 and seed["report"]["golden"]["status"] == "failed"
 
 
+def test_models_dir_is_where_comfyuis_loaders_look(seen):
+    nowhere, there = seen["models"]
+    assert nowhere["code"] == 2
+    assert [(e["node_id"], e["input"], e["type"]) for e in nowhere["report"]["errors"]] == \
+        [("1", "ckpt_name", "value_not_in_list")]
+    # found in --models-dir, then refused by ComfyUI's loader (it is no checkpoint): a node failure, named
+    assert there["code"] == 3 and there["report"]["errors"][0]["node_type"] == "CheckpointLoaderSimple", there["stderr"]
+
+
 def test_comfyuis_saveimage_writes_into_the_output_dir_with_the_graph(seen):
     from PIL import Image
 
