@@ -66,9 +66,9 @@ def read_pixels(path: str) -> np.ndarray:
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
-    quantised = np.round(pixels * 255.0).astype(np.uint8) if pixels.max(initial=0) <= 1.0 else pixels
-    return hashlib.sha256(f"pixels {list(pixels.shape)}|".encode() + np.ascontiguousarray(quantised).tobytes()) \
-        .hexdigest()
+    """sha256 of the decoded pixels (stored value / max, exact in float64) and their shape."""
+    data = np.ascontiguousarray(pixels, dtype=np.float64).tobytes()
+    return hashlib.sha256(f"pixels {list(pixels.shape)}|".encode() + data).hexdigest()
 
 
 def tensor_hash(tensors: dict) -> str:

@@ -70,8 +70,9 @@ def test_runner_reads_the_editor_saved_graph_as_the_frontend_queues_it(seen, tmp
     assert strip(prompt) == strip(seen["prompt"])
     graph = tmp_path / "curves.json"
     graph.write_text(json.dumps(seen["workflow"]))
+    without_comfyui = {k: v for k, v in os.environ.items() if k != "NOISEKIT_COMFYUI"}  # else run loads ComfyUI
     run = subprocess.run([sys.executable, "-m", "noisekit.cli", "run", str(graph), "--output-dir", str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=without_comfyui)
     assert run.returncode == 0, run.stderr
     assert len(list((tmp_path / "out").glob("*.png"))) == 1
 
