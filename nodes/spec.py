@@ -8,6 +8,7 @@ import torch
 from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
+from .compat import noisekit_model
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                 "tooltip": "Random seed: the same seed gives the same noise on any device and batch size."})
@@ -32,11 +33,24 @@ def camel(name: str) -> str:
 
 
 class NodeError(ValueError):
-    """A bad input, named with the node and the input."""
+    """A bad input, named with the node and the input.
+
+    ComfyUI reports an error's type as ``<module>.<class>``, and it imports this pack under its file
+    path, so the type would read ``/.../custom_nodes/noisekit.nodes.spec.NodeError``; the module is named
+    for the pack instead (pickling goes through ``_node_error``, found by its real module path)."""
+
+    __module__ = "noisekit"
 
     def __init__(self, node: str, input_name: str, message: str):
-        self.node, self.input = node, input_name
+        self.node, self.input, self.message = node, input_name, message
         super().__init__(f"{node}: input '{input_name}': {message}")
+
+    def __reduce__(self):
+        return _node_error, (self.node, self.input, self.message)
+
+
+def _node_error(node: str, input_name: str, message: str) -> NodeError:
+    return NodeError(node, input_name, message)
 
 
 def node_errors(fn):
@@ -94,11 +108,13 @@ def check_mask(node: str, name: str, mask, batch: int, size: tuple) -> torch.Ten
         raise NodeError(node, name, str(e).removeprefix("mask: ")) from None
 
 
-def check_model(node: str, model):
-    """A noisekit model (a callable Denoiser with sigma_max)."""
+def check_model(node: str, model, other: str = "use SamplerCustom with a noisekit SAMPLER and SIGMAS"):
+    """noisekit's own model (a callable Denoiser with sigma_max; inside ComfyUI, the one Load Model
+    (noisekit) hosts); ``other`` says what to do with any other checkpoint."""
+    model = noisekit_model(model)
     if not callable(model) or not hasattr(model, "sigma_max"):
-        raise NodeError(node, "model", "expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
-                                       "use SamplerCustom with a noisekit SAMPLER and SIGMAS")
+        raise NodeError(node, "model", f"expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
+                                       f"{other}")
     return model
 
 

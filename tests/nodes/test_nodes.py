@@ -14,7 +14,7 @@ from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
 NODES = noisekit.NODE_CLASS_MAPPINGS
-SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "NOISE"}
+SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "GUIDER", "VAE", "NOISE"}
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 STUB = pathlib.Path(__file__).parent / "comfy_stub"
 
