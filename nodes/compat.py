@@ -129,6 +129,16 @@ def noisekit_model(model):
     return net.denoiser if isinstance(net, HostedNet) else model
 
 
+def comfy_sampler_function(ksampler):
+    """ComfyUI's own SAMPLER (a KSAMPLER: KSamplerSelect) as a k-diffusion-signature function, for noisekit's
+    nodes: its sampler function with its options. (KSAMPLER.sample's noise scaling is noisekit's sample's.)"""
+    def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        return ksampler.sampler_function(model, x, sigmas, extra_args=extra_args or {}, callback=callback,
+                                         disable=disable, **ksampler.extra_options)
+
+    return sampler_function
+
+
 class GuidedDenoiser(ComfyDenoiser):
     """A GUIDER inside its sample call (models loaded, conditioning prepared) as a core Denoiser:
     D(x, sigma) is the guider's prediction (CFG applied) with ComfyUI's model_options, so patches,

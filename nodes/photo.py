@@ -13,7 +13,7 @@ from ..photo.image import PixelVAE, photo_to_model_sigma
 from ..photo.inpaint import METHODS, inpaint, inpaint_state
 from ..photo.masks import crop_box, feather_mask, grow_mask
 from ..photo.prefill import PREFILLS
-from ..photo.stitch import fit_box, latent_mask, resize, stitch, work_size
+from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
 from ..registry import default_of
 from . import compat
 from .spec import SEED, NodeError, check_image, check_mask, check_model, check_sampler, node_errors
@@ -57,15 +57,15 @@ def vae_multiple(vae) -> int:
 
 
 def encode_box(vae, image, box, resolution):
-    """The box of IMAGE resized to its working size and VAE-encoded."""
+    """(latent, work size): the box of IMAGE at its working size, padded to the VAE's multiple, encoded."""
     t, b, l, r = box
-    return vae.encode(resize(image[:, t:b, l:r], work_size(b - t, r - l, vae_multiple(vae), resolution)))
+    size = work_size(b - t, r - l, resolution)
+    return vae.encode(to_work(image[:, t:b, l:r], size, vae_multiple(vae))), size
 
 
-def decode_box(vae, latent, box):
-    """The latent decoded and resized back to the box's size."""
-    t, b, l, r = box
-    return resize(vae.decode(latent).float(), (b - t, r - l))
+def decode_box(vae, latent, size, box):
+    """The latent decoded, its padding cut off, resized back to the box."""
+    return from_work(vae.decode(latent).float(), size, box)
 
 
 class LoadModel:
@@ -139,7 +139,7 @@ class DenoisePhoto:
 
     def guided(self, guider, vae, image, sigma, mode, steps, sampler, seed, resolution):
         """Each photo VAE-encoded whole, denoised in latent space as a state at its noise level, decoded."""
-        box = fit_box((0, image.shape[1], 0, image.shape[2]), image.shape[1:3], vae_multiple(vae))
+        box = (0, image.shape[1], 0, image.shape[2])
         out = []
         for i, item in enumerate(image):
             level = photo_to_model_sigma(estimate_sigma(item) if sigma == "auto" else sigma)
@@ -149,8 +149,8 @@ class DenoisePhoto:
                     raise ValueError(f"noise level {level:.3f} exceeds the model's sigma_max {model.sigma_max:g}")
                 return denoise_state(model, x, max(level, model.sigma_min), mode, steps, sampler, seed + i)
 
-            latent = compat.run_guided(guider, encode_box(vae, item[None], box, resolution), seed + i, run)
-            out.append(decode_box(vae, latent, box)[0])
+            latent, size = encode_box(vae, item[None], box, resolution)
+            out.append(decode_box(vae, compat.run_guided(guider, latent, seed + i, run), size, box)[0])
         return torch.stack(out).to(image)
 
 
@@ -210,13 +210,14 @@ class InpaintPhoto:
             return image.clone()
         box = fit_box(box, image.shape[1:3], vae_multiple(vae))
         t, b, l, r = box
+        latent, size = encode_box(vae, image, box, resolution)
+        work_mask = to_work(mask[:, t:b, l:r, None], size, vae_multiple(vae), pad="zeros")[..., 0]
 
         def run(model, x):
-            m = latent_mask(mask[:, t:b, l:r], x.shape[-2:]).to(x)
-            return inpaint_state(model, x, m, seed=seed, tile=WHOLE, **options)
+            return inpaint_state(model, x, latent_mask(work_mask, x.shape[-2:]).to(x), seed=seed, tile=WHOLE,
+                                 **options)
 
-        latent = compat.run_guided(guider, encode_box(vae, image, box, resolution), seed, run)
-        return stitch(image, decode_box(vae, latent, box), mask, box)
+        return stitch(image, decode_box(vae, compat.run_guided(guider, latent, seed, run), size, box), mask, box)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,

@@ -8,7 +8,7 @@ import torch
 from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
-from .compat import noisekit_model
+from .compat import comfy_sampler_function, noisekit_model
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                 "tooltip": "Random seed: the same seed gives the same noise on any device and batch size."})
@@ -119,13 +119,17 @@ def check_model(node: str, model, other: str = "use SamplerCustom with a noiseki
 
 
 def check_sampler(node: str, sampler):
-    """The core Sampler behind a SAMPLER value (inside ComfyUI noisekit's KSAMPLERs carry it)."""
+    """The sampler behind a SAMPLER value: the core Sampler (inside ComfyUI noisekit's KSAMPLERs carry it),
+    or ComfyUI's own (KSamplerSelect) as a k-diffusion function."""
     if sampler is None:
         return None
     core = getattr(sampler, "noisekit_sampler", sampler)
-    if not isinstance(core, Sampler):
-        raise NodeError(node, "sampler", "connect a noisekit sampler node (ComfyUI's own samplers cannot run here)")
-    return core
+    if isinstance(core, Sampler):
+        return core
+    if callable(getattr(sampler, "sampler_function", None)):
+        return comfy_sampler_function(sampler)
+    raise NodeError(node, "sampler", f"expected a SAMPLER (a noisekit sampler node or KSamplerSelect), got "
+                                     f"{type(sampler).__name__}")
 
 
 def check_sigmas(node: str, name: str, sigmas, min_len: int = 1) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Crop & stitch for models that work at their own size (a VAE's latent, a resolution they were trained at).
 
 A box (top, bottom, left, right) around the mask is grown to a multiple of what the model needs, cut
-out, resized to a working size, and after the model's pass the result is resized back and blended in
-with the feathered mask. Pixels where the mask is 0, and every pixel outside the box, are the input's,
+out, resized to a working size if one is asked for, padded to the multiple, and after the model's pass
+cropped and resized back and blended in with the feathered mask. Pixels where the mask is 0, and every pixel outside the box, are the input's,
 bit for bit.
 """
 from __future__ import annotations
@@ -25,11 +25,12 @@ def fit_box(box: Box, size: tuple[int, int], multiple: int) -> Box:
     return t, b, l, r
 
 
-def work_size(height: int, width: int, multiple: int, resolution: int = 0) -> tuple[int, int]:
-    """The (h, w) a crop is processed at: scaled so its longer side is ``resolution`` (0 = as is),
-    each side rounded to the nearest multiple of ``multiple`` (at least one multiple)."""
-    scale = resolution / max(height, width) if resolution > 0 else 1.0
-    return tuple(max(multiple, round(side * scale / multiple) * multiple) for side in (height, width))
+def work_size(height: int, width: int, resolution: int = 0) -> tuple[int, int]:
+    """The (h, w) a crop is processed at: scaled so its longer side is ``resolution`` (0 = as is)."""
+    if resolution <= 0:
+        return height, width
+    scale = resolution / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -38,6 +39,23 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return image
     x = F.interpolate(image.movedim(-1, 1), size=size, mode="bicubic", antialias=True, align_corners=False)
     return x.movedim(1, -1).clamp(0, 1)
+
+
+def to_work(image: torch.Tensor, size: tuple[int, int], multiple: int, pad: str = "reflect") -> torch.Tensor:
+    """IMAGE [B,H,W,C] resized to ``size`` and padded at the bottom and right to a multiple of ``multiple``
+    ("reflect", or "zeros" for a mask), so a model sees its own sizes and no pixel is resampled needlessly."""
+    x = resize(image, size).movedim(-1, 1)
+    ph, pw = (-size[0]) % multiple, (-size[1]) % multiple
+    if ph or pw:
+        mode = "constant" if pad == "zeros" else "reflect" if ph < size[0] and pw < size[1] else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x.movedim(1, -1)
+
+
+def from_work(image: torch.Tensor, size: tuple[int, int], box: Box) -> torch.Tensor:
+    """The inverse of to_work: the padding cut off, resized back to the box's (h, w)."""
+    t, b, l, r = box
+    return resize(image[:, :size[0], :size[1]], (b - t, r - l))
 
 
 def latent_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

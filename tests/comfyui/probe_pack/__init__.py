@@ -99,5 +99,20 @@ class ProbeLatentStats:
                                          "shape": list(x.shape), "values": x.flatten()[:64].tolist()}]}}
 
 
-NODE_CLASS_MAPPINGS = {"ProbeAnalyticModel": ProbeAnalyticModel, "ProbeConditioning": ProbeConditioning,
+class ProbeImageStats:
+    """Reports an IMAGE (or a MASK) in full in the history, so a test can compare it pixel by pixel."""
+    RETURN_TYPES = ()
+    FUNCTION = "report"
+    OUTPUT_NODE = True
+    CATEGORY = "probe"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    def report(self, image):
+        return {"ui": {"probe_image": [{"shape": list(image.shape), "values": image.double().flatten().tolist()}]}}
+
+
+NODE_CLASS_MAPPINGS = {"ProbeImageStats": ProbeImageStats, "ProbeAnalyticModel": ProbeAnalyticModel, "ProbeConditioning": ProbeConditioning,
                        "ProbeLatentStats": ProbeLatentStats}
