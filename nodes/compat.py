@@ -133,8 +133,13 @@ def comfy_sampler_function(ksampler):
     """ComfyUI's own SAMPLER (a KSAMPLER: KSamplerSelect) as a k-diffusion-signature function, for noisekit's
     nodes: its sampler function with its options. (KSAMPLER.sample's noise scaling is noisekit's sample's.)"""
     def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None):
-        return ksampler.sampler_function(model, x, sigmas, extra_args=extra_args or {}, callback=callback,
-                                         disable=disable, **ksampler.extra_options)
+        try:
+            return ksampler.sampler_function(model, x, sigmas, extra_args=extra_args or {}, callback=callback,
+                                             disable=disable, **ksampler.extra_options)
+        except AttributeError as e:  # e.g. ancestral samplers read model.inner_model.inner_model.model_sampling
+            name = getattr(ksampler.sampler_function, "__name__", "this sampler")
+            raise ValueError(f"ComfyUI's {name} needs ComfyUI's own sampling chain ({e}); run it in KSampler or "
+                             "SamplerCustom, or connect a noisekit sampler here") from e
 
     return sampler_function
 

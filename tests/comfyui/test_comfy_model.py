@@ -188,6 +188,30 @@ def test_denoise_photo_through_a_guider_is_the_posterior_mean(comfyui):
     assert (out - expected.clamp(0, 1)).abs().max() < 1e-5
 
 
+def test_photo_nodes_with_comfyuis_own_sd_vae_keep_everything_outside_the_mask(comfyui):
+    """ComfyUI's SD VAE (8x, random weights of the probe's own) on a 37 x 50 photo: the box is padded to
+    64 x 64 for an 8 x 8 latent; outside the mask the output is the input, bit for bit."""
+    image, mask = write_photo(comfyui, "photo.png")
+    prompt = guided_prompt({"class_type": "NoisekitInpaintPhoto", "inputs": {
+        "mask": ["image", 1], "method": "replace", "steps": 3, "seed": 1, "grow": 1, "feather": 2,
+        "prefill": "mean", "strength": 1.0, "jump_length": 2, "jump_n_sample": 2}})
+    prompt["model"]["inputs"]["channels"] = 4
+    prompt["sdvae"] = {"class_type": "ProbeRandomVAE", "inputs": {}}
+    prompt["node"]["inputs"]["vae"] = ["sdvae", 0]
+    prompt["denoise"] = {"class_type": "NoisekitDenoisePhoto", "inputs": {
+        "image": ["image", 0], "noise_level": 10.0, "mode": "sample", "steps": 2, "seed": 0, "tile": 512,
+        "guider": ["guider", 0], "vae": ["sdvae", 0], "resolution": 48}}
+    prompt["denoised"] = {"class_type": "ProbeImageStats", "inputs": {"image": ["denoise", 0]}}
+    entry = comfyui.run(prompt, timeout=600)
+    out, denoised = image_of(entry, "out"), image_of(entry, "denoised")
+    from noisekit.photo.masks import feather_mask, grow_mask
+
+    soft = feather_mask(grow_mask(mask.float(), 1), 2)[..., None].expand_as(out)
+    assert torch.equal(out[soft == 0].float(), image[soft == 0].float())
+    assert torch.isfinite(out).all() and ((out[soft == 1] - image[soft == 1]).abs() > 1e-3).any()
+    assert denoised.shape == image.shape and torch.isfinite(denoised).all()
+
+
 def test_photo_node_errors_read_well_in_comfyui(comfyui):
     write_photo(comfyui, "photo.png")
     prompt = guided_prompt({"class_type": "NoisekitInpaintPhoto", "inputs": {

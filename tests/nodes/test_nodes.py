@@ -521,6 +521,13 @@ def test_sample_node_runs_comfyuis_own_sampler(comfy):
     with pytest.raises(ValueError, match="input 'sampler'"):
         NODES["NoisekitSample"]().run(model, sigmas, "euler", 3, width=8, height=8)
 
+    def ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        return model.inner_model.inner_model.model_sampling  # what ComfyUI's ancestral samplers look up
+
+    ancestral.__name__ = "sample_euler_ancestral"
+    with pytest.raises(ValueError, match=r"Sample \(noisekit\): ComfyUI's sample_euler_ancestral .* SamplerCustom"):
+        NODES["NoisekitSample"]().run(model, sigmas, comfy.samplers.KSAMPLER(ancestral), 3, width=8, height=8)
+
 
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():
     import pickle
