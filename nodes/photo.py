@@ -28,8 +28,8 @@ GUIDED_INPUTS = {
                                      "VAE-encoded and the method runs on the latent through the guider."}),
     "vae": ("VAE", {"tooltip": "The VAE of the guider's model."}),
     "resolution": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
-                           "tooltip": "With a guider: work at this longer side (e.g. 1024 for SDXL); 0 = the photo's "
-                                      "own size (rounded to the VAE's multiple)."})}
+                           "tooltip": "With a guider: work at this longer side (e.g. 1024 for SDXL); 0 = the box's own "
+                                      "size (padded to the VAE's multiple, no resampling)."})}
 WHOLE = 1 << 16  # one tile: inside ComfyUI its model management budgets the memory
 
 
@@ -105,7 +105,9 @@ class DenoisePhoto:
     FUNCTION = "run"
     CATEGORY = CATEGORY
     DESCRIPTION = ("Removes Gaussian-like noise from a photo of any size (tiled). one_step is the MMSE estimate "
-                   "(highest PSNR); sample runs a sampler from the photo's noise level (more detail).")
+                   "(highest PSNR); sample runs a sampler from the photo's noise level (more detail). With a GUIDER "
+                   "and VAE the photo's latent is denoised as a state at that noise level (for a latent model "
+                   "noise_level acts as a strength).")
 
     @classmethod
     def INPUT_TYPES(cls):
