@@ -8,6 +8,7 @@ import torch
 from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
+from ..schedules.tools import check_sigmas as check_sigma_values
 from .compat import comfy_sampler_function, noisekit_model
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
@@ -133,12 +134,12 @@ def check_sampler(node: str, sampler):
 
 
 def check_sigmas(node: str, name: str, sigmas, min_len: int = 1) -> torch.Tensor:
-    """SIGMAS: a 1-D tensor of at least ``min_len`` finite, non-negative noise levels."""
-    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1:
-        raise NodeError(node, name, f"expected SIGMAS (a 1-D tensor of noise levels), got {_shape(sigmas)}")
+    """SIGMAS: a 1-D tensor of at least ``min_len`` finite, non-negative noise levels (in any order)."""
+    try:
+        sigmas = check_sigma_values(sigmas, node, name, order="any")
+    except ValueError as e:
+        raise NodeError(node, name, str(e).split(f"'{name}' ", 1)[-1]) from None
     if len(sigmas) < min_len:
         raise NodeError(node, name, f"needs at least {min_len} sigma(s), got {len(sigmas)}; "
                                     "check the schedule's steps or the split point")
-    if not torch.isfinite(sigmas).all() or (sigmas < 0).any():
-        raise NodeError(node, name, f"noise levels must be finite and >= 0, got {sigmas.tolist()}")
     return sigmas
