@@ -134,8 +134,20 @@ try {
     const pts = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points;
     return { last: pts[pts.length - 1].y, lowest: pts[pts.length - 2].y, zero: pts[pts.length - 1].zero };
   }, custom);
-  if (mode === "nodes2") { // pointer editing goes through the node's own canvas there; the rest is shared
+  if (mode === "nodes2") { // the curve is the widget's own canvas there: drag point 3 on it, then type a list
     result.customPixels = await drawnPixels(custom);
+    const [x3, y3] = await page.evaluate((id) => {
+      const canvas = document.querySelector(`[data-node-id="${id}"] canvas`);
+      const box = canvas.getBoundingClientRect(); // drawn at 2x: widget pixels = canvas.width / 2 across box.width
+      const p = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points[3];
+      const k = box.width / (canvas.width / 2);
+      return [box.left + p.x * k, box.top + p.y * k];
+    }, custom);
+    await page.mouse.move(x3, y3);
+    await page.mouse.down();
+    await page.mouse.move(x3, y3 - 3, { steps: 3 });
+    await page.mouse.up();
+    result.customDragged = await widget(custom, "sigmas");
     await setWidget(custom, "sigmas", "14.6, 8, 4, 2, 1, 0.5, 0.25, 0.12, 0.06, 0.03, 0");
     await page.waitForFunction((id) => window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.sigmas?.[1] === 8,
       custom, { timeout: 20000 });
