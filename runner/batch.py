@@ -153,10 +153,15 @@ def cmd_run_over(args) -> int:
     from .formats import GraphFormatError, load_prompt, read_graph
     from .report import write_json_atomic
 
+    from .comfy import find_comfyui
+
     classes = default_node_classes()
     try:
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if find_comfyui(args.comfyui) or args.golden:
+            raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
+                             "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
         devices.check_device(args.device)
         prompt, workflow = load_prompt(read_graph(args.graph), classes)
         prompt = apply_sets(prompt, parse_set(args.set), classes)

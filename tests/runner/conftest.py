@@ -1,5 +1,6 @@
-"""Shared by the many-inputs tests (test_batch.py, test_batch_ray.py): a folder of 12 small noisy
-photos and one corrupt file, and what ``noisekit run`` writes for each photo alone."""
+"""The runner's tests run without ComfyUI even where NOISEKIT_COMFYUI is set (tests/comfyui uses it).
+For the many-inputs tests (test_batch.py): a folder of 12 small noisy photos and one corrupt file, and
+what ``noisekit run`` writes for each photo alone."""
 import os
 
 import pytest
@@ -13,6 +14,11 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         "example_workflows")
 DENOISE = os.path.join(EXAMPLES, "denoise_photo_api.json")
 SAVED = "noisekit_denoised_00001_.png"
+
+
+@pytest.fixture(autouse=True)
+def no_comfyui(monkeypatch):
+    monkeypatch.delenv("NOISEKIT_COMFYUI", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +45,7 @@ def lone_threads():
 def one_by_one(photos, lone_threads, tmp_path_factory):
     """name -> the bytes ``noisekit run DENOISE --set 1.image=NAME`` writes for that photo alone."""
     saved, out, threads = dict(PATHS), tmp_path_factory.mktemp("one_by_one"), torch.get_num_threads()
+    comfyui = os.environ.pop("NOISEKIT_COMFYUI", None)  # before no_comfyui: a session fixture
     torch.set_num_threads(lone_threads)
     try:
         for i in range(12):
@@ -48,4 +55,6 @@ def one_by_one(photos, lone_threads, tmp_path_factory):
     finally:
         PATHS.update(saved)
         torch.set_num_threads(threads)
+        if comfyui is not None:
+            os.environ["NOISEKIT_COMFYUI"] = comfyui
     return {name: (out / name / SAVED).read_bytes() for name in sorted(os.listdir(out))}
