@@ -281,14 +281,13 @@ class RayWorker:
     def __init__(self, job, cwd: str, threads: int):
         if os.path.isdir(cwd):
             os.chdir(cwd)
-        self.root = tempfile.mkdtemp(prefix="noisekit-batch-")
         self.work = start_quietly(job, threads)
 
     def pid(self) -> int:
         return os.getpid()
 
     def run(self, item: dict) -> dict:
-        return attempt(self.work, item, os.path.join(self.root, "item"))
+        return attempt(self.work, item, tempfile.mkdtemp(prefix="noisekit-batch-"))  # removed when done
 
 
 class RayPool:
