@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from ..models.analytic import GaussianDenoiser
+from ..models.analytic import gaussian_problem, rms, start_and_exact
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 
@@ -37,22 +37,6 @@ RATIOS = [(f"noisekit {name}", ref) for name, refs in (
     ("euler", ("k-diffusion-style euler loop", "diffusers EulerDiscreteScheduler")),
     ("dpmpp_2m", ("k-diffusion-style dpmpp_2m loop", "diffusers DPMSolverMultistepScheduler"))) for ref in refs]
 SD_BETAS = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
-
-
-def gaussian_problem(shape=(1, 4, 64, 64)):
-    g = torch.Generator().manual_seed(0)
-    std = torch.empty(shape, dtype=torch.float64).uniform_(math.log(0.1), math.log(1.5), generator=g).exp()
-    mean = 0.5 * torch.randn(shape, generator=g, dtype=torch.float64)
-    eps = torch.randn(shape, generator=g, dtype=torch.float64)
-    return GaussianDenoiser(mean, std), eps
-
-
-def start_and_exact(model, eps, sigma0: float):
-    return model.mean + (model.std**2 + sigma0**2).sqrt() * eps, model.mean + model.std * eps
-
-
-def rms(a, b) -> float:
-    return float(((a - b) ** 2).mean().sqrt())
 
 
 def slope(nfes, errors) -> float:
