@@ -86,13 +86,22 @@ class ComfyModel:
         return self.denoiser(x, sigma)
 
 
-def run_comfy(modules, fn_name, model, x, sigmas, options, noise=None):
+def run_comfy(modules, fn_name, model, x, sigmas, options, noise=None, callback=None):
     sampling, uni_pc, _ = modules
     owner, name = (uni_pc, fn_name.split(".")[1]) if fn_name.startswith("uni_pc.") else (sampling, fn_name)
     if noise is not None:
         options = {**options, "noise_sampler": noise}
     # ComfyUI's uni_pc writes into the sigmas it is given: hand it a copy
-    return getattr(owner, name)(model, x.clone(), sigmas.clone(), extra_args={}, disable=True, **options)
+    return getattr(owner, name)(model, x.clone(), sigmas.clone(), extra_args={}, disable=True, callback=callback,
+                                **options)
+
+
+def unipc_states(modules, fn_name, model, x, sigmas):
+    """ComfyUI's uni_pc states at sigmas[1:-2], in VE scale: its callback reports x / sqrt(1 + sigma^2),
+    first the start, then after each step but the last two, which it takes in one call."""
+    seen = []
+    run_comfy(modules, fn_name, model, x, sigmas, {}, callback=lambda d: seen.append(d["x"].clone()))
+    return [(state * (1 + float(s) ** 2) ** 0.5).tolist() for state, s in zip(seen[1:-1], sigmas[1:-2])]
 
 
 def step_noise(sigmas, shape, seed=5):
@@ -115,6 +124,8 @@ def record(root: str, out: Path):
         z = noise if label in STOCHASTIC else None
         outputs[label] = {"comfyui": fn, "comfyui_options": options, "noisekit": ours, "noisekit_options": our_options,
                           "x": run_comfy(modules, fn, cmodel, x, sigmas, options, z).tolist()}
+        if fn.startswith("uni_pc."):
+            outputs[label]["states"] = unipc_states(modules, fn, cmodel, x, sigmas)
     data = {"about": "ComfyUI's samplers on an exact 3-d Gaussian mixture, float64 (bench/comfyui_reference.py)",
             "means": model.means.tolist(), "stds": model.stds.tolist(), "weights": model.log_weights.exp().tolist(),
             "x": x.tolist(), "sigmas": sigmas.tolist(), "noise": [table[float(s)].tolist() for s in sigmas[:-1]],

@@ -393,7 +393,12 @@ def unipc_step(run, x, i, points, variant):
 def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh2"):
     """UniPC (Zhao et al. 2023), data prediction: a UniP-``order`` predictor, the model evaluated
     there, then the UniC corrector (one order higher) with that evaluation, which is reused by the
-    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2)."""
+    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2).
+
+    ComfyUI's uni_pc (bh1) and uni_pc_bh2 step for step (recorded values) except at the end: they
+    lower the order of the last two steps and skip the last corrector, where this keeps the order
+    and corrects the last step too (one more model call when the sigmas end above 0; to 0 the last
+    step extrapolates D, ``Run.denoised_at_zero``)."""
     run = Run("unipc", model, x, sigmas, extra_args, callback, disable)
     return predict_correct(run, x, partial(unipc_step, variant=variant), order)
 
@@ -425,7 +430,10 @@ def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None,
     """DPM-Solver++(2M/3M) SDE (Lu et al. 2022b; k-diffusion's multistep SDE form), for alpha, sigma:
     x' = (sigma'/sigma) e^{-eta h} x + alpha' (1 - e^{-h - eta h}) D + multistep corrections
          + sigma' sqrt(1 - e^{-2 eta h}) s_noise z.
-    eta = 0 is the deterministic multistep ODE solver (and then the last step extrapolates D to 0)."""
+    eta = 0 is the deterministic multistep ODE solver (and then the last step extrapolates D to 0).
+    The 2M form is ComfyUI's dpmpp_2m_sde step for step, both solver types (recorded values); the 3M
+    form's third-order term has the factor 2 of phi_3 that ComfyUI's and k-diffusion's lack (theirs
+    is then second order; the numbers differ from the third step on)."""
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     noise = run.noise_sampler(x, noise_sampler, brownian) if eta > 0 else None
     for i in run:
