@@ -72,7 +72,7 @@ SAMPLERS.register("unipc", (
     tags=("ode",))(solvers.sample_unipc)
 SAMPLERS.register("pc_sigma", (Param("order", "INT", 4, 1, 4, 1, tooltip="Predictor order (the corrector adds one)."),),
     tags=("ode",), description="UniPC's predictor-corrector with D interpolated in sigma instead of log sigma: "
-                               "the most accurate solver at about 10 steps.")(solvers.sample_pc_sigma)
+                               "noisekit's most accurate solver from about 10 steps.")(solvers.sample_pc_sigma)
 
 
 def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=None, base="euler_ancestral",
