@@ -4,9 +4,9 @@ ComfyUI and diffusers.
     python -m noisekit.bench samplers [--mixtures]
     NOISEKIT_COMFYUI=/path/to/ComfyUI NOISEKIT_COMFYUI_PYTHON=/path/to/its/python python -m noisekit.bench samplers
 
-0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers:
-   RMS end error against a DOP853 reference (converged: two tolerances compared) at 5-50 model
-   calls on karras and exponential schedules, noisekit's candidates against ComfyUI's samplers
+0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
+   the bundled UNet in float64 generating from noise: RMS end error against a DOP853 reference
+   (converged: two tolerances compared) at 5-50 model calls on karras and exponential schedules, noisekit's candidates against ComfyUI's samplers
    (run in ComfyUI's Python when NOISEKIT_COMFYUI is set; else the ones noisekit reproduces step
    for step, with ComfyUI's last step) and diffusers' UniPC and DPM++ (when installed).
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.analytic import gaussian_problem, mixture, rms, start_and_exact
+from ..models.analytic import gaussian_problem, mixture, probability_flow, rms, start_and_exact
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 
@@ -70,6 +70,9 @@ class MixtureProblem:
     """Data x0 from a mixture, fixed unit noise; the start at sigma0 is x0 + sigma0 eps and its
     reference endpoint a DOP853 solve (cached per sigma0), checked against a 100x tighter one."""
 
+    rtols = (1e-10, 1e-12)  # the reference's tolerance and the tighter one it is checked against
+    candidates = CANDIDATES
+
     def __init__(self, name, model, n, seed=1):
         g = torch.Generator().manual_seed(seed)
         self.name, self.model = name, model
@@ -77,23 +80,60 @@ class MixtureProblem:
         self.eps = torch.randn(self.x0.shape, generator=g, dtype=torch.float64)
         self.references = {}
 
+    def solve(self, x, sigma0, rtol):
+        return self.model.ode_solution(x, sigma0, 0.0, rtol)
+
     def start(self, sigma0: float):
         return self.x0 + sigma0 * self.eps
 
-    def reference(self, sigma0: float, rtol=1e-10):
-        key = (round(sigma0, 9), rtol)
+    def reference(self, sigma0: float, rtol=None):
+        key = (round(sigma0, 9), rtol or self.rtols[0])
         if key not in self.references:
-            self.references[key] = self.model.ode_solution(self.start(sigma0), sigma0, 0.0, rtol)
+            self.references[key] = self.solve(self.start(sigma0), sigma0, key[1])
         return self.references[key]
 
     def error(self, out, sigma0: float):
         return rms(out, self.reference(sigma0))
 
 
+class NoGradModel:
+    """A torch module as a denoiser called without autograd (pickles to ComfyUI's process)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.sigma_min, self.sigma_max, self.parameterisation = net.sigma_min, net.sigma_max, net.parameterisation
+
+    def __call__(self, x, sigma, **cond):
+        with torch.no_grad():
+            return self.net(x, sigma, **cond)
+
+
+class UNetProblem(MixtureProblem):
+    """The bundled UNet in float64 generating a 16x16 picture from noise (x = sigma0 eps); the
+    reference integrates its ODE to sigma 1e-3 (DOP853), then takes D there (an O(1e-6) last step)."""
+
+    rtols = (1e-8, 1e-10)
+    candidates = {k: CANDIDATES[k] for k in ("pc_sigma", "pc_sigma o3", "unipc", "unipc o2", "dpmpp_2m", "ipndm")}
+
+    def __init__(self, name, seed=1):
+        from ..models.loader import load_model
+
+        g = torch.Generator().manual_seed(seed)
+        self.name, self.model = name, NoGradModel(load_model().double().eval())
+        self.eps = torch.randn((1, 3, 16, 16), generator=g, dtype=torch.float64)
+        self.x0 = torch.zeros_like(self.eps)
+        self.references = {}
+
+    def solve(self, x, sigma0, rtol):
+        end = probability_flow(self.model, x, sigma0, 1e-3, rtol)
+        return self.model(end, end.new_full((1,), 1e-3))
+
+
 def mixture_problems():
     return [MixtureProblem("64-d mixture (10 components, std 0.05..0.5)", mixture(64, 10, (0.05, 0.5)), 64),
             MixtureProblem("2-d tight mixture (8 components, std 0.01..0.03)", mixture(2, 8, (0.01, 0.03), seed=1),
-                           256)]
+                           256),
+            UNetProblem("bundled UNet, 1x3x16x16 from noise")]
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
@@ -103,7 +143,7 @@ def sigmas_for(schedule, nfe, two_calls=False):
 def noisekit_errors(problem):
     """{(label, schedule): {nfe: error}} of noisekit's candidates."""
     out = {}
-    for label, (name, options) in CANDIDATES.items():
+    for label, (name, options) in problem.candidates.items():
         for schedule in SCHEDULES:
             row = out[label, schedule] = {}
             for nfe in MIX_NFES:
@@ -174,8 +214,9 @@ def print_mixture_tables(problems):
         have_diffusers = False
     for problem in problems:
         print(f"\n## {problem.name}: RMS error vs a DOP853 reference (fp64, sigma {SIGMA_MIN}..{SIGMA_MAX} then 0)")
-        tight = problem.reference(SIGMA_MAX, 1e-12)
-        print(f"reference converged: rtol 1e-10 vs 1e-12 differ by {rms(problem.reference(SIGMA_MAX), tight):.1e} RMS")
+        loose, tight = problem.rtols
+        print(f"reference converged: rtol {loose:.0e} vs {tight:.0e} differ by "
+              f"{rms(problem.reference(SIGMA_MAX), problem.reference(SIGMA_MAX, tight)):.1e} RMS")
         rows = {(f"noisekit {label}", schedule): row for (label, schedule), row in noisekit_errors(problem).items()}
         theirs = {k: v for k, v in (peers or same_step_errors(problem)).items() if k[0] == problem.name}
         peer_rows = {(f"ComfyUI {label}", schedule): row for (_, label, schedule), row in theirs.items()}
@@ -185,12 +226,12 @@ def print_mixture_tables(problems):
         print(f"{'sampler':<40}{'schedule':<13}" + "".join(f"{'NFE ' + str(n):>10}" for n in MIX_NFES))
         for (label, schedule), row in {**rows, **peer_rows}.items():
             print(f"{label:<40}{schedule:<13}" + "".join(f"{row[n]:>10.2e}" for n in MIX_NFES))
-        print(f"{'NFE':<6}{'noisekit best':<40}{'best peer':<50}{'ratio':>8}")
+        print(f"{'NFE':<6}{'noisekit best':<46}{'best peer':<58}{'ratio':>6}")
         for n in MIX_NFES:
             ours = min(rows.items(), key=lambda kv: kv[1][n])
             peer = min(peer_rows.items(), key=lambda kv: kv[1][n])
-            print(f"{n:<6}{' '.join(ours[0]) + f' {ours[1][n]:.2e}':<40}{' '.join(peer[0]) + f' {peer[1][n]:.2e}':<50}"
-                  f"{ours[1][n] / peer[1][n]:>8.2f}")
+            print(f"{n:<6}{' '.join(ours[0]) + f' {ours[1][n]:.2e}':<46}{' '.join(peer[0]) + f' {peer[1][n]:.2e}':<58}"
+                  f"{ours[1][n] / peer[1][n]:>6.2f}")
 
 
 def slope(nfes, errors) -> float:
