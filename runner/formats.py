@@ -24,8 +24,54 @@ VIRTUAL = ("Reroute", "PrimitiveNode", "Note", "MarkdownNote")
 MUTED, BYPASSED = 2, 4
 
 
+MAX_NESTING = 100  # real graphs nest about 6 deep; anything near Python's recursion limit is refused
+
+
 class GraphFormatError(ValueError):
-    """A file that is not a ComfyUI graph, with what was expected."""
+    """A file that is not a ComfyUI graph, or one whose structure is malformed: ``problems`` holds
+    (node id or None, message) for each defect found."""
+
+    def __init__(self, message: str, problems=()):
+        self.problems = list(problems) or [(None, message)]
+        lines = "".join(f"\n  - {'graph' if n is None else f'node {n}'}: {m}" for n, m in problems)
+        super().__init__(message + lines)
+
+
+def _no_duplicate_keys(pairs):
+    """json object_pairs_hook: a key given twice is an error, not 'the last one wins'."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise GraphFormatError(f"the key {key!r} appears twice in one object; keep one")
+        out[key] = value
+    return out
+
+
+def nesting_depth(data) -> int:
+    """How deep lists and objects nest (iteratively, so any depth can be measured)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def parse_json(text, where: str):
+    """JSON text -> data, refusing duplicate keys and absurd nesting; errors name ``where``."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except GraphFormatError as e:
+        raise GraphFormatError(f"{where}: {e}") from None
+    except RecursionError:
+        raise GraphFormatError(f"{where}: nested deeper than Python can read; a graph nests about 6 deep") from None
+    except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+        raise GraphFormatError(f"{where}: not valid JSON ({e})") from None
+    if nesting_depth(data) > MAX_NESTING:
+        raise GraphFormatError(f"{where}: lists or objects nest more than {MAX_NESTING} deep; a graph nests "
+                               "about 6 deep")
+    return data
 
 
 def read_graph(path: str) -> dict:
@@ -35,36 +81,63 @@ def read_graph(path: str) -> dict:
     ``load_prompt`` accepts too (the API prompt is what ran; the workflow is kept
     for the next SaveImage)."""
     if path.lower().endswith(".png"):
-        info = Image.open(path).info
-        chunks = {key: json.loads(info[key]) for key in ("prompt", "workflow") if key in info}
+        try:
+            with Image.open(path) as img:
+                info = img.info
+        except Image.DecompressionBombError as e:
+            raise GraphFormatError(f"{path}: {e}") from None
+        chunks = {key: parse_json(info[key], f"{path}, its {key!r} text chunk")
+                  for key in ("prompt", "workflow") if key in info}
         if not chunks:
             raise GraphFormatError(f"{path}: this PNG carries no ComfyUI graph (no 'prompt' or 'workflow' text chunk)")
         return {"png_chunks": chunks}
+    with open(path, "rb") as f:
+        text = f.read()
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise GraphFormatError(f"{path}: not valid JSON ({e})") from None
+        text = text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GraphFormatError(f"{path}: not a text file ({e}); give a graph .json or a PNG saved by SaveImage") \
+            from None
+    return parse_json(text, path)
 
 
 def is_ui_workflow(data) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("nodes"), list) and "links" in data
+    return isinstance(data, dict) and "nodes" in data and "links" in data
 
 
 def normalize_api(prompt) -> dict:
     """Check the API shape and make link ids strings. Literal lists stay wrapped in {"__value__": [...]}
     (a bare 2-list is a link); validation unwraps them."""
-    if not isinstance(prompt, dict) or not prompt or not all(isinstance(v, dict) for v in prompt.values()):
+    if not isinstance(prompt, dict) or not any(isinstance(v, dict) for v in prompt.values()):
         raise GraphFormatError("not a ComfyUI graph: expected an API prompt {id: {class_type, inputs}} "
                                "or a UI workflow with 'nodes' and 'links'")
-    out = {}
+    problems, out = [], {}
     for node_id, node in prompt.items():
+        if not isinstance(node, dict):
+            problems.append((node_id, f"must be an object {{class_type, inputs}}, got {_kind(node)}"))
+            continue
+        if not isinstance(node.get("class_type"), str):
+            problems.append((node_id, f"'class_type' must be the node type's name, got {_kind(node.get('class_type'))}"))
         inputs = node.get("inputs") or {}
         if not isinstance(inputs, dict):
-            raise GraphFormatError(f"node {node_id}: 'inputs' must be an object of input name -> value")
+            problems.append((node_id, f"'inputs' must be an object of input name -> value, got {_kind(inputs)}"))
+            continue
         inputs = {k: ([str(v[0]), v[1]] if is_link(v) else v) for k, v in inputs.items()}
         out[str(node_id)] = {**node, "inputs": inputs}
+    if problems:
+        raise GraphFormatError(f"malformed API prompt, {len(problems)} problem(s):", problems)
     return out
+
+
+def _kind(value) -> str:
+    """A short description of a malformed value for an error message."""
+    text = json.dumps(value, default=repr) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def link_sources(node: dict) -> list[str]:
+    """The ids of the nodes linked into an API node's inputs."""
+    return [v[0] for v in node["inputs"].values() if is_link(v)]
 
 
 def is_link(value) -> bool:
@@ -111,14 +184,99 @@ def widget_values(node: dict, cls) -> dict:
 
 
 def _links(workflow: dict) -> dict:
-    """link id -> (origin id, origin slot); links are [id, origin, slot, target, slot, type] or objects."""
+    """link id -> (origin id, origin slot); links are [id, origin, slot, target, slot, type] or objects
+    (``check_workflow`` has checked their shape)."""
     out = {}
     for link in workflow.get("links") or []:
         if isinstance(link, dict):
             out[link["id"]] = (link["origin_id"], link["origin_slot"])
-        elif link:
+        else:
             out[link[0]] = (link[1], link[2])
     return out
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _link_problem(link) -> str | None:
+    if isinstance(link, dict):
+        fields = (link.get("id"), link.get("origin_id"), link.get("origin_slot"))
+    elif isinstance(link, list) and len(link) >= 3:
+        fields = tuple(link[:3])
+    else:
+        return f"a link must be [id, origin_id, origin_slot, target_id, target_slot, type], got {_kind(link)}"
+    if not (_is_id(fields[0]) and _is_id(fields[1]) and _is_index(fields[2])):
+        return f"a link needs an id, an origin node id and an output index >= 0, got {_kind(link)}"
+    return None
+
+
+def _node_problems(node) -> list[str]:
+    """What makes one UI node unreadable (its id is checked by the caller)."""
+    out = []
+    if not isinstance(node.get("type"), str):
+        out.append(f"'type' must be the node type's name, got {_kind(node.get('type'))}")
+    values = node.get("widgets_values")
+    if values is not None and not isinstance(values, (list, dict)):
+        out.append(f"'widgets_values' must be a list, got {_kind(values)}")
+    if node.get("mode") is not None and not _is_index(node.get("mode")):
+        out.append(f"'mode' must be a number (0 normal, 2 muted, 4 bypassed), got {_kind(node.get('mode'))}")
+    for key in ("inputs", "outputs"):
+        slots = node.get(key)
+        if slots is not None and (not isinstance(slots, list) or not all(isinstance(x, dict) for x in slots)):
+            out.append(f"'{key}' must be a list of objects, got {_kind(slots)}")
+    for slot in node.get("inputs") if isinstance(node.get("inputs"), list) else []:
+        if not isinstance(slot, dict):
+            continue
+        if not isinstance(slot.get("name"), str):
+            out.append(f"an input has no 'name' (got {_kind(slot.get('name'))})")
+        if slot.get("link") is not None and not _is_id(slot.get("link")):
+            out.append(f"input {slot.get('name')!r}: 'link' must be a link id, got {_kind(slot.get('link'))}")
+        widget = slot.get("widget")
+        if widget is not None and not (isinstance(widget, dict) and isinstance(widget.get("name", ""), str)):
+            out.append(f"input {slot.get('name')!r}: 'widget' must be an object with a name, got {_kind(widget)}")
+    return out
+
+
+def check_workflow(workflow: dict):
+    """Refuse a UI workflow whose structure the converter cannot read, with every defect at once."""
+    if not isinstance(workflow["nodes"], list):
+        raise GraphFormatError(f"malformed UI workflow: 'nodes' must be a list, got {_kind(workflow['nodes'])}")
+    problems, ids = [], set()
+    for index, node in enumerate(workflow["nodes"]):
+        if not isinstance(node, dict):
+            problems.append((None, f"nodes[{index}] must be an object, got {_kind(node)}"))
+            continue
+        node_id = node.get("id")
+        if not _is_id(node_id):
+            problems.append((None, f"nodes[{index}] has no usable 'id' (got {_kind(node_id)})"))
+            continue
+        if node_id in ids:
+            problems.append((node_id, "the id is used by two nodes; every node needs its own id"))
+        ids.add(node_id)
+        problems.extend((node_id, p) for p in _node_problems(node))
+    links = workflow.get("links")
+    if links is not None and not isinstance(links, list):
+        problems.append((None, f"'links' must be a list, got {_kind(links)}"))
+    link_ids = set()
+    for link in links if isinstance(links, list) else []:
+        if (why := _link_problem(link)) is not None:
+            problems.append((None, why))
+            continue
+        link_id = link["id"] if isinstance(link, dict) else link[0]
+        if link_id in link_ids:
+            problems.append((None, f"link id {link_id!r} is used twice; every link needs its own id"))
+        link_ids.add(link_id)
+    definitions = workflow.get("definitions")
+    if definitions is not None and not (isinstance(definitions, dict) and isinstance(
+            definitions.get("subgraphs") or [], list) and all(isinstance(g, dict) for g in definitions.get("subgraphs") or [])):
+        problems.append((None, f"'definitions' must be an object with a list of subgraphs, got {_kind(definitions)}"))
+    if problems:
+        raise GraphFormatError(f"malformed UI workflow, {len(problems)} problem(s):", problems)
 
 
 def _connectable(a, b) -> bool:
@@ -135,29 +293,33 @@ class _Resolver:
         self.nodes = {n["id"]: n for n in workflow["nodes"]}
         self.links = _links(workflow)
 
-    def input(self, node: dict, slot: int, want=None, seen=frozenset()):
-        """(origin id, slot) feeding input ``slot`` of ``node``, or None (unconnected).
-        ``want`` is the type asked for (through reroutes: the final consumer's input type)."""
-        inputs = node.get("inputs") or []
-        link = inputs[slot].get("link") if slot < len(inputs) else None
-        if link is None or link not in self.links:
-            return None
-        want = inputs[slot].get("type") if want is None else want
-        origin, origin_slot = self.links[link]
-        if (origin, origin_slot) in seen:
-            raise GraphFormatError(f"node {node['id']}: its input links loop through reroutes or bypassed nodes")
-        source = self.nodes.get(origin)
-        if source is None:
-            return (str(origin), origin_slot)  # dangling: validation reports the missing node
-        return self.output(source, origin_slot, want, seen | {(origin, origin_slot)})
-
-    def output(self, node: dict, slot: int, want, seen):
-        if node.get("mode") == BYPASSED:
-            index = self._bypass_input(node, slot, want)
-            return None if index < 0 else self.input(node, index, None, seen)
-        if node["type"] in VIRTUAL:  # Reroute passes input 0 through; PrimitiveNode has none (its value is set)
-            return self.input(node, slot, want, seen) if slot < len(node.get("inputs") or []) else None
-        return (str(node["id"]), slot)
+    def input(self, node: dict, slot: int):
+        """(origin id, slot) feeding input ``slot`` of ``node``, or None (unconnected). Through reroutes the
+        wanted type is the final consumer's input type; through a bypassed node, that node's input type."""
+        want, seen = None, set()
+        while True:
+            inputs = node.get("inputs") or []
+            link = inputs[slot].get("link") if slot < len(inputs) else None
+            if link is None or link not in self.links:
+                return None
+            want = inputs[slot].get("type") if want is None else want
+            origin, origin_slot = self.links[link]
+            if (origin, origin_slot) in seen:
+                raise GraphFormatError(f"node {node['id']}: its input links loop through reroutes or bypassed nodes")
+            seen.add((origin, origin_slot))
+            source = self.nodes.get(origin)
+            if source is None:
+                return (str(origin), origin_slot)  # dangling: validation reports the missing node
+            if source.get("mode") == BYPASSED:  # an output is fed by the input of the matching type
+                node, slot, want = source, self._bypass_input(source, origin_slot, want), None
+                if slot < 0:
+                    return None
+            elif source["type"] in VIRTUAL:  # Reroute passes input 0 through; PrimitiveNode has none (its value is set)
+                if origin_slot >= len(source.get("inputs") or []):
+                    return None
+                node, slot = source, origin_slot
+            else:
+                return (str(source["id"]), origin_slot)
 
     @staticmethod
     def _bypass_input(node: dict, slot: int, want) -> int:
@@ -175,7 +337,7 @@ class _Resolver:
 
 
 def _check_subgraphs(workflow: dict):
-    ids = {s.get("id") for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
+    ids = {s.get("id") for s in (workflow.get("definitions") or {}).get("subgraphs") or [] if _is_id(s.get("id"))}
     for node in workflow["nodes"]:
         if node.get("type") in ids:
             raise GraphFormatError(f"node {node['id']} is a subgraph; the runner does not expand subgraphs yet: "
@@ -189,13 +351,15 @@ def _primitive_values(workflow: dict, links: dict) -> dict:
     for node in workflow["nodes"]:
         for inp in node.get("inputs") or []:
             origin = nodes.get(links.get(inp.get("link"), (None,))[0])
-            if origin is not None and origin["type"] == "PrimitiveNode" and origin.get("widgets_values"):
+            if origin is not None and origin["type"] == "PrimitiveNode" and isinstance(origin.get("widgets_values"), list) \
+                    and origin["widgets_values"]:
                 out[(node["id"], (inp.get("widget") or {}).get("name", inp["name"]))] = origin["widgets_values"][0]
     return out
 
 
 def ui_to_api(workflow: dict, node_classes: dict) -> dict:
     """The API prompt ComfyUI's frontend queues for this UI workflow."""
+    check_workflow(workflow)
     _check_subgraphs(workflow)
     resolver = _Resolver(workflow)
     primitives = _primitive_values(workflow, resolver.links)
@@ -225,6 +389,8 @@ def ui_to_api(workflow: dict, node_classes: dict) -> dict:
 
 def load_prompt(data, node_classes: dict) -> tuple[dict, dict | None]:
     """(API prompt, UI workflow or None) from either format, or from ``read_graph``'s PNG chunks."""
+    if nesting_depth(data) > MAX_NESTING + 2:
+        raise GraphFormatError(f"lists or objects nest more than {MAX_NESTING} deep; a graph nests about 6 deep")
     if isinstance(data, dict) and "png_chunks" in data:
         chunks = data["png_chunks"]
         if "prompt" in chunks:
