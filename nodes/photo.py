@@ -5,6 +5,7 @@ from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..photo.denoise import MODES, denoise_photo
 from ..photo.inpaint import METHODS, inpaint
+from ..photo.masks import MAX_EDGE
 from ..photo.prefill import PREFILLS
 from ..registry import default_of
 from .spec import SEED, NodeError, check_image, check_mask, check_model, check_sampler, node_errors
@@ -98,8 +99,8 @@ class InpaintPhoto:
                     "steps": ("INT", {"default": default_of(inpaint, "steps"), "min": 1, "max": 500,
                                       "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,
-                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
-                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
+                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": MAX_EDGE, "tooltip": "Dilate the mask by pixels."}),
+                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": MAX_EDGE, "tooltip": "Soft edge width in pixels."}),
                     "prefill": (list(PREFILLS), {"default": default_of(inpaint, "prefill"),
                                 "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
                                            "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),
