@@ -438,3 +438,11 @@ def test_denoise_to_a_missing_folder_fails_before_work(tmp_path, capsys):
     code, _, err = run(capsys, ["denoise", str(tmp_path / "p.png"), str(tmp_path / "missing" / "o.png"),
                                 "--model", str(tmp_path / "no-model.safetensors")])
     assert code == 2 and "does not exist" in err  # the output folder, before the (missing) model is touched
+
+
+def test_inpaint_with_everything_masked(tmp_path, capsys):
+    """Found by the fuzz suite: the biharmonic prefill has no boundary when every pixel is masked."""
+    Image.new("L", (16, 16), 255).save(tmp_path / "white.png")
+    code, _, _ = run(capsys, ["inpaint", str(tmp_path / "white.png"), str(tmp_path / "white.png"),
+                              str(tmp_path / "o.png"), "--steps", "2"])
+    assert code == 0 and np.asarray(Image.open(tmp_path / "o.png")).std() > 0
