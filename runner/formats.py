@@ -3,12 +3,10 @@
 API prompt ("Export (API)"): ``{id: {"class_type", "inputs": {name: value | [src_id, slot]}, "_meta"}}``,
 literal lists wrapped as ``{"__value__": [...]}``.
 
-UI workflow ("Save"): nodes / links / widgets_values. Converted the way the
-frontend's graphToPrompt does: widget values in INPUT_TYPES order (required, then
+UI workflow ("Save"): nodes / links / widgets_values, converted the way the
+frontend's graphToPrompt does (runner/convert.py: reroutes, primitive nodes, muted
+and bypassed nodes, subgraphs): widget values in INPUT_TYPES order (required, then
 optional), skipping the control_after_generate value stored after seed-like INTs;
-links resolved through Reroute and PrimitiveNode (virtual nodes) and through
-bypassed nodes (mode 4: an output is fed by the node's input of the matching
-type); muted nodes (mode 2) dropped together with every input linked to them;
 notes and groups ignored.
 """
 from __future__ import annotations
@@ -183,18 +181,6 @@ def widget_values(node: dict, cls) -> dict:
     return out
 
 
-def _links(workflow: dict) -> dict:
-    """link id -> (origin id, origin slot); links are [id, origin, slot, target, slot, type] or objects
-    (``check_workflow`` has checked their shape)."""
-    out = {}
-    for link in workflow.get("links") or []:
-        if isinstance(link, dict):
-            out[link["id"]] = (link["origin_id"], link["origin_slot"])
-        else:
-            out[link[0]] = (link[1], link[2])
-    return out
-
-
 def _is_id(value) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
@@ -205,13 +191,14 @@ def _is_index(value) -> bool:
 
 def _link_problem(link) -> str | None:
     if isinstance(link, dict):
-        fields = (link.get("id"), link.get("origin_id"), link.get("origin_slot"))
-    elif isinstance(link, list) and len(link) >= 3:
-        fields = tuple(link[:3])
+        fields = tuple(link.get(k) for k in ("id", "origin_id", "origin_slot", "target_id", "target_slot"))
+    elif isinstance(link, list) and len(link) >= 5:
+        fields = tuple(link[:5])
     else:
         return f"a link must be [id, origin_id, origin_slot, target_id, target_slot, type], got {_kind(link)}"
-    if not (_is_id(fields[0]) and _is_id(fields[1]) and _is_index(fields[2])):
-        return f"a link needs an id, an origin node id and an output index >= 0, got {_kind(link)}"
+    if not (_is_id(fields[0]) and _is_id(fields[1]) and _is_index(fields[2]) and _is_id(fields[3])
+            and _is_index(fields[4])):
+        return f"a link needs an id, node ids and slot indices >= 0, got {_kind(link)}"
     return None
 
 
@@ -242,149 +229,67 @@ def _node_problems(node) -> list[str]:
     return out
 
 
-def check_workflow(workflow: dict):
-    """Refuse a UI workflow whose structure the converter cannot read, with every defect at once."""
-    if not isinstance(workflow["nodes"], list):
-        raise GraphFormatError(f"malformed UI workflow: 'nodes' must be a list, got {_kind(workflow['nodes'])}")
+def _graph_problems(graph: dict, where: str) -> list:
+    """Structural defects of one graph level (the workflow, or a subgraph definition)."""
+    nodes, links = graph.get("nodes"), graph.get("links")
+    if not isinstance(nodes, list):
+        return [(None, f"{where}'nodes' must be a list, got {_kind(nodes)}")]
     problems, ids = [], set()
-    for index, node in enumerate(workflow["nodes"]):
+    for index, node in enumerate(nodes):
         if not isinstance(node, dict):
-            problems.append((None, f"nodes[{index}] must be an object, got {_kind(node)}"))
+            problems.append((None, f"{where}nodes[{index}] must be an object, got {_kind(node)}"))
             continue
         node_id = node.get("id")
         if not _is_id(node_id):
-            problems.append((None, f"nodes[{index}] has no usable 'id' (got {_kind(node_id)})"))
+            problems.append((None, f"{where}nodes[{index}] has no usable 'id' (got {_kind(node_id)})"))
             continue
         if node_id in ids:
-            problems.append((node_id, "the id is used by two nodes; every node needs its own id"))
+            problems.append((node_id, f"{where}the id is used by two nodes; every node needs its own id"))
         ids.add(node_id)
-        problems.extend((node_id, p) for p in _node_problems(node))
-    links = workflow.get("links")
+        problems.extend((node_id, where + p) for p in _node_problems(node))
     if links is not None and not isinstance(links, list):
-        problems.append((None, f"'links' must be a list, got {_kind(links)}"))
+        problems.append((None, f"{where}'links' must be a list, got {_kind(links)}"))
     link_ids = set()
     for link in links if isinstance(links, list) else []:
         if (why := _link_problem(link)) is not None:
-            problems.append((None, why))
+            problems.append((None, where + why))
             continue
         link_id = link["id"] if isinstance(link, dict) else link[0]
         if link_id in link_ids:
-            problems.append((None, f"link id {link_id!r} is used twice; every link needs its own id"))
+            problems.append((None, f"{where}link id {link_id!r} is used twice; every link needs its own id"))
         link_ids.add(link_id)
+    return problems
+
+
+def check_workflow(workflow: dict):
+    """Refuse a UI workflow whose structure the converter cannot read, with every defect at once."""
+    problems = _graph_problems(workflow, "")
     definitions = workflow.get("definitions")
-    if definitions is not None and not (isinstance(definitions, dict) and isinstance(
-            definitions.get("subgraphs") or [], list) and all(isinstance(g, dict) for g in definitions.get("subgraphs") or [])):
+    subgraphs = (definitions or {}).get("subgraphs") if isinstance(definitions, dict) else None
+    if definitions is not None and not (isinstance(definitions, dict) and isinstance(subgraphs or [], list)):
         problems.append((None, f"'definitions' must be an object with a list of subgraphs, got {_kind(definitions)}"))
+    for index, graph in enumerate(subgraphs if isinstance(subgraphs, list) else []):
+        if not isinstance(graph, dict) or not _is_id(graph.get("id")):
+            problems.append((None, f"subgraph {index} must be an object with an 'id', got {_kind(graph)}"))
+        else:
+            problems.extend(_graph_problems(graph, f"subgraph {graph['id']}: "))
     if problems:
         raise GraphFormatError(f"malformed UI workflow, {len(problems)} problem(s):", problems)
 
 
-def _connectable(a, b) -> bool:
+def connectable(a, b) -> bool:
     """LiteGraph's type check: equal, '*' or empty on either side, or overlapping comma lists."""
     if a in ("*", "", 0, None) or b in ("*", "", 0, None):
         return True
     return bool({t.strip().upper() for t in str(a).split(",")} & {t.strip().upper() for t in str(b).split(",")})
 
 
-class _Resolver:
-    """Follows a UI link to the real output feeding it, as the frontend's ExecutableNodeDTO does."""
-
-    def __init__(self, workflow: dict):
-        self.nodes = {n["id"]: n for n in workflow["nodes"]}
-        self.links = _links(workflow)
-
-    def input(self, node: dict, slot: int):
-        """(origin id, slot) feeding input ``slot`` of ``node``, or None (unconnected). Through reroutes the
-        wanted type is the final consumer's input type; through a bypassed node, that node's input type."""
-        want, seen = None, set()
-        while True:
-            inputs = node.get("inputs") or []
-            link = inputs[slot].get("link") if slot < len(inputs) else None
-            if link is None or link not in self.links:
-                return None
-            want = inputs[slot].get("type") if want is None else want
-            origin, origin_slot = self.links[link]
-            if (origin, origin_slot) in seen:
-                raise GraphFormatError(f"node {node['id']}: its input links loop through reroutes or bypassed nodes")
-            seen.add((origin, origin_slot))
-            source = self.nodes.get(origin)
-            if source is None:
-                return (str(origin), origin_slot)  # dangling: validation reports the missing node
-            if source.get("mode") == BYPASSED:  # an output is fed by the input of the matching type
-                node, slot, want = source, self._bypass_input(source, origin_slot, want), None
-                if slot < 0:
-                    return None
-            elif source["type"] in VIRTUAL:  # Reroute passes input 0 through; PrimitiveNode has none (its value is set)
-                if origin_slot >= len(source.get("inputs") or []):
-                    return None
-                node, slot = source, origin_slot
-            else:
-                return (str(source["id"]), origin_slot)
-
-    @staticmethod
-    def _bypass_input(node: dict, slot: int, want) -> int:
-        """Which input a bypassed node passes to output ``slot``: the same index if the types fit,
-        else the first input of exactly the wanted type, else the first that fits."""
-        inputs, outputs = node.get("inputs") or [], node.get("outputs") or []
-        if want in ("*", "", None):
-            return slot if slot < len(inputs) else (0 if inputs else -1)
-        out_type = outputs[slot].get("type") if slot < len(outputs) else None
-        fits = [_connectable(i.get("type"), out_type) and _connectable(i.get("type"), want) for i in inputs]
-        if slot < len(inputs) and fits[slot]:
-            return slot
-        exact = [i for i, inp in enumerate(inputs) if inp.get("type") == want]
-        return exact[0] if exact else next((i for i, ok in enumerate(fits) if ok), -1)
-
-
-def _check_subgraphs(workflow: dict):
-    ids = {s.get("id") for s in (workflow.get("definitions") or {}).get("subgraphs") or [] if _is_id(s.get("id"))}
-    for node in workflow["nodes"]:
-        if node.get("type") in ids:
-            raise GraphFormatError(f"node {node['id']} is a subgraph; the runner does not expand subgraphs yet: "
-                                   "unpack it in ComfyUI (right click > Unpack Subgraph) and save again")
-
-
-def _primitive_values(workflow: dict, links: dict) -> dict:
-    """(target node id, widget name) -> value of the PrimitiveNode feeding it (applied before queueing)."""
-    nodes = {n["id"]: n for n in workflow["nodes"]}
-    out = {}
-    for node in workflow["nodes"]:
-        for inp in node.get("inputs") or []:
-            origin = nodes.get(links.get(inp.get("link"), (None,))[0])
-            if origin is not None and origin["type"] == "PrimitiveNode" and isinstance(origin.get("widgets_values"), list) \
-                    and origin["widgets_values"]:
-                out[(node["id"], (inp.get("widget") or {}).get("name", inp["name"]))] = origin["widgets_values"][0]
-    return out
-
-
 def ui_to_api(workflow: dict, node_classes: dict) -> dict:
-    """The API prompt ComfyUI's frontend queues for this UI workflow."""
+    """The API prompt ComfyUI's frontend queues for this UI workflow (subgraphs included): runner/convert.py."""
+    from .convert import workflow_to_prompt
+
     check_workflow(workflow)
-    _check_subgraphs(workflow)
-    resolver = _Resolver(workflow)
-    primitives = _primitive_values(workflow, resolver.links)
-    prompt = {}
-    for node in workflow["nodes"]:
-        kind = node["type"]
-        if kind in VIRTUAL or node.get("mode") in (MUTED, BYPASSED):
-            continue
-        cls = node_classes.get(kind)
-        inputs = widget_values(node, cls) if cls is not None else {}
-        inputs = {k: ({"__value__": v} if isinstance(v, list) else v) for k, v in inputs.items()}
-        for (target, name), value in primitives.items():
-            if target == node["id"]:
-                inputs[name] = value
-        for slot, inp in enumerate(node.get("inputs") or []):
-            source = resolver.input(node, slot)
-            if source is not None:
-                inputs[inp["name"]] = list(source)
-        title = node.get("title") or kind
-        prompt[str(node["id"])] = {"class_type": kind, "inputs": inputs, "_meta": {"title": title}}
-    # Inputs linked to muted nodes are removed, as graphToPrompt does (a required one is then missing).
-    muted = {str(n["id"]) for n in workflow["nodes"] if n.get("mode") == MUTED}
-    for node in prompt.values():
-        node["inputs"] = {k: v for k, v in node["inputs"].items() if not (is_link(v) and v[0] in muted)}
-    return prompt
+    return workflow_to_prompt(workflow, node_classes)
 
 
 def load_prompt(data, node_classes: dict) -> tuple[dict, dict | None]:
