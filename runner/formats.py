@@ -289,7 +289,11 @@ def ui_to_api(workflow: dict, node_classes: dict) -> dict:
     from .convert import workflow_to_prompt
 
     check_workflow(workflow)
-    return workflow_to_prompt(workflow, node_classes)
+    try:
+        return workflow_to_prompt(workflow, node_classes)
+    except RecursionError:  # the converter follows reroutes and bypassed nodes recursively
+        raise GraphFormatError("a link passes through hundreds of reroutes, bypassed nodes or nested subgraphs; "
+                               "connect the nodes directly") from None
 
 
 def load_prompt(data, node_classes: dict) -> tuple[dict, dict | None]:

@@ -446,3 +446,15 @@ def test_inpaint_with_everything_masked(tmp_path, capsys):
     code, _, _ = run(capsys, ["inpaint", str(tmp_path / "white.png"), str(tmp_path / "white.png"),
                               str(tmp_path / "o.png"), "--steps", "2"])
     assert code == 0 and np.asarray(Image.open(tmp_path / "o.png")).std() > 0
+
+
+def test_a_chain_of_2000_reroutes_is_refused_clearly(work, capsys):
+    nodes = [{"id": 1, "type": "LoadImage", "inputs": [], "outputs": [{"name": "IMAGE", "type": "IMAGE"}],
+              "widgets_values": ["a.png", "image"]}]
+    links = [[i - 1, i - 1, 0, i, 0, "IMAGE"] for i in range(2, 2001)]
+    nodes += [{"id": i, "type": "Reroute", "inputs": [{"name": "", "type": "*", "link": i - 1}],
+               "outputs": [{"name": "", "type": "IMAGE"}]} for i in range(2, 2000)]
+    nodes.append({"id": 2000, "type": "SaveImage", "inputs": [{"name": "images", "type": "IMAGE", "link": 1999}],
+                  "widgets_values": ["x"]})
+    code, _, err = run(capsys, ["run", graph_file(work / "g.json", {"nodes": nodes, "links": links})])
+    assert code == 2 and "reroutes" in err
