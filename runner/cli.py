@@ -84,7 +84,7 @@ def cmd_run(args) -> int:
     from . import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted, load_prompt, read_graph
     from .execute import default_node_classes
     from .report import JsonLines, build_report, check_writable, error_record, write_json_atomic
-    from .standins import PATHS, new_temp_dir
+    from .standins import PATHS
 
     if args.report:  # refused before the run, not after the images were written
         try:
@@ -95,7 +95,7 @@ def cmd_run(args) -> int:
 
     PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
     PATHS["output"] = os.path.abspath(args.output_dir)
-    new_temp_dir()
+    PATHS["temp"] = None  # the run's first preview makes a fresh private folder (mkdtemp)
     classes, prompt, comfyui = default_node_classes(), None, {}
 
     def finish(code, status, message=None, extra=None, **fields):
