@@ -20,13 +20,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("run", "nodes"):
-        return args.func(args)
     try:
         return args.func(args)
-    except (ValueError, OSError) as e:
+    except KeyboardInterrupt:
+        print(f"\nnoisekit {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return runner_cli.EXIT_INTERRUPTED
+    except FloatingPointError as e:  # NaN/inf mid-sampling or in the result: the message names the step
+        print(f"noisekit {args.command}: {e}", file=sys.stderr)
+        return runner_cli.EXIT_FAILED
+    except (ValueError, OSError) as e:  # bad input: its message names the file or option and the fix
         print(f"noisekit {args.command}: {e}", file=sys.stderr)
         return runner_cli.EXIT_INVALID
+    except Exception as e:  # a bug, not the input's fault: still one line, not a traceback
+        print(f"noisekit {args.command}: internal error {type(e).__name__}: {e} (please report this with the "
+              "input that caused it)", file=sys.stderr)
+        return runner_cli.EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Forward noise: what an image (or latent) looks like at a noise level, q(x_t | x_0)."""
 from __future__ import annotations
 
+from .. import limits
 from ..photo.image import image_to_model, state_to_image
 from ..samplers import add_noise, unit_noise
 from ..samplers.forward import FORMS
@@ -93,6 +94,10 @@ class NoiseStrip:
         x0 = image_to_model(clean)
         check_sigmas(self.DISPLAY, "sigmas", sigmas)
         _check_form(self.DISPLAY, "sigmas", float(sigmas.max()), parameterisation)
+        try:  # the frames, their view as images and the noise: three strips
+            limits.check_memory(f"a noise strip of {len(sigmas)} frames", 3 * limits.tensor_bytes(len(sigmas), *x0.shape[1:]))
+        except limits.OverBudget as e:
+            raise NodeError(self.DISPLAY, "sigmas", str(e)) from None
         noise = unit_noise(x0.shape, seed, x0.device, x0.dtype).expand(len(sigmas), *x0.shape[1:])
         frames = add_noise(x0.expand_as(noise), noise, sigmas.to(x0), parameterisation)
         frames = state_to_image(frames)

@@ -11,7 +11,7 @@ from ..photo.denoise import MODES, denoise_photo, denoise_state
 from ..photo.estimate import estimate_sigma
 from ..photo.image import PixelVAE, photo_to_model_sigma
 from ..photo.inpaint import METHODS, inpaint, inpaint_state
-from ..photo.masks import crop_box, feather_mask, grow_mask
+from ..photo.masks import MAX_EDGE, crop_box, feather_mask, grow_mask
 from ..photo.prefill import PREFILLS
 from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
 from ..registry import default_of
@@ -178,8 +178,8 @@ class InpaintPhoto:
                     "steps": ("INT", {"default": default_of(inpaint, "steps"), "min": 1, "max": 500,
                                       "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,
-                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": 256, "tooltip": "Dilate the mask by pixels."}),
-                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": 256, "tooltip": "Soft edge width in pixels."}),
+                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": MAX_EDGE, "tooltip": "Dilate the mask by pixels."}),
+                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": MAX_EDGE, "tooltip": "Soft edge width in pixels."}),
                     "prefill": (list(PREFILLS), {"default": default_of(inpaint, "prefill"),
                                 "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
                                            "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),

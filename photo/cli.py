@@ -1,6 +1,7 @@
 """``noisekit denoise`` and ``noisekit inpaint``: photos in, photos out (photo/files.py)."""
 from __future__ import annotations
 
+import argparse
 import os
 
 from .. import batch, devices, progress
@@ -10,6 +11,7 @@ from ..samplers import SAMPLERS, Sampler
 from .denoise import MODES, denoise_photo
 from .files import check_output, read_mask, read_photo, write_photo
 from .inpaint import METHODS, inpaint
+from .masks import MAX_EDGE
 from .prefill import PREFILLS
 
 
@@ -24,6 +26,19 @@ def parse_sigma(text: str):
     if not 0 < value < 255:
         raise ValueError(f"denoise: --sigma must be in (0, 255) (the noise std of 8-bit pixel values), got {text}")
     return value / 255.0
+
+
+def int_in(lo: int, hi: int):
+    """argparse type: an integer in [lo, hi] (the bounds of the matching node input)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in [{lo}, {hi}], got {value}")
+        return value
+    return parse
 
 
 def denoise_file(model, args, source: str, target: str):
@@ -83,7 +98,7 @@ def add_parsers(sub):
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
     den.add_argument("--mode", choices=MODES, default=default_of(denoise_photo, "mode"),
                      help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
-    den.add_argument("--steps", type=int, default=default_of(denoise_photo, "steps"), help="steps in sample mode")
+    den.add_argument("--steps", type=int_in(1, 200), default=default_of(denoise_photo, "steps"), help="steps in sample mode")
     den.add_argument("--sampler", choices=SAMPLERS.names(), default=default_of(denoise_photo, "sampler"), help="sampler in sample mode")
     den.add_argument("--overlap", type=int, help="tile overlap in pixels (default: min(64, tile / 4))")
     inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
@@ -98,12 +113,12 @@ def add_parsers(sub):
     inp.add_argument("--method", choices=METHODS, default=default_of(inpaint, "method"),
                      help="anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
                           "repaint: replace plus RePaint resampling")
-    inp.add_argument("--steps", type=int, default=default_of(inpaint, "steps"),
+    inp.add_argument("--steps", type=int_in(1, 500), default=default_of(inpaint, "steps"),
                      help="anneal: noise levels; replace/repaint: sampling steps (about 30)")
     inp.add_argument("--sampler", choices=SAMPLERS.names(),
                      help="base sampler (default: annealed_mean for anneal, else euler_ancestral)")
-    inp.add_argument("--grow", type=int, default=default_of(inpaint, "grow"), help="dilate the mask by N pixels")
-    inp.add_argument("--feather", type=int, default=default_of(inpaint, "feather"), help="soften the mask edge over N pixels")
+    inp.add_argument("--grow", type=int_in(0, MAX_EDGE), default=default_of(inpaint, "grow"), help="dilate the mask by N pixels")
+    inp.add_argument("--feather", type=int_in(0, MAX_EDGE), default=default_of(inpaint, "feather"), help="soften the mask edge over N pixels")
     inp.add_argument("--prefill", choices=PREFILLS, default=default_of(inpaint, "prefill"),
                      help="fill the hole before noising")
     inp.add_argument("--strength", type=float, default=default_of(inpaint, "strength"),

@@ -82,18 +82,24 @@ def estimate_sigma(image: torch.Tensor, patch: int = PATCH, clip_margin: float =
         raise ValueError(f"estimate_sigma: image must be a [H,W,C] or [B,H,W,C] tensor, got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
     x = image.reshape(-1, *image.shape[-3:])
+    if x.shape[-1] > 1 and bool((x == x[..., :1]).all()):
+        x = x[..., :1]  # a grey picture as 3 equal channels: one channel's patches (else the covariance is singular)
     if min(x.shape[1:3]) < 2 * patch:
         raise ValueError(f"estimate_sigma: image {tuple(image.shape)} is too small to estimate its noise "
                          f"(needs at least {2 * patch} pixels a side); give the noise level instead")
     patches = image_patches(x, patch, max_patches)
     means = patches.mean(-1)  # [N, C]
     sigma = pca_sigma(patches)
+    if sigma == 0:
+        return 0.0  # a flat picture: no noise to measure
     for _ in range(3):
         margin = clip_margin * sigma
         keep = ((means > margin) & (means < 1 - margin)).all(-1)
         if keep.sum() < 4 * patches[0].numel():  # too few patches for a covariance: keep them all
             keep = torch.ones_like(keep)
         measured = pca_sigma(patches[keep]) ** 2
+        if measured == 0:
+            return 0.0
         for _ in range(3):  # fixed point of sigma^2 = measured / ratio(sigma)
             sigma = math.sqrt(measured / mean_clipped_variance_ratio(means[keep], sigma))
     return sigma

@@ -6,13 +6,17 @@ import math
 import torch
 import torch.nn.functional as F
 
+MAX_EDGE = 256  # grow and feather widths in pixels: the nodes' and the command line's bound
+
 
 def grow_mask(mask: torch.Tensor, expand: int, tapered_corners: bool = True) -> torch.Tensor:
     """Grey dilation (expand > 0) or erosion (< 0), one pixel per step; tapered = cross kernel."""
     m = mask.reshape(-1, 1, *mask.shape[-2:])
     kernel = [[0, 1, 0], [1, 1, 1], [0, 1, 0]] if tapered_corners else [[1] * 3] * 3
     offsets = [(dy - 1, dx - 1) for dy in range(3) for dx in range(3) if kernel[dy][dx]]
-    for _ in range(abs(expand)):
+    # After h + w steps every pixel has seen every other (the kernel moves one pixel per step): more
+    # steps change nothing, so a huge expand costs no more than that.
+    for _ in range(min(abs(expand), m.shape[-2] + m.shape[-1])):
         padded = F.pad(m, (1, 1, 1, 1), mode="replicate")
         shifted = torch.stack([padded[..., 1 + dy:1 + dy + m.shape[-2], 1 + dx:1 + dx + m.shape[-1]]
                                for dy, dx in offsets])

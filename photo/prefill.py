@@ -51,7 +51,7 @@ def biharmonic_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     bilaplacian = laplacian_matrix(h, w)
     bilaplacian = (bilaplacian @ bilaplacian).tocsc()
     unknown = (known[0, 0] == 0).flatten().cpu().numpy()
-    if not unknown.any():
+    if not unknown.any() or unknown.all():  # nothing to fill, or no boundary: constants solve it (singular)
         return x
     solver = splu(bilaplacian[unknown][:, unknown].tocsc())
     coupling = bilaplacian[unknown][:, ~unknown]

@@ -87,11 +87,19 @@ def cmd_run(args) -> int:
     from .. import devices
     from . import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted, load_prompt, read_graph
     from .execute import default_node_classes
-    from .report import JsonLines, build_report, error_record, write_json_atomic
+    from .report import JsonLines, build_report, check_writable, error_record, write_json_atomic
     from .standins import PATHS
+
+    if args.report:  # refused before the run, not after the images were written
+        try:
+            check_writable(args.report, "--report")
+        except ValueError as e:
+            print(f"noisekit run: {e}", file=sys.stderr)
+            return EXIT_INVALID
 
     PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
     PATHS["output"] = os.path.abspath(args.output_dir)
+    PATHS["temp"] = None  # the run's first preview makes a fresh private folder (mkdtemp)
     classes, prompt, comfyui = default_node_classes(), None, {}
 
     def finish(code, status, message=None, extra=None, **fields):
@@ -120,7 +128,8 @@ def cmd_run(args) -> int:
                       errors=[p.to_dict() for p in e.problems])
     except (GraphFormatError, ValueError, OSError) as e:  # unreadable graph, bad --set or --device
         return finish(EXIT_INVALID, "invalid", f"noisekit run: {e}",
-                      errors=[error_record(None, None, None, type(e).__name__, str(e))])
+                      errors=[error_record(n, None, None, type(e).__name__, m) for n, m in
+                              getattr(e, "problems", [(None, str(e))])])
     except NodeFailed as e:
         return finish(EXIT_FAILED, "failed", f"noisekit run: {e}", result=getattr(e, "result", None),
                       errors=[e.to_dict()])

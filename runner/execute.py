@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import progress
-from .formats import is_link, normalize_api
+from .formats import is_link, link_sources, normalize_api
 from .validate import check_graph, declared_inputs, output_nodes
 
 _fresh = itertools.count()  # makes a signature unique when IS_CHANGED says "always run" (NaN)
@@ -87,20 +87,24 @@ def default_node_classes() -> dict:
 
 
 def node_order(prompt: dict, targets) -> list[str]:
-    """The nodes that feed ``targets``, each after everything it reads (validation ruled out cycles)."""
+    """The nodes that feed ``targets``, each after everything it reads (validation ruled out cycles);
+    an iterative post-order walk, so a chain of any length is fine."""
     order, done = [], set()
-
-    def visit(n):
-        if n in done:
-            return
-        done.add(n)
-        for v in prompt[n]["inputs"].values():
-            if is_link(v):
-                visit(v[0])
-        order.append(n)
-
-    for n in sorted(targets, key=lambda k: (len(k), k)):
-        visit(n)
+    for root in sorted(targets, key=lambda k: (len(k), k)):
+        if root in done:
+            continue
+        done.add(root)
+        todo = [(root, iter(link_sources(prompt[root])))]
+        while todo:
+            node, sources = todo[-1]
+            for m in sources:
+                if m not in done:
+                    done.add(m)
+                    todo.append((m, iter(link_sources(prompt[m]))))
+                    break
+            else:
+                todo.pop()
+                order.append(node)
     return order
 
 
@@ -136,6 +140,23 @@ def merge_results(cls, results) -> tuple[list, dict | None]:
     if not uis:
         return lists, None
     return lists, uis[0] if len(uis) == 1 else {k: [x for u in uis for x in u.get(k, [])] for k in uis[0]}
+
+
+PICTURE_TYPES = ("IMAGE", "LATENT", "MASK")
+
+
+def check_finite(cls, lists):
+    """Refuse NaN or inf in an IMAGE, LATENT or MASK output: saved, it would be a black picture."""
+    for k, kind in enumerate(cls.RETURN_TYPES):
+        if kind not in PICTURE_TYPES:
+            continue
+        for item in lists[k]:
+            tensor = item.get("samples") if isinstance(item, dict) else item
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                name = (getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES)[k]
+                raise FloatingPointError(f"output {k} ({name}, {kind}) contains NaN or inf: a corrupt model or "
+                                         "weights, or numbers out of range upstream; it would be saved as a "
+                                         "black image")
 
 
 def is_nan(value) -> bool:
@@ -224,6 +245,10 @@ class Runner:
                 result.ui[node_id] = ui
                 self.emit("executed", {"node": node_id, "display_node": node_id, "output": ui,
                                        "prompt_id": result.prompt_id})
+        if progress.interrupt_requested():  # Ctrl-C during the last node: the run did not finish as asked
+            self.emit("execution_interrupted", {"prompt_id": result.prompt_id, "node_id": None, "node_type": None,
+                                                "executed": list(result.executed)})
+            raise RunInterrupted(None, None, list(result.executed))
         used = set(sigs.values())  # keep only this prompt's entries, as ComfyUI's cache does
         self.cache = {k: v for k, v in self.cache.items() if k in used}
 
@@ -276,7 +301,9 @@ class Runner:
         data.update({k: [v] for k, v in self.hidden_inputs(node_id, spec, context).items()})
         try:
             with torch.inference_mode():  # as ComfyUI runs nodes
-                return merge_results(cls, call_over_lists(cls, data))
+                lists, ui = merge_results(cls, call_over_lists(cls, data))
+            check_finite(cls, lists)
+            return lists, ui
         except (KeyboardInterrupt, progress.Interrupted):
             raise
         except Exception as e:

@@ -33,6 +33,21 @@ class JsonLines:
         self.stream.flush()
 
 
+def check_writable(path: str, what: str):
+    """Refuse a file path that cannot be written (a directory, a folder under a file, a read-only place)
+    before any work, by making its folder and a probe file in it."""
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path}: is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".noisekit-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+
+
 def write_json_atomic(path: str, data: dict):
     """Write the whole file or nothing: a temp file beside it, then os.replace."""
     directory = os.path.dirname(os.path.abspath(path))

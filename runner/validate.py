@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from .comfy import core_node_hint
-from .formats import is_link, parse_input_decl
+from .formats import is_link, link_sources, parse_input_decl
 
 
 @dataclass
@@ -59,12 +59,16 @@ def types_match(received, expected) -> bool:
 
 def convert_literal(kind, value):
     """The literal as the node receives it (INT/FLOAT/STRING/BOOLEAN conversion), or TypeError."""
+    if isinstance(value, str) and "\x00" in value:
+        raise TypeError("the text contains a NUL character (\\x00); remove it")
     if kind in ("INT", "FLOAT") and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
         raise TypeError(f"expected {'an integer' if kind == 'INT' else 'a number'}, got {value!r}")
+    if kind == "INT" and isinstance(value, int):
+        return value  # exact, however large: the range check refuses what the node cannot take
     if kind == "INT":
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise TypeError(f"expected an integer, got {value!r}") from None
         if not number.is_integer():
             raise TypeError(f"expected an integer, got {value!r}")
@@ -72,8 +76,8 @@ def convert_literal(kind, value):
     if kind == "FLOAT":
         try:
             number = float(value)
-        except ValueError:
-            raise TypeError(f"expected a number, got {value!r}") from None
+        except (ValueError, OverflowError):
+            raise TypeError(f"expected a number, got {_short(value)}") from None
         if not math.isfinite(number):
             raise TypeError(f"expected a finite number, got {value!r}")
         return number
@@ -90,11 +94,16 @@ def convert_literal(kind, value):
     raise TypeError(f"a {kind} input takes a link from a node's {kind} output, not the literal {value!r}")
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
 def check_range(opts: dict, value) -> tuple[str, str] | None:
     if "min" in opts and value < opts["min"]:
-        return "value_smaller_than_min", f"value {value} is smaller than the minimum {opts['min']}"
+        return "value_smaller_than_min", f"value {_short(value)} is smaller than the minimum {opts['min']}"
     if "max" in opts and value > opts["max"]:
-        return "value_bigger_than_max", f"value {value} is bigger than the maximum {opts['max']}"
+        return "value_bigger_than_max", f"value {_short(value)} is bigger than the maximum {opts['max']}"
     return None
 
 
@@ -128,30 +137,32 @@ def ancestors(prompt: dict, targets) -> set:
         if n in seen or n not in prompt:
             continue
         seen.add(n)
-        todo.extend(v[0] for v in prompt[n]["inputs"].values() if is_link(v))
+        todo.extend(link_sources(prompt[n]))
     return seen
 
 
 def find_cycle(prompt: dict, nodes: set) -> list[str] | None:
-    state, stack = {}, []
-
-    def visit(n):
-        state[n] = "open"
-        stack.append(n)
-        for v in prompt[n]["inputs"].values():
-            m = v[0] if is_link(v) else None
-            if m in nodes:
+    """A dependency cycle among ``nodes`` as [a, b, ..., a], or None (an iterative depth-first walk, so a
+    chain of any length is fine)."""
+    state = {}
+    for root in sorted(nodes):
+        if root in state:
+            continue
+        state[root], path, todo = "open", [root], [iter(link_sources(prompt[root]))]
+        while todo:
+            for m in todo[-1]:
+                if m not in nodes:
+                    continue
                 if state.get(m) == "open":
-                    return stack[stack.index(m):] + [m]
-                if m not in state and (cycle := visit(m)):
-                    return cycle
-        stack.pop()
-        state[n] = "done"
-        return None
-
-    for n in sorted(nodes):
-        if n not in state and (cycle := visit(n)):
-            return cycle
+                    return path[path.index(m):] + [m]
+                if m not in state:
+                    state[m] = "open"
+                    path.append(m)
+                    todo.append(iter(link_sources(prompt[m])))
+                    break
+            else:
+                state[path.pop()] = "done"
+                todo.pop()
     return None
 
 

@@ -7,9 +7,9 @@ Split by kind: files.py (loaders, savers and their path guards), image.py, mask.
 from __future__ import annotations
 
 from . import files, image, latent, mask
-from .files import PATHS
+from .files import PATHS, new_temp_dir
 
 NODE_CLASS_MAPPINGS = {name: cls for module in (files, image, mask, latent) for name, cls in vars(module).items()
                        if isinstance(cls, type) and cls.__dict__.get("STANDIN")}
 
-__all__ = ["NODE_CLASS_MAPPINGS", "PATHS"]
+__all__ = ["NODE_CLASS_MAPPINGS", "PATHS", "new_temp_dir"]

@@ -18,11 +18,24 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
-from ...photo.files import write_numbered
+from ...photo.files import open_image, write_numbered
 from .node import standin
 
-PATHS = {"input": os.path.abspath("input"), "output": os.path.abspath("output"),
-         "temp": os.path.join(tempfile.gettempdir(), "noisekit-temp")}
+# "temp" is a private folder made per run (new_temp_dir), never a fixed shared path another user could plant
+PATHS = {"input": os.path.abspath("input"), "output": os.path.abspath("output"), "temp": None}
+LOAD_BYTES_PER_PIXEL = 32  # a loaded frame: float32 RGB plus its float32 mask, and Pillow's decoded copy
+
+
+def new_temp_dir() -> str:
+    """A fresh private (0700) folder for previews, used from now on."""
+    PATHS["temp"] = tempfile.mkdtemp(prefix="noisekit-temp-")
+    return PATHS["temp"]
+
+
+def folder_of(kind: str) -> str:
+    if kind == "temp" and PATHS["temp"] is None:
+        new_temp_dir()
+    return PATHS[kind]
 ANNOTATIONS = {" [input]": "input", " [output]": "output", " [temp]": "temp"}
 
 
@@ -42,7 +55,7 @@ def resolve_input_path(name: str) -> str:
     for suffix, where in ANNOTATIONS.items():
         if name.endswith(suffix):
             name, folder = name[:-len(suffix)], where
-    root = os.path.realpath(PATHS[folder])
+    root = os.path.realpath(folder_of(folder))
     path = os.path.realpath(os.path.join(root, name))  # resolves '..' and symlinks before the check
     if os.path.isabs(name) or os.path.commonpath([root, path]) != root:
         raise ValueError(f"{name!r} is outside the {folder} directory {root}; copy the file into it and give "
@@ -62,8 +75,12 @@ def check_image_file(name) -> bool | str:
 
 
 def file_hash(name: str) -> str:
+    """sha256 of the file, read in 1 MB blocks (a large file is never held in memory)."""
+    digest = hashlib.sha256()
     with open(resolve_input_path(name), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -76,7 +93,9 @@ def from_uint8(array: np.ndarray) -> torch.Tensor:
 
 
 def scale_16bit(frame: Image.Image) -> Image.Image:
-    """ComfyUI's handling of 32-bit integer frames ('I', e.g. 16-bit PNG): divide by 255."""
+    """ComfyUI's handling of integer frames ('I', and 'I;16' of a 16-bit grey PNG): divide by 255."""
+    if frame.mode.startswith("I;16"):
+        frame = frame.convert("I")
     return frame.point(lambda v: v * (1 / 255)) if frame.mode == "I" else frame
 
 
@@ -92,7 +111,7 @@ class LoadImage:
         return {"required": {"image": (input_files(images_only=True), {"image_upload": True})}}
 
     def load_image(self, image):
-        img = Image.open(resolve_input_path(image))
+        img = open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL)
         images, masks, size = [], [], None
         for frame in ImageSequence.Iterator(img):
             frame = scale_16bit(ImageOps.exif_transpose(frame))
@@ -133,7 +152,7 @@ class LoadImageMask:
                              "channel": (["alpha", "red", "green", "blue"],)}}
 
     def load_image(self, image, channel):
-        img = ImageOps.exif_transpose(Image.open(resolve_input_path(image)))
+        img = ImageOps.exif_transpose(open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL))
         if img.getbands() != ("R", "G", "B", "A"):
             img = scale_16bit(img).convert("RGBA")
         band = channel[0].upper()
@@ -160,8 +179,9 @@ def save_path(prefix: str, folder: str, width: int, height: int) -> tuple[str, s
                            ("%second%", f"{now.tm_sec:02}")):
             prefix = prefix.replace(key, str(value))
     subfolder, stem = os.path.split(os.path.normpath(prefix))
-    root = os.path.abspath(folder)
-    directory = os.path.abspath(os.path.join(root, subfolder))
+    os.makedirs(folder, exist_ok=True)
+    root = os.path.realpath(folder)
+    directory = os.path.realpath(os.path.join(root, subfolder))  # a symlink inside cannot lead out
     if os.path.isabs(subfolder) or os.path.commonpath([root, directory]) != root:
         raise ValueError(f"input 'filename_prefix': {prefix!r} would save outside the output directory {root}")
     os.makedirs(directory, exist_ok=True)
@@ -187,7 +207,9 @@ class SaveImage:
                 "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}}
 
     def save_images(self, images, filename_prefix="ComfyUI", prompt=None, extra_pnginfo=None):
-        directory, stem, counter, subfolder = save_path(filename_prefix + self.prefix_append, PATHS[self.folder],
+        if len(images) == 0 or not all(torch.isfinite(image).all() for image in images):
+            raise ValueError("input 'images': empty, or contains NaN or inf (it would be saved black)")
+        directory, stem, counter, subfolder = save_path(filename_prefix + self.prefix_append, folder_of(self.folder),
                                                         images[0].shape[1], images[0].shape[0])
         meta = PngInfo()
         if prompt is not None:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ... import limits
 from .files import from_uint8, to_uint8
 from .node import MAX_RESOLUTION, standin
 
@@ -49,6 +50,8 @@ class ImageScale:
             width = max(1, round(x.shape[3] * height / x.shape[2]))
         elif height == 0:
             height = max(1, round(x.shape[2] * width / x.shape[3]))
+        limits.check_memory(f"ImageScale to {width}x{height}", 2 * limits.tensor_bytes(x.shape[0], x.shape[1], height,
+                                                                                         width))
         if crop == "center":
             x = center_crop(x, width, height)
         if upscale_method == "lanczos":
@@ -89,6 +92,8 @@ class EmptyImage:
                                                "display": "color"})}}
 
     def generate(self, width, height, batch_size=1, color=0):
+        limits.check_memory(f"EmptyImage {batch_size}x{width}x{height}", 2 * limits.tensor_bytes(batch_size, height,
+                                                                                                width, 3))
         rgb = [((color >> shift) & 0xFF) / 0xFF for shift in (16, 8, 0)]
         return (torch.cat([torch.full([batch_size, height, width, 1], c) for c in rgb], dim=-1),)
 

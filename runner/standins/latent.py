@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ... import limits
 from .node import MAX_RESOLUTION, standin
 
 
@@ -20,4 +21,6 @@ class EmptyLatentImage:
                              "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096})}}
 
     def generate(self, width, height, batch_size=1):
+        limits.check_memory(f"EmptyLatentImage {batch_size}x{width}x{height}",
+                            limits.tensor_bytes(batch_size, 4, height // 8, width // 8))
         return ({"samples": torch.zeros(batch_size, 4, height // 8, width // 8)},)

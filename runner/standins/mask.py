@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ...photo.masks import grow_mask
+from ... import limits
 from .node import MAX_RESOLUTION, standin
 
 
@@ -21,6 +22,7 @@ class SolidMask:
                              "width": ("INT", size), "height": ("INT", size)}}
 
     def solid(self, value, width, height):
+        limits.check_memory(f"SolidMask {width}x{height}", limits.tensor_bytes(height, width))
         return (torch.full((1, height, width), value, dtype=torch.float32),)
 
 
@@ -55,6 +57,7 @@ class GrowMask:
 
     def expand_mask(self, mask, expand, tapered_corners):
         m = mask.reshape(-1, *mask.shape[-2:])
+        limits.check_memory("GrowMask", 8 * limits.tensor_bytes(*m.shape))  # 5 shifted copies and the padding
         return (grow_mask(m, expand, tapered_corners),)
 
 

@@ -146,7 +146,7 @@ def test_missing_key_and_wrong_shape_are_refused(tmp_path):
 def test_not_safetensors_and_unknown_name(tmp_path):
     path = str(tmp_path / "junk.safetensors")
     open(path, "wb").write(struct.pack("<Q", 5) + b"hello")
-    with pytest.raises(WeightsError, match="not JSON"):
+    with pytest.raises(WeightsError, match="not a safetensors file"):
         load_model(path)
     with pytest.raises(FileNotFoundError, match="noisekit-default"):
         load_model("no-such-model")
