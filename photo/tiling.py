@@ -10,6 +10,8 @@ overlap // 4 pixels gives exactly the untiled answer; wider ones (a UNet) are
 blended smoothly, with small weights where a tile's padding is felt.
 Tiles are reflect-padded to the network's size multiple and cropped back.
 Memory: one tile of activations plus the full-size output and weight sum.
+With ``where`` (a [1, 1, H, W] bool map) only the tiles holding a True pixel are computed and
+the rest of the output is the input (inpainting needs the model only in the hole).
 """
 from __future__ import annotations
 
@@ -62,11 +64,12 @@ def input_multiple(model) -> int:
 class TiledDenoiser:
     """D(x, sigma) evaluated in tiles of ``tile`` pixels with ``overlap``; a Denoiser itself."""
 
-    def __init__(self, model, tile: int = 512, overlap: int = 64, multiple: int = 8, on_tile=None):
+    def __init__(self, model, tile: int = 512, overlap: int = 64, multiple: int = 8, on_tile=None, where=None):
         if overlap < 2 or tile < 2 * overlap or tile % multiple:
             raise ValueError(f"tiling: tile ({tile}) must be a multiple of {multiple} and at least twice the overlap "
                              f"({overlap}, which must be >= 2)")
         self.model, self.tile, self.overlap, self.multiple, self.on_tile = model, tile, overlap, multiple, on_tile
+        self.where = where
         self.sigma_min, self.sigma_max = model.sigma_min, model.sigma_max
         self.parameterisation = getattr(model, "parameterisation", "edm")
 
@@ -80,6 +83,8 @@ class TiledDenoiser:
         weight = torch.zeros(1, 1, h, w, dtype=x.dtype, device=x.device)
         for y in ys:
             for x0 in xs:
+                if self.where is not None and not self.where[..., y:y + self.tile, x0:x0 + self.tile].any():
+                    continue
                 patch = x[..., y:y + self.tile, x0:x0 + self.tile]
                 padded, (ph, pw) = pad_to_multiple(patch, self.multiple)
                 result = self.model(padded, sigma, **cond)[..., :ph, :pw]
@@ -90,4 +95,4 @@ class TiledDenoiser:
                 weight[..., y:y + ph, x0:x0 + pw] += wt
                 if self.on_tile is not None:
                     self.on_tile()
-        return out / weight
+        return out / weight if self.where is None else torch.where(weight > 0, out / weight.clamp(min=1e-12), x)

@@ -27,6 +27,7 @@ HELDOUT = ("skimage:astronaut.png", "skimage:chelsea.png", "skimage:coffee.png",
 def fetch_wallpapers(dest: str) -> str:
     """Extract Debian's wallpaper package into ``dest`` (apt-get download + dpkg-deb, no install)."""
     if not glob.glob(os.path.join(dest, "usr/share/wallpapers/*")):
+        os.makedirs(dest, exist_ok=True)  # dpkg-deb -x does not create it
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(["apt-get", "download", WALLPAPER_PACKAGE], cwd=tmp, check=True)
             (deb,) = glob.glob(os.path.join(tmp, "*.deb"))

@@ -12,6 +12,11 @@ optimiser moments, so a run resumed from it warms the learning rate up again ove
 steps while AdamW rebuilds them. The compact state is deleted when its run ends. Low-sigma samples are,
 half of the time, clipped to [0, 1] and quantised to 8 bits after noising, as
 real noisy photos are, so the one-step denoiser suits real 8-bit photos.
+
+With ``--camera F`` a fraction F of the photo-level samples get camera noise instead
+(training/degrade.py: signal-dependent, demosaiced, tone-mapped, sometimes JPEG), conditioned
+on the noise's RMS, which is what photo/estimate.py reads. ``--init`` starts from a model's
+weights (a fine-tune); ``--export`` is where the EMA weights go.
 """
 from __future__ import annotations
 
@@ -27,9 +32,10 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..models.loader import save_model
+from ..models.loader import load_model, save_model
 from ..models.unet import UNet, UNetConfig
 from ..models.wrappers import EDMDenoiser
+from .degrade import Camera, camera_noise, draw_cameras, read_noise
 from .photos import HELDOUT, TRAIN, fetch_wallpapers, load_photo
 
 SIGMA_DATA = 0.5
@@ -82,6 +88,20 @@ def add_noise(x: torch.Tensor, sigma: torch.Tensor, gen: torch.Generator) -> tor
     return torch.where(as_photo[:, None, None, None], photo, noisy)
 
 
+def add_camera_noise(x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor, fraction: float,
+                     gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ``fraction`` of the photo-level items (odd indices) replaced by camera noise, their sigma by its RMS."""
+    picks = (torch.arange(x.shape[0]) % 2 == 1) & (torch.rand(x.shape[0], generator=gen) < fraction)
+    if not picks.any():
+        return noisy, sigma
+    clean = x[picks]
+    camera = camera_noise((clean + 1) / 2, draw_cameras(int(picks.sum()), gen), gen) * 2 - 1
+    noisy, sigma = noisy.clone(), sigma.clone()
+    noisy[picks] = camera
+    sigma[picks] = (camera - clean).square().mean(dim=(1, 2, 3)).sqrt().clamp(min=PHOTO_SIGMA[0])
+    return noisy, sigma
+
+
 def edm_loss(model: EDMDenoiser, x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """EDM's weighted x0 loss: lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2."""
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -117,24 +137,37 @@ def heldout_psnr(model: EDMDenoiser, crops: torch.Tensor, sigma255: float = 25.0
     return float((-10 * mse.log10()).mean())
 
 
+@torch.no_grad()
+def heldout_camera_psnr(model: EDMDenoiser, crops: torch.Tensor, shot: float = 4e-3) -> float:
+    """One-step PSNR (dB) on held-out crops with camera noise (JPEG q90), conditioned on the noise's RMS."""
+    camera = Camera(shot, float(read_noise(torch.tensor(shot))), (2.1, 1.0, 1.7), 90)
+    noisy = camera_noise((crops + 1) / 2, [camera] * crops.shape[0], torch.Generator().manual_seed(0)) * 2 - 1
+    sigma = (noisy - crops).square().mean(dim=(1, 2, 3)).sqrt()
+    mse = ((model(noisy, sigma).clamp(-1, 1) - crops) / 2).square().mean(dim=(1, 2, 3))
+    return float((-10 * mse.log10()).mean())
+
+
 class Trainer:
     """Model, EMA and optimiser; ``step`` is the only source of training randomness."""
 
     def __init__(self, config: UNetConfig, images: list[torch.Tensor], total_steps: int, lr: float = 4e-4,
-                 batch: int = 16, crop: int = 64, seed: int = 0):
+                 batch: int = 16, crop: int = 64, seed: int = 0, camera: float = 0.0):
         self.model = EDMDenoiser(UNet(config), SIGMA_DATA)
         self.ema = EDMDenoiser(UNet(config), SIGMA_DATA).requires_grad_(False)
         self.ema.net.load_state_dict(self.model.net.state_dict())
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.0)
         self.config, self.images, self.total, self.lr = config, images, total_steps, lr
-        self.batch, self.crop, self.seed, self.step = batch, crop, seed, 0
+        self.batch, self.crop, self.seed, self.step, self.camera = batch, crop, seed, 0, camera
         self.restarted_at = None  # the step a compact state was resumed at (AdamW's moments start afresh)
 
     def train_step(self) -> float:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
         x = random_crops(self.images, self.batch, self.crop, gen)
         sigma = training_sigmas(self.batch, gen)
-        loss = edm_loss(self.model, x, add_noise(x, sigma, gen), sigma)
+        noisy = add_noise(x, sigma, gen)
+        if self.camera:
+            noisy, sigma = add_camera_noise(x, noisy, sigma, self.camera, gen)
+        loss = edm_loss(self.model, x, noisy, sigma)
         lr = learning_rate(self.step, self.lr, self.total)
         if self.restarted_at is not None:
             lr *= min(1.0, (self.step - self.restarted_at + 1) / WARMUP)
@@ -181,6 +214,11 @@ class Trainer:
                 net.load_state_dict({k: f.get_tensor(f"{kind}.{k}").float() for k in net.state_dict()})
         self.step = self.restarted_at = int(meta["step"])
 
+    def init_from(self, model: EDMDenoiser):
+        """Start (at step 0) from a trained model's weights, in both the model and its EMA."""
+        self.model.net.load_state_dict(model.net.state_dict())
+        self.ema.net.load_state_dict(model.net.state_dict())
+
 
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
@@ -201,12 +239,14 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--camera", type=float, default=0.0, help="fraction of photo-level samples with camera noise")
+    ap.add_argument("--init", default=None, help="a model (.safetensors) to fine-tune from, when no state exists")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     root = fetch_wallpapers(args.wallpapers)
     trainer = Trainer(UNetConfig(), photo_pyramid([load_photo(s, root) for s in TRAIN]), args.steps, args.lr,
-                      args.batch, args.crop, args.seed)
+                      args.batch, args.crop, args.seed, args.camera)
     heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
                            torch.Generator().manual_seed(1))
     if os.path.exists(args.state):
@@ -215,12 +255,16 @@ def main(argv=None):
     elif os.path.exists(args.compact_state):
         trainer.load_compact(args.compact_state)
         print(f"resumed from {args.compact_state} at step {trainer.step} (learning rate warms up again)")
+    elif args.init:
+        trainer.init_from(load_model(args.init))
+        print(f"fine-tuning from {args.init}")
     os.makedirs(os.path.dirname(args.state), exist_ok=True)
     t0, losses = time.time(), []
     while trainer.step < args.steps:
         losses.append(trainer.train_step())
         if trainer.step % args.save_every == 0 or trainer.step == args.steps:
             record = {"step": trainer.step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(trainer.ema, heldout),
+                      "camera_psnr": heldout_camera_psnr(trainer.ema, heldout),
                       "sec_per_step": (time.time() - t0) / len(losses)}
             print(json.dumps(record), flush=True)
             with open(args.log, "a") as f:

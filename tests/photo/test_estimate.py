@@ -3,8 +3,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from noisekit.photo.estimate import clipped_variance_ratio, estimate_sigma, noise_eigen_mean
+from noisekit.photo.estimate import clipped_variance_ratio, estimate_sigma, noise_eigen_mean, white_sigma
 
 
 def smooth_image(h=128, w=128, seed=0, lo=0.05, hi=0.95):
@@ -66,3 +67,23 @@ def test_clipped_variance_ratio_exact_values():
 def test_too_small_an_image_is_refused():
     with pytest.raises(ValueError, match="estimate_sigma.*too small"):
         estimate_sigma(torch.rand(1, 6, 40, 3))
+
+
+@pytest.mark.parametrize("sigma255", [5, 15, 30])
+def test_correlated_noise_is_not_under_read(sigma255):
+    """Noise blurred by the bilinear demosaic kernel, of RMS sigma: per-pixel PCA sees a quarter of it;
+    the estimate (which adds binned views) reads at least the RMS."""
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (kernel[:, None] * kernel[None]) / 16
+    noise = F.conv2d(torch.randn(3, 1, 130, 130, generator=torch.Generator().manual_seed(sigma255)),
+                     kernel[None, None])[:, 0].permute(1, 2, 0)
+    noisy = ((smooth_image()[0] + noise / noise.std() * sigma255 / 255).clamp(0, 1) * 255).round() / 255
+    assert white_sigma(noisy[None], 5, 0.5, 40_000) * 255 < 0.3 * sigma255
+    assert sigma255 <= estimate_sigma(noisy) * 255 <= 2 * sigma255
+
+
+def test_block_noise_reads_as_the_binned_views_white_noise_doubled():
+    """Each 2x2 block one white draw of std s: the binned view holds white noise of std s exactly."""
+    noise = torch.randn(64, 64, 3, generator=torch.Generator().manual_seed(0)) * 10 / 255
+    blocks = noise.repeat_interleave(2, 0).repeat_interleave(2, 1)
+    assert estimate_sigma(smooth_image()[0] + blocks) * 255 == pytest.approx(20, rel=0.1)

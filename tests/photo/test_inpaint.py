@@ -4,7 +4,7 @@ import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.photo.inpaint import ANNEAL_FLOOR, inpaint
+from noisekit.photo.inpaint import ANNEAL_FLOOR, TAIL_SIGMA, TAIL_STEPS, gradient_energy, inpaint, match_grain, region_boxes
 from noisekit.photo.masks import crop_box, feather_mask, grow_mask
 from noisekit.photo.prefill import fill_hole
 from noisekit.samplers.repaint import renoise, repaint_sampler, repaint_steps
@@ -33,7 +33,7 @@ def hole(h=40, w=48):
     return mask
 
 
-@pytest.mark.parametrize("method", ["anneal", "replace", "repaint"])
+@pytest.mark.parametrize("method", ["anneal", "texture", "replace", "repaint"])
 def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     image, mask = photo(), hole()
     run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask, method, steps=6, seed=seed, jump_length=3)
@@ -174,3 +174,62 @@ def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
     assert len(seen) == 5 and seen[0] == pytest.approx(start) and seen[-1] == pytest.approx(ANNEAL_FLOOR)
     ratios = [b / a for a, b in zip(seen, seen[1:])]
     assert ratios == pytest.approx([(ANNEAL_FLOOR / start) ** 0.25] * 4)
+
+
+def test_each_connected_region_gets_its_own_box_and_touching_boxes_merge():
+    mask = torch.zeros(1, 300, 400)
+    mask[0, 20:30, 20:36] = 1
+    mask[0, 250:260, 300:316] = 1
+    model = Recording(0.0, 0.5)
+    inpaint(model, torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
+    boxes = region_boxes(mask, 8)
+    assert boxes == [(20 - 11, 30 + 11, 20 - 12, 36 + 12), (250 - 11, 260 + 11, 300 - 12, 316 + 12)]
+    assert [shape for shape, _ in model.seen] == [(32, 40)] * 2 + [(32, 40)] * 2  # two small crops, 2 steps each
+    mask[0, 45:55, 45:55] = 1  # a third region, apart from the first, but their boxes overlap: one box holds both
+    assert region_boxes(mask, 8) == [(20 - 11, 55 + 11, 20 - 12, 55 + 11), boxes[1]]
+
+
+def test_inside_a_box_only_tiles_that_hold_the_hole_are_computed():
+    """An L-shaped stroke: one region whose box is 128 x 128, but it crosses only 3 of 9 tiles."""
+    model = Recording(0.0, 0.5)
+    mask = torch.zeros(1, 128, 128)
+    mask[0, 4:10, 4:60] = 1
+    mask[0, 4:60, 4:10] = 1
+    out = inpaint(model, photo(128, 128), mask, "anneal", steps=2, context=64, tile=64)
+    assert [shape for shape, _ in model.seen] == [(64, 64)] * 3 * 2
+    assert torch.equal(out[0][mask[0] == 0], photo(128, 128)[0][mask[0] == 0])
+
+
+def test_texture_tail_samples_the_posterior_from_the_annealed_fill():
+    """Gaussian data N(0, v) and an exact (pixel-wise) denoiser: the tail noises the annealed fill (variance a)
+    to s = TAIL_SIGMA and samples back, so the fill's variance becomes that of an exact posterior sample,
+    c^2 (a + s^2) + v s^2 / (v + s^2) with c = v / (v + s^2), and costs TAIL_STEPS model calls more."""
+    image, mask = torch.full((1, 96, 96, 3), 0.5), torch.zeros(1, 96, 96)
+    mask[0, 8:88, 8:88] = 1
+    hole = mask[0] == 1
+    fills, calls = {}, {}
+    for method in ("anneal", "texture"):
+        model = Recording(0.0, 0.5)
+        fills[method] = inpaint(model, image, mask, method, steps=8, prefill="mean")[0][hole] * 2 - 1
+        calls[method] = len(model.seen)
+    assert calls["texture"] == calls["anneal"] + TAIL_STEPS
+    v, s, a = 0.25, TAIL_SIGMA, float(fills["anneal"].var())
+    c = v / (v + s**2)
+    assert float(fills["texture"].var()) == pytest.approx(c**2 * (a + s**2) + v * s**2 / (v + s**2), rel=0.03)
+    assert float(fills["texture"].var()) > a
+
+
+def test_grain_brings_the_holes_gradient_energy_to_the_surroundings():
+    """Known pixels: white noise of std 0.1 (gradient energy 4 * 0.01 per pixel); a flat hole gets white noise
+    of that variance; a hole already as grainy gets nothing."""
+    g = torch.Generator().manual_seed(0)
+    x = 0.1 * torch.randn(1, 3, 200, 200, generator=g, dtype=torch.float64)
+    m = torch.zeros(1, 1, 200, 200, dtype=torch.float64)
+    m[..., 50:150, 50:150] = 1
+    hole = (m == 1).to(x)
+    flat = x * (1 - m)
+    out = match_grain(flat, m, torch.randn(x.shape, generator=g, dtype=torch.float64))
+    torch.testing.assert_close(gradient_energy(out, hole), gradient_energy(x, (m == 0).to(x)), rtol=0.03, atol=0)
+    assert torch.equal(out[m.expand_as(x) == 0], flat[m.expand_as(x) == 0])
+    grainy = x * (1 + m)  # the hole twice as grainy as its surroundings
+    assert torch.equal(match_grain(grainy, m, torch.randn(x.shape, generator=g, dtype=torch.float64)), grainy)

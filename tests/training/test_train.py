@@ -2,9 +2,10 @@
 import math
 import os
 
+import pytest
 import torch
 
-from noisekit.training.train import Trainer, add_noise, learning_rate, random_crops, training_sigmas
+from noisekit.training.train import Trainer, add_camera_noise, add_noise, learning_rate, random_crops, training_sigmas
 from noisekit.models.unet import UNetConfig
 
 TINY = UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)
@@ -47,10 +48,11 @@ def test_learning_rate_schedule():
     assert math.isclose(learning_rate(1000, 1.0, 1000, warmup=10), 0.1)
 
 
-def test_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("camera", [0.0, 1.0])
+def test_resume_is_bit_identical(tmp_path, camera):
     def trainer():
         torch.manual_seed(0)
-        return Trainer(TINY, _images(), total_steps=4, batch=2, crop=16)
+        return Trainer(TINY, _images(), total_steps=4, batch=2, crop=16, camera=camera)
 
     straight = trainer()
     for _ in range(4):
@@ -84,3 +86,18 @@ def test_compact_state_is_small_and_resumes_the_weights_with_a_warm_up(tmp_path)
     assert os.path.getsize(path) - 8 - header == 2 * 2 * numel  # two fp16 copies of the weights, no moments
     resumed.train_step()
     assert resumed.opt.param_groups[0]["lr"] < learning_rate(2, resumed.lr, 4)  # warming up again
+
+
+def test_camera_noise_replaces_photo_level_items_and_their_sigma_is_the_noise_rms():
+    x = random_crops(_images(), 8, 16, torch.Generator().manual_seed(0))
+    sigma = torch.full((8,), 0.3)
+    noisy = add_noise(x, sigma, torch.Generator().manual_seed(1))
+    out, s = add_camera_noise(x, noisy, sigma, 1.0, torch.Generator().manual_seed(2))
+    even = torch.arange(8) % 2 == 0
+    assert torch.equal(out[even], noisy[even]) and torch.equal(s[even], sigma[even])  # generation items untouched
+    rms = (out[~even] - x[~even]).square().mean(dim=(1, 2, 3)).sqrt()
+    assert torch.allclose(s[~even], rms.clamp(min=0.01))
+    levels = (out[~even] + 1) * 127.5
+    assert torch.allclose(levels, levels.round(), atol=1e-4)  # camera output is 8-bit
+    same, _ = add_camera_noise(x, noisy, sigma, 0.0, torch.Generator().manual_seed(2))
+    assert torch.equal(same, noisy)
