@@ -1,14 +1,22 @@
 """``noisekit denoise`` and ``noisekit inpaint``: photos in, photos out (photo/files.py)."""
 from __future__ import annotations
 
+import sys
+import time
+
 from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..registry import default_of
 from ..samplers import SAMPLERS, Sampler
 from .denoise import MODES, denoise_photo
+from .estimate import estimate_sigma
 from .files import check_output, read_mask, read_photo, write_photo
 from .inpaint import METHODS, inpaint
 from .prefill import PREFILLS
+from .tiling import PRECISIONS
+
+# estimates outside this range (0..255 scale) are seldom right for a photo: say so, and how to override
+PLAUSIBLE_NOISE = (1.0, 60.0)
 
 
 def parse_sigma(text: str):
@@ -24,16 +32,38 @@ def parse_sigma(text: str):
     return value / 255.0
 
 
+def noise_warning(sigma255: float) -> str | None:
+    """Why an estimated noise level (0..255 scale) looks implausible, or None."""
+    low, high = PLAUSIBLE_NOISE
+    if sigma255 < low:
+        return (f"the photo looks nearly noise-free (estimate {sigma255:.2f}/255 < {low:g}): the result will be close "
+                f"to the input; if you see noise, give its level with --sigma")
+    if sigma255 > high:
+        return (f"the estimate {sigma255:.1f}/255 is unusually high for a photo (texture or strong JPEG artefacts "
+                f"can look like noise): if the result is too smooth, give a lower --sigma")
+    return None
+
+
 def cmd_denoise(args) -> int:
+    start = time.perf_counter()
     check_output(args.output)
     sigma = parse_sigma(args.sigma)
     image, info = read_photo(args.input)
+    h, w = image.shape[1:3]
+    how = "given"
+    if sigma == "auto":
+        sigma, how = estimate_sigma(image[0]), "estimated"
+        warning = noise_warning(sigma * 255)
+        if warning:
+            print(f"noisekit denoise: warning: {warning}", file=sys.stderr)
+    print(f"{args.input}: {w}x{h} ({h * w / 1e6:.2f} MP), noise level {sigma * 255:.1f}/255 ({how})", flush=True)
     with devices.use_device(args.device) as device:
         model = load_model(args.model, device=device)
         out = denoise_photo(model, image, sigma, args.mode, args.steps, args.sampler, args.seed, args.tile,
-                            args.overlap, progress=progress.tracker("denoise"))
+                            args.overlap, progress=progress.tracker("denoise"), precision=args.precision)
     write_photo(out, info, args.output)
-    print(args.output)
+    seconds = time.perf_counter() - start
+    print(f"wrote {args.output} in {seconds:.1f} s ({seconds * 1e6 / (h * w):.1f} s/MP)")
     return 0
 
 
@@ -56,7 +86,7 @@ def add_parsers(sub):
     """Add the ``denoise`` and ``inpaint`` subcommands to the ``noisekit`` command's subparsers."""
     models = ", ".join(BUNDLED)
     den = sub.add_parser("denoise", help="denoise a photo with the bundled model",
-                         description="Denoise a photo of any size (tiled). Exit codes: 0 done, 2 bad input.")
+                         description="Denoise a photo of any size (tiled). Prints the noise level, the size and the time.")
     den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
     den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
@@ -64,10 +94,13 @@ def add_parsers(sub):
                      help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
     den.add_argument("--steps", type=int, default=default_of(denoise_photo, "steps"), help="steps in sample mode")
     den.add_argument("--sampler", choices=SAMPLERS.names(), default=default_of(denoise_photo, "sampler"), help="sampler in sample mode")
-    den.add_argument("--overlap", type=int, help="tile overlap in pixels (default: min(64, tile / 4))")
+    den.add_argument("--overlap", type=int, help="tile overlap in pixels (default: tile / 8)")
+    den.add_argument("--precision", choices=PRECISIONS, default=default_of(denoise_photo, "precision"),
+                     help="auto: bf16 on CPUs that compute it natively (twice as fast, within 0.01 dB); fp32: "
+                          "the same result on every machine")
     inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
                          description="Repaint where the mask is white (or transparent); elsewhere the output is "
-                                     "the input, bit for bit. Exit codes: 0 done, 2 bad input.")
+                                     "the input, bit for bit.")
     inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
     inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
     inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
@@ -88,7 +121,8 @@ def add_parsers(sub):
     inp.add_argument("--jump-n-sample", type=int, default=default_of(inpaint, "jump_n_sample"), help="RePaint: passes over each jump")
     for parser in (den, inp):
         parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
-        parser.add_argument("--tile", type=int, default=default_of(denoise_photo, "tile"), help="tile size in pixels (bounds memory)")
+        parser.add_argument("--tile", type=int, default=default_of(denoise_photo if parser is den else inpaint, "tile"),
+                            help="tile size in pixels (bounds memory)")
         parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path")
         parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     den.set_defaults(func=cmd_denoise)

@@ -144,7 +144,8 @@ def cmd_nodes(args) -> int:
 def add_parsers(sub):
     """Add the ``run`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format) without ComfyUI",
-                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 130 interrupted.")
+                         description="Validate the whole graph (every problem listed), then run the nodes "
+                                     "that feed an output node.")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override a node input before validation; VALUE is JSON if it parses, else text "
