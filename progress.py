@@ -80,14 +80,16 @@ class ProgressBar:
 
 def line_reporter(every: float = 10.0, stream=None):
     """A reporter for logs: one line such as "denoise: 12/30 (40%), 8 s, about 12 s left" per bar at
-    most every ``every`` seconds, and one when the bar completes."""
+    most every ``every`` seconds, and, if it printed any, one when the bar completes."""
     last = {}  # (desc, max) -> when that bar last printed
 
     def report(info):
         key, value, total, elapsed = (info["desc"], info["max"]), info["value"], info["max"], info["elapsed"]
-        since = last.get(key, 0.0)
-        since = 0.0 if since > elapsed else since  # a new bar with the same name
-        if value < total and elapsed - since < every:
+        since = last.get(key)
+        if since is not None and since > elapsed:  # a new bar with the same name
+            since = None
+        due = elapsed - (since or 0.0) >= every
+        if not due and not (value >= total and since is not None):  # work shorter than ``every`` says nothing
             return
         left = f", about {elapsed * (total - value) / value:.0f} s left" if 0 < value < total else ""
         print(f"{info['desc'] or 'progress'}: {value}/{total} ({100 * value / max(total, 1):.0f}%), "

@@ -17,6 +17,7 @@ from .tiling import PRECISIONS
 
 # estimates outside this range (0..255 scale) are seldom right for a photo: say so, and how to override
 PLAUSIBLE_NOISE = (1.0, 60.0)
+NOISE_FLOOR = 0.5 / 255  # what a photo with no measurable noise is denoised at (8-bit rounding is 0.29/255)
 
 
 def parse_sigma(text: str):
@@ -35,9 +36,9 @@ def parse_sigma(text: str):
 def noise_warning(sigma255: float) -> str | None:
     """Why an estimated noise level (0..255 scale) looks implausible, or None."""
     low, high = PLAUSIBLE_NOISE
-    if sigma255 < low:
-        return (f"the photo looks nearly noise-free (estimate {sigma255:.2f}/255 < {low:g}): the result will be close "
-                f"to the input; if you see noise, give its level with --sigma")
+    if not sigma255 >= low:  # also NaN: no noise measurable at all
+        return (f"the photo looks nearly noise-free (estimate below {low:g}/255): the result will be close to the "
+                f"input; if you see noise, give its level with --sigma")
     if sigma255 > high:
         return (f"the estimate {sigma255:.1f}/255 is unusually high for a photo (texture or strong JPEG artefacts "
                 f"can look like noise): if the result is too smooth, give a lower --sigma")
@@ -52,10 +53,11 @@ def cmd_denoise(args) -> int:
     h, w = image.shape[1:3]
     how = "given"
     if sigma == "auto":
-        sigma, how = estimate_sigma(image[0]), "estimated"
-        warning = noise_warning(sigma * 255)
+        estimate, how = estimate_sigma(image[0]), "estimated"
+        warning = noise_warning(estimate * 255)
         if warning:
             print(f"noisekit denoise: warning: {warning}", file=sys.stderr)
+        sigma = estimate if estimate > NOISE_FLOOR else NOISE_FLOOR  # (NaN when nothing is measurable)
     print(f"{args.input}: {w}x{h} ({h * w / 1e6:.2f} MP), noise level {sigma * 255:.1f}/255 ({how})", flush=True)
     with devices.use_device(args.device) as device:
         model = load_model(args.model, device=device)
