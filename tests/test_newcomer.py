@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_main_job() -> list[str]:
-    """The last command of the README's first "Two commands" block (after the installs)."""
-    section = (ROOT / "README.md").read_text().split("## Two commands", 1)[1]
-    block = re.search(r"```bash\n(.+?)\n```", section, re.S)[1]
+    """The last command (after the installs) of the "Two commands" block that runs a graph."""
+    section = (ROOT / "README.md").read_text().split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    (block,) = [b for b in re.findall(r"```bash\n(.+?)\n```", section, re.S) if "noisekit run" in b]
     return shlex.split(block.split("&&")[-1])
 
 
