@@ -10,8 +10,8 @@ from . import progress
 from .photo import cli as photo_cli
 from .runner import cli as runner_cli
 
-EXIT_CODES = ("exit codes: 0 success; 2 bad input or arguments (nothing written); 3 failed while running; "
-              "130 interrupted (Ctrl-C)")
+EXIT_CODES = ("Exit codes: 0 success, 2 bad input or arguments, 3 failed while running, 4 outputs differ from "
+              "the goldens (run --golden), 130 interrupted (Ctrl-C); each command's --help says what they mean there.")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     runner_cli.add_parsers(sub)
     photo_cli.add_parsers(sub)
     for command in sub.choices.values():
-        command.formatter_class, command.epilog = HelpFormatter, EXIT_CODES
+        command.formatter_class = HelpFormatter
     return parser
 
 

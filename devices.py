@@ -28,10 +28,6 @@ def check_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def set_device(name: str):
-    _current["device"] = str(check_device(name))
-
-
 def get_device() -> torch.device:
     return torch.device(_current["device"])
 

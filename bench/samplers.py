@@ -1,6 +1,14 @@
-"""Sampler accuracy and overhead on the exact Gaussian problem, side by side with diffusers.
+"""Sampler accuracy on exact non-Gaussian and Gaussian problems, and overhead, side by side with
+ComfyUI and diffusers.
 
-    python -m noisekit.bench samplers
+    python -m noisekit.bench samplers [--mixtures]
+    NOISEKIT_COMFYUI=/path/to/ComfyUI NOISEKIT_COMFYUI_PYTHON=/path/to/its/python python -m noisekit.bench samplers
+
+0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
+   the bundled UNet in float64 generating from noise: RMS end error against a DOP853 reference
+   (converged: two tolerances compared) at 5-50 model calls on karras and exponential schedules, noisekit's candidates against ComfyUI's samplers
+   (run in ComfyUI's Python when NOISEKIT_COMFYUI is set; else the ones noisekit reproduces step
+   for step, with ComfyUI's last step) and diffusers' UniPC and DPM++ (when installed).
 
 1. Error vs NFE: data x0 ~ N(m, diag s^2) of shape 4x64x64 in float64, s log-uniform in
    [0.1, 1.5]; start x(sigma_0) = m + sqrt(s^2 + sigma_0^2) eps, whose exact probability-flow
@@ -16,12 +24,17 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..models.analytic import GaussianDenoiser
+from ..models.analytic import gaussian_problem, mixture, probability_flow, rms, start_and_exact
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 
@@ -39,20 +52,186 @@ RATIOS = [(f"noisekit {name}", ref) for name, refs in (
 SD_BETAS = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 
 
-def gaussian_problem(shape=(1, 4, 64, 64)):
-    g = torch.Generator().manual_seed(0)
-    std = torch.empty(shape, dtype=torch.float64).uniform_(math.log(0.1), math.log(1.5), generator=g).exp()
-    mean = 0.5 * torch.randn(shape, generator=g, dtype=torch.float64)
-    eps = torch.randn(shape, generator=g, dtype=torch.float64)
-    return GaussianDenoiser(mean, std), eps
+# ---- non-Gaussian problems: Gaussian mixtures with exact denoisers --------------------------
+
+MIX_NFES = (5, 8, 10, 20, 50)
+SCHEDULES = ("karras", "exponential")
+# noisekit's candidates: label -> (sampler, options)
+CANDIDATES = {"pc_sigma": ("pc_sigma", {}), "pc_sigma o3": ("pc_sigma", {"order": 3}),
+              "pc_sigma o2": ("pc_sigma", {"order": 2}), "unipc": ("unipc", {}), "unipc o2": ("unipc", {"order": 2}),
+              "dpmpp_2m": ("dpmpp_2m", {}), "ipndm": ("ipndm", {}), "lms": ("lms", {}), "heun": ("heun", {})}
+# ComfyUI's samplers that noisekit's same-named ones reproduce step for step (recorded values): without a
+# ComfyUI they are run as noisekit's sampler to sigma_min followed by ComfyUI's last step x = D(sigma_min)
+SAME_STEPS = ("euler", "heun", "dpm_2", "lms", "ipndm", "dpmpp_2m", "res_multistep")
+COMFY_PEERS = SAME_STEPS + ("ipndm_v", "deis", "uni_pc", "uni_pc_bh2")
 
 
-def start_and_exact(model, eps, sigma0: float):
-    return model.mean + (model.std**2 + sigma0**2).sqrt() * eps, model.mean + model.std * eps
+class MixtureProblem:
+    """Data x0 from a mixture, fixed unit noise; the start at sigma0 is x0 + sigma0 eps and its
+    reference endpoint a DOP853 solve (cached per sigma0), checked against a 100x tighter one."""
+
+    rtols = (1e-10, 1e-12)  # the reference's tolerance and the tighter one it is checked against
+    candidates = CANDIDATES
+
+    def __init__(self, name, model, n, seed=1):
+        g = torch.Generator().manual_seed(seed)
+        self.name, self.model = name, model
+        self.x0 = model.sample(n, g)
+        self.eps = torch.randn(self.x0.shape, generator=g, dtype=torch.float64)
+        self.references = {}
+
+    def solve(self, x, sigma0, rtol):
+        return self.model.ode_solution(x, sigma0, 0.0, rtol)
+
+    def start(self, sigma0: float):
+        return self.x0 + sigma0 * self.eps
+
+    def reference(self, sigma0: float, rtol=None):
+        key = (round(sigma0, 9), rtol or self.rtols[0])
+        if key not in self.references:
+            self.references[key] = self.solve(self.start(sigma0), sigma0, key[1])
+        return self.references[key]
+
+    def error(self, out, sigma0: float):
+        return rms(out, self.reference(sigma0))
 
 
-def rms(a, b) -> float:
-    return float(((a - b) ** 2).mean().sqrt())
+class NoGradModel:
+    """A torch module as a denoiser called without autograd (pickles to ComfyUI's process)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.sigma_min, self.sigma_max, self.parameterisation = net.sigma_min, net.sigma_max, net.parameterisation
+
+    def __call__(self, x, sigma, **cond):
+        with torch.no_grad():
+            return self.net(x, sigma, **cond)
+
+
+class UNetProblem(MixtureProblem):
+    """The bundled UNet in float64 generating a 16x16 picture from noise (x = sigma0 eps); the
+    reference integrates its ODE to sigma 1e-3 (DOP853), then takes D there (an O(1e-6) last step)."""
+
+    rtols = (1e-8, 1e-10)
+    candidates = {k: CANDIDATES[k] for k in ("pc_sigma", "pc_sigma o3", "unipc", "unipc o2", "dpmpp_2m", "ipndm")}
+
+    def __init__(self, name, seed=1):
+        from ..models.loader import load_model
+
+        g = torch.Generator().manual_seed(seed)
+        self.name, self.model = name, NoGradModel(load_model().double().eval())
+        self.eps = torch.randn((1, 3, 16, 16), generator=g, dtype=torch.float64)
+        self.x0 = torch.zeros_like(self.eps)
+        self.references = {}
+
+    def solve(self, x, sigma0, rtol):
+        end = probability_flow(self.model, x, sigma0, 1e-3, rtol)
+        return self.model(end, end.new_full((1,), 1e-3))
+
+
+def mixture_problems():
+    return [MixtureProblem("64-d mixture (10 components, std 0.05..0.5)", mixture(64, 10, (0.05, 0.5)), 64),
+            MixtureProblem("2-d tight mixture (8 components, std 0.01..0.03)", mixture(2, 8, (0.01, 0.03), seed=1),
+                           256),
+            UNetProblem("bundled UNet, 1x3x16x16 from noise")]
+
+
+def sigmas_for(schedule, nfe, two_calls=False):
+    return get_sigmas(schedule, (nfe + 1) // 2 if two_calls else nfe, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+
+
+def noisekit_errors(problem):
+    """{(label, schedule): {nfe: error}} of noisekit's candidates."""
+    out = {}
+    for label, (name, options) in problem.candidates.items():
+        for schedule in SCHEDULES:
+            row = out[label, schedule] = {}
+            for nfe in MIX_NFES:
+                sigmas = sigmas_for(schedule, nfe, name in TWO_CALLS)
+                x = problem.start(float(sigmas[0]))
+                row[nfe] = problem.error(Sampler(name, **options)(problem.model, x, sigmas, disable=True),
+                                         float(sigmas[0]))
+    return out
+
+
+def comfyui_errors(problems):
+    """{(problem name, label, schedule): {nfe: error}} of ComfyUI's samplers, run by
+    bench/comfyui_reference.py in ComfyUI's own Python (NOISEKIT_COMFYUI, NOISEKIT_COMFYUI_PYTHON);
+    None when no ComfyUI is given."""
+    root, python = os.environ.get("NOISEKIT_COMFYUI"), os.environ.get("NOISEKIT_COMFYUI_PYTHON", sys.executable)
+    if not root:
+        return None
+    runs = [(p.name, label, schedule, nfe) for p in problems for label in COMFY_PEERS for schedule in SCHEDULES
+            for nfe in MIX_NFES]
+    job = {"models": {p.name: p.model for p in problems},
+           "starts": {p.name: p.start(SIGMA_MAX) for p in problems},
+           "runs": [(name, label, sigmas_for(schedule, nfe, label in TWO_CALLS)) for name, label, schedule, nfe in runs]}
+    with tempfile.TemporaryDirectory() as tmp:
+        request = Path(tmp) / "job.pt"
+        torch.save(job, request)
+        subprocess.run([python, str(Path(__file__).with_name("comfyui_reference.py")), root, "--peers", str(request)],
+                       check=True)
+        ends = torch.load(request.with_suffix(".out.pt"), weights_only=False)
+    by_name = {p.name: p for p in problems}
+    out = {}
+    for (name, label, schedule, nfe), end in zip(runs, ends):
+        out.setdefault((name, label, schedule), {})[nfe] = by_name[name].error(end, SIGMA_MAX)
+    return out
+
+
+def same_step_errors(problem):
+    """ComfyUI's SAME_STEPS samplers without ComfyUI: noisekit's to sigma_min, then x = D(sigma_min)."""
+    out = {}
+    for label in SAME_STEPS:
+        for schedule in SCHEDULES:
+            row = out[problem.name, label, schedule] = {}
+            for nfe in MIX_NFES:
+                sigmas = sigmas_for(schedule, nfe, label in TWO_CALLS)
+                x = Sampler(label)(problem.model, problem.start(SIGMA_MAX), sigmas[:-1], disable=True)
+                x = problem.model(x, sigmas[-2:-1])
+                row[nfe] = problem.error(x, SIGMA_MAX)
+    return out
+
+
+def diffusers_errors(problem):
+    """{(label, schedule): {nfe: error}} of diffusers' UniPC and DPM++ multistep schedulers."""
+    out = {}
+    for cls_name in ("UniPCMultistepScheduler", "DPMSolverMultistepScheduler"):
+        for schedule in SCHEDULES:
+            row = out[f"diffusers {cls_name}", schedule] = {}
+            for nfe in MIX_NFES:
+                row[nfe] = diffusers_run(cls_name, schedule, nfe, problem)
+    return out
+
+
+def print_mixture_tables(problems):
+    peers = comfyui_errors(problems)
+    source = "ComfyUI (NOISEKIT_COMFYUI)" if peers is not None else "ComfyUI-equivalent (noisekit steps + D(sigma_min))"
+    try:
+        import diffusers  # noqa: F401
+        have_diffusers = True
+    except ImportError:
+        have_diffusers = False
+    for problem in problems:
+        print(f"\n## {problem.name}: RMS error vs a DOP853 reference (fp64, sigma {SIGMA_MIN}..{SIGMA_MAX} then 0)")
+        loose, tight = problem.rtols
+        print(f"reference converged: rtol {loose:.0e} vs {tight:.0e} differ by "
+              f"{rms(problem.reference(SIGMA_MAX), problem.reference(SIGMA_MAX, tight)):.1e} RMS")
+        rows = {(f"noisekit {label}", schedule): row for (label, schedule), row in noisekit_errors(problem).items()}
+        theirs = {k: v for k, v in (peers or same_step_errors(problem)).items() if k[0] == problem.name}
+        peer_rows = {(f"ComfyUI {label}", schedule): row for (_, label, schedule), row in theirs.items()}
+        if have_diffusers:
+            peer_rows.update(diffusers_errors(problem))
+        print(f"peers: {source}" + (", diffusers" if have_diffusers else " (diffusers not installed)"))
+        print(f"{'sampler':<40}{'schedule':<13}" + "".join(f"{'NFE ' + str(n):>10}" for n in MIX_NFES))
+        for (label, schedule), row in {**rows, **peer_rows}.items():
+            print(f"{label:<40}{schedule:<13}" + "".join(f"{row[n]:>10.2e}" for n in MIX_NFES))
+        print(f"{'NFE':<6}{'noisekit best':<46}{'best peer':<58}{'ratio':>6}")
+        for n in MIX_NFES:
+            ours = min(rows.items(), key=lambda kv: kv[1][n])
+            peer = min(peer_rows.items(), key=lambda kv: kv[1][n])
+            print(f"{n:<6}{' '.join(ours[0]) + f' {ours[1][n]:.2e}':<46}{' '.join(peer[0]) + f' {peer[1][n]:.2e}':<58}"
+                  f"{ours[1][n] / peer[1][n]:>6.2f}")
 
 
 def slope(nfes, errors) -> float:
@@ -93,19 +272,34 @@ def scheduler_sigmas(sch) -> torch.Tensor:
     return torch.cat([((1 - ac[sch.timesteps]) / ac[sch.timesteps]).sqrt(), torch.zeros(1, dtype=torch.float64)])
 
 
+def diffusers_loop(sch, cls_name, model, x_ve, sigmas):
+    """Drive a diffusers scheduler with an x0 model from the VE state x_ve at sigmas[0]."""
+    ve_state = cls_name == "EulerDiscreteScheduler"  # Euler keeps x = x0 + sigma eps; the others the VP state
+    x = x_ve if ve_state else x_ve / math.sqrt(1 + float(sigmas[0]) ** 2)
+    s_in = x.new_ones([x.shape[0]])
+    for i, t in enumerate(sch.timesteps):
+        sigma = sigmas[i]
+        x_now = x if ve_state else x * (1 + sigma**2).sqrt()
+        sch.scale_model_input(x, t)  # (the scaling itself is done above; the call sets the scheduler's state)
+        eps_hat = (x_now - model(x_now, sigma * s_in)) / sigma
+        x = sch.step(eps_hat, t, x).prev_sample
+    return x
+
+
+def diffusers_run(cls_name, schedule, steps, problem):
+    """A diffusers scheduler's error on a mixture problem (started at its own first sigma)."""
+    sch = make_scheduler(cls_name, schedule, steps)
+    sigmas = scheduler_sigmas(sch)
+    sigma0 = float(sigmas[0])
+    return problem.error(diffusers_loop(sch, cls_name, problem.model, problem.start(sigma0), sigmas), sigma0)
+
+
 def run_diffusers(cls_name: str, schedule: str, steps: int, model, eps):
     """(diffusers error, noisekit error on the same sigmas, model calls) on the Gaussian problem."""
     sch = make_scheduler(cls_name, schedule, steps)
     sigmas = scheduler_sigmas(sch)
     x_ve, exact = start_and_exact(model, eps, float(sigmas[0]))
-    ve_state = cls_name == "EulerDiscreteScheduler"  # Euler keeps x = x0 + sigma eps; the others the VP state
-    x = x_ve if ve_state else x_ve / math.sqrt(1 + float(sigmas[0]) ** 2)
-    for i, t in enumerate(sch.timesteps):
-        sigma = sigmas[i]
-        x_now = x if ve_state else x * (1 + sigma**2).sqrt()
-        sch.scale_model_input(x, t)  # (the scaling itself is done above; the call sets the scheduler's state)
-        eps_hat = (x_now - model(x_now, sigma.reshape(1))) / sigma
-        x = sch.step(eps_hat, t, x).prev_sample
+    x = diffusers_loop(sch, cls_name, model, x_ve, sigmas)
     ours = Sampler(DIFFUSERS[cls_name])(model, x_ve, sigmas, disable=True)
     return rms(x, exact), rms(ours, exact), len(sch.timesteps)
 
@@ -176,7 +370,12 @@ def overhead(shape, steps=20):
 
 
 def main(argv=()):
+    """All sections; ``--mixtures`` only the non-Gaussian problems."""
     torch.set_num_threads(2)
+    print("# Sampler accuracy on Gaussian mixtures (exact denoisers, not linear in x); peers in the same run")
+    print_mixture_tables(mixture_problems())
+    if "--mixtures" in argv:
+        return
     model, eps = gaussian_problem()
     print("# Sampler accuracy on the exact Gaussian problem (4x64x64 fp64, data std log-uniform 0.1..1.5,")
     print(f"# sigma {SIGMA_MIN}..{SIGMA_MAX} then 0; RMS error vs the exact ODE endpoint)")

@@ -40,9 +40,12 @@ class UNetConfig:
 
 
 def fourier_features(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of the scalar noise conditioning c_noise = ln(sigma)/4."""
-    freqs = torch.exp(torch.arange(dim // 2, device=c_noise.device) * (-math.log(1000.0) / (dim // 2)))
-    angles = c_noise.float()[:, None] * freqs[None] * 100.0
+    """Sinusoidal embedding of the scalar noise conditioning c_noise = ln(sigma)/4, computed in at
+    least float32 (half-precision angles of up to ~100 rad would lose the phase) and in float64
+    when c_noise is."""
+    dtype = torch.promote_types(c_noise.dtype, torch.float32)
+    freqs = torch.exp(torch.arange(dim // 2, device=c_noise.device, dtype=dtype) * (-math.log(1000.0) / (dim // 2)))
+    angles = c_noise.to(dtype)[:, None] * freqs[None] * 100.0
     return torch.cat([angles.cos(), angles.sin()], dim=1)
 
 
@@ -100,7 +103,8 @@ class UNet(nn.Module):
         m = self.config.multiple
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"UNet: input height and width must be multiples of {m}, got {tuple(x.shape[-2:])}; pad first")
-        emb = self.embed(fourier_features(c_noise, self.config.emb_dim)).to(x.dtype)
+        features = fourier_features(c_noise, self.config.emb_dim)
+        emb = self.embed(features.to(self.embed[0].weight.dtype)).to(x.dtype)
         h = self.stem(x)
         skips = [h]
         for layer in self.down:

@@ -2,9 +2,12 @@
 
 Inside ComfyUI a SAMPLER is a ``comfy.samplers.KSAMPLER`` around the core
 solver (so it plugs into SamplerCustom / SamplerCustomAdvanced with any
-checkpoint), and ``install`` makes progress go to ``comfy.utils.ProgressBar`` (whose
-hook also raises ComfyUI's interrupt). Outside, a SAMPLER is the core
-``samplers.Sampler`` and progress goes to noisekit's own ``progress`` module.
+checkpoint), noisekit's model is a ComfyUI MODEL (a ModelPatcher around a BaseModel
+with EDM model_sampling and a 3-channel pixel latent), a GUIDER can be run as a core
+Denoiser (``run_guided``), and ``install`` makes progress go to ``comfy.utils.ProgressBar``
+(whose hook also raises ComfyUI's interrupt). Outside, a SAMPLER is the core
+``samplers.Sampler``, a MODEL noisekit's own Denoiser, and progress goes to noisekit's
+own ``progress`` module.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import sys
 import torch
 
 from .. import progress
+from ..photo.tiling import input_multiple, pad_to_multiple
 from ..samplers import Sampler, unit_noise
 
 # ComfyUI's model_sampling mix-in classes (comfy/model_sampling.py) -> the core's parameterisation.
@@ -65,6 +69,108 @@ class ComfyDenoiser:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+class HostedNet(torch.nn.Module):
+    """noisekit's EDM network as a ComfyUI BaseModel's ``diffusion_model``. ComfyUI's EDM model_sampling
+    already applies c_in (calculate_input), c_noise = log(sigma) / 4 (timestep) and c_skip, c_out
+    (calculate_denoised), so this only pads to the network's size multiple and crops back."""
+
+    def __init__(self, denoiser=None, dtype=None, device=None, operations=None, **kwargs):
+        super().__init__()
+        self.denoiser = denoiser  # a submodule: ComfyUI's loader moves and counts its weights
+
+    @property
+    def dtype(self) -> torch.dtype:  # BaseModel.get_dtype() reads it
+        return self.denoiser.dtype
+
+    def forward(self, xc, t, context=None, control=None, transformer_options=None, **kwargs):
+        x, (h, w) = pad_to_multiple(xc, input_multiple(self.denoiser))
+        return self.denoiser.net(x, t.to(x.dtype).reshape(-1).expand(x.shape[0]))[..., :h, :w]
+
+
+def comfy_model(denoiser):
+    """noisekit's EDMDenoiser as a ComfyUI MODEL: a ModelPatcher around a BaseModel whose model_sampling
+    is EDM with the model's sigma_min, sigma_max and sigma_data, on a pixel "latent" (3 channels, scale 1;
+    previews show it as (x + 1) / 2). The same network object serves both, no copy."""
+    import comfy.latent_formats
+    import comfy.model_base
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models_base
+
+    channels = denoiser.net.config.in_channels
+
+    class PixelFormat(comfy.latent_formats.LatentFormat):
+        latent_channels = channels
+        scale_factor = 1.0
+        latent_rgb_factors = [[float(i == j) for j in range(3)] for i in range(channels)]
+
+    class PixelConfig(comfy.supported_models_base.BASE):
+        unet_config = {}
+        unet_extra_config = {}
+        latent_format = PixelFormat
+        sampling_settings = {"sigma_min": denoiser.sigma_min, "sigma_max": denoiser.sigma_max,
+                             "sigma_data": denoiser.sigma_data}
+        memory_usage_factor = 1.0
+        supported_inference_dtypes = [torch.float32]
+
+    config = PixelConfig({"denoiser": denoiser})
+    config.set_inference_dtype(torch.float32, None)
+    load, offload = comfy.model_management.get_torch_device(), comfy.model_management.unet_offload_device()
+    base = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EDM, device=offload,
+                                      unet_model=HostedNet)
+    return comfy.model_patcher.ModelPatcher(base, load_device=load, offload_device=offload)
+
+
+def noisekit_model(model):
+    """noisekit's own Denoiser behind a MODEL value: the hosted one inside ComfyUI, else the value itself."""
+    net = getattr(getattr(model, "model", None), "diffusion_model", None)
+    return net.denoiser if isinstance(net, HostedNet) else model
+
+
+def comfy_sampler_function(ksampler):
+    """ComfyUI's own SAMPLER (a KSAMPLER: KSamplerSelect) as a k-diffusion-signature function, for noisekit's
+    nodes: its sampler function with its options. (KSAMPLER.sample's noise scaling is noisekit's sample's.)"""
+    def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        try:
+            return ksampler.sampler_function(model, x, sigmas, extra_args=extra_args or {}, callback=callback,
+                                             disable=disable, **ksampler.extra_options)
+        except AttributeError as e:  # e.g. ancestral samplers read model.inner_model.inner_model.model_sampling
+            name = getattr(ksampler.sampler_function, "__name__", "this sampler")
+            raise ValueError(f"ComfyUI's {name} needs ComfyUI's own sampling chain ({e}); run it in KSampler or "
+                             "SamplerCustom, or connect a noisekit sampler here") from e
+
+    return sampler_function
+
+
+class GuidedDenoiser(ComfyDenoiser):
+    """A GUIDER inside its sample call (models loaded, conditioning prepared) as a core Denoiser:
+    D(x, sigma) is the guider's prediction (CFG applied) with ComfyUI's model_options, so patches,
+    LoRAs and ControlNets on the MODEL apply."""
+
+    def __init__(self, guider, extra_args: dict):
+        super().__init__(guider)
+        self.model_options, self.seed = extra_args.get("model_options", {}), extra_args.get("seed")
+
+    def __call__(self, x, sigma, seed=None, **kwargs):
+        return self.inner(x, sigma, model_options=self.model_options, seed=self.seed if seed is None else seed)
+
+
+def run_guided(guider, latent: torch.Tensor, seed: int, fn) -> torch.Tensor:
+    """``fn(denoiser, latent)`` run inside ``guider.sample`` (ComfyUI's own set-up: loading, conditioning,
+    the latent format's process_in / process_out), with the guider as a core Denoiser; returns fn's state
+    in the VAE's latent space."""
+    import comfy.samplers
+
+    class Call(comfy.samplers.Sampler):
+        def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+                   disable_pbar=False):
+            return fn(GuidedDenoiser(model_wrap, extra_args), latent_image)
+
+    sampling = guider.model_patcher.get_model_object("model_sampling")
+    sigmas = torch.tensor([float(sampling.sigma_max), 0.0])  # what the set-up sees; fn picks its own levels
+    return guider.sample(torch.zeros_like(latent), latent, Call(), sigmas, seed=seed)
 
 
 def make_sampler(name: str, **options):

@@ -6,29 +6,10 @@ extension draws it as a curve whose points can be dragged.
 """
 from __future__ import annotations
 
-import math
-
-import torch
-
+from ..schedules.tools import check_sigmas, parse_sigmas
 from .spec import NodeError, comfy_sigmas, node_errors
 
 DEFAULT = "14.6146, 6.4746, 3.8637, 2.6946, 1.8842, 1.3944, 0.9643, 0.6524, 0.3977, 0.1515, 0"
-
-
-def parse_sigmas(node: str, text: str) -> torch.Tensor:
-    """Comma/space separated numbers -> a descending, finite, non-negative float64 tensor."""
-    parts = [p for p in text.replace(",", " ").replace("[", " ").replace("]", " ").split() if p]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise NodeError(node, "sigmas", f"not a list of numbers: {text!r}") from None
-    if len(values) < 2:
-        raise NodeError(node, "sigmas", "give at least two sigmas (one step), e.g. '14.6, 0'")
-    if any(not math.isfinite(v) or v < 0 for v in values):
-        raise NodeError(node, "sigmas", "sigmas must be finite and non-negative")
-    if any(b > a for a, b in zip(values, values[1:])):
-        raise NodeError(node, "sigmas", "sigmas must be descending (noisy to clean)")
-    return torch.tensor(values, dtype=torch.float64)
 
 
 class CustomSigmas:
@@ -51,7 +32,13 @@ class CustomSigmas:
     def make(self, sigmas, start=None):
         if start is not None:
             return (comfy_sigmas(start),)
-        return (comfy_sigmas(parse_sigmas(self.DISPLAY, sigmas)),)
+        try:
+            values = check_sigmas(parse_sigmas(sigmas, self.DISPLAY), self.DISPLAY)
+        except ValueError as e:
+            raise NodeError(self.DISPLAY, "sigmas", str(e).split(": ", 2)[-1]) from None
+        if len(values) < 2:
+            raise NodeError(self.DISPLAY, "sigmas", "give at least two sigmas (one step), e.g. '14.6, 0'")
+        return (comfy_sigmas(values),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitCustomSigmas": CustomSigmas}

@@ -14,6 +14,7 @@ import math
 import torch
 
 from ..schedules import MODEL_PRESETS
+from ..schedules.tools import parse_sigmas
 from .schedules import NODE_CLASS_MAPPINGS as SCHEDULE_NODES
 
 MAX_STEPS = 1000
@@ -39,14 +40,11 @@ def _convert(name: str, decl, raw: str):
 
 
 def _sigma_list(name: str, raw: str) -> torch.Tensor:
-    parts = [p for p in raw.split(",") if p.strip()]
-    if not 1 <= len(parts) <= MAX_STEPS + 1:
-        raise ValueError(f"'{name}' must list 1 to {MAX_STEPS + 1} comma-separated sigmas, got {len(parts)}")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"'{name}' must be comma-separated numbers, got {raw[:80]!r}") from None
-    return torch.tensor(values, dtype=torch.float64)
+    """An upstream curve from the query: any order (a flip tool's output ascends; the tool checks it)."""
+    values = parse_sigmas(raw, "curve", name)
+    if not 1 <= len(values) <= MAX_STEPS + 1:
+        raise ValueError(f"'{name}' must list 1 to {MAX_STEPS + 1} comma-separated sigmas, got {len(values)}")
+    return values
 
 
 def schedule_curve(query: dict) -> tuple[int, dict]:

@@ -8,6 +8,8 @@ import torch
 from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
+from ..schedules.tools import check_sigmas as check_sigma_values
+from .compat import comfy_sampler_function, noisekit_model
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                 "tooltip": "Random seed: the same seed gives the same noise on any device and batch size."})
@@ -32,11 +34,24 @@ def camel(name: str) -> str:
 
 
 class NodeError(ValueError):
-    """A bad input, named with the node and the input."""
+    """A bad input, named with the node and the input.
+
+    ComfyUI reports an error's type as ``<module>.<class>``, and it imports this pack under its file
+    path, so the type would read ``/.../custom_nodes/noisekit.nodes.spec.NodeError``; the module is named
+    for the pack instead (pickling goes through ``_node_error``, found by its real module path)."""
+
+    __module__ = "noisekit"
 
     def __init__(self, node: str, input_name: str, message: str):
-        self.node, self.input = node, input_name
+        self.node, self.input, self.message = node, input_name, message
         super().__init__(f"{node}: input '{input_name}': {message}")
+
+    def __reduce__(self):
+        return _node_error, (self.node, self.input, self.message)
+
+
+def _node_error(node: str, input_name: str, message: str) -> NodeError:
+    return NodeError(node, input_name, message)
 
 
 def node_errors(fn):
@@ -94,31 +109,37 @@ def check_mask(node: str, name: str, mask, batch: int, size: tuple) -> torch.Ten
         raise NodeError(node, name, str(e).removeprefix("mask: ")) from None
 
 
-def check_model(node: str, model):
-    """A noisekit model (a callable Denoiser with sigma_max)."""
+def check_model(node: str, model, other: str = "use SamplerCustom with a noisekit SAMPLER and SIGMAS"):
+    """noisekit's own model (a callable Denoiser with sigma_max; inside ComfyUI, the one Load Model
+    (noisekit) hosts); ``other`` says what to do with any other checkpoint."""
+    model = noisekit_model(model)
     if not callable(model) or not hasattr(model, "sigma_max"):
-        raise NodeError(node, "model", "expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
-                                       "use SamplerCustom with a noisekit SAMPLER and SIGMAS")
+        raise NodeError(node, "model", f"expected a noisekit model (Load Model (noisekit)); for ComfyUI checkpoints "
+                                       f"{other}")
     return model
 
 
 def check_sampler(node: str, sampler):
-    """The core Sampler behind a SAMPLER value (inside ComfyUI noisekit's KSAMPLERs carry it)."""
+    """The sampler behind a SAMPLER value: the core Sampler (inside ComfyUI noisekit's KSAMPLERs carry it),
+    or ComfyUI's own (KSamplerSelect) as a k-diffusion function."""
     if sampler is None:
         return None
     core = getattr(sampler, "noisekit_sampler", sampler)
-    if not isinstance(core, Sampler):
-        raise NodeError(node, "sampler", "connect a noisekit sampler node (ComfyUI's own samplers cannot run here)")
-    return core
+    if isinstance(core, Sampler):
+        return core
+    if callable(getattr(sampler, "sampler_function", None)):
+        return comfy_sampler_function(sampler)
+    raise NodeError(node, "sampler", f"expected a SAMPLER (a noisekit sampler node or KSamplerSelect), got "
+                                     f"{type(sampler).__name__}")
 
 
 def check_sigmas(node: str, name: str, sigmas, min_len: int = 1) -> torch.Tensor:
-    """SIGMAS: a 1-D tensor of at least ``min_len`` finite, non-negative noise levels."""
-    if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1:
-        raise NodeError(node, name, f"expected SIGMAS (a 1-D tensor of noise levels), got {_shape(sigmas)}")
+    """SIGMAS: a 1-D tensor of at least ``min_len`` finite, non-negative noise levels (in any order)."""
+    try:
+        sigmas = check_sigma_values(sigmas, node, name, order="any")
+    except ValueError as e:
+        raise NodeError(node, name, str(e).split(f"'{name}' ", 1)[-1]) from None
     if len(sigmas) < min_len:
         raise NodeError(node, name, f"needs at least {min_len} sigma(s), got {len(sigmas)}; "
                                     "check the schedule's steps or the split point")
-    if not torch.isfinite(sigmas).all() or (sigmas < 0).any():
-        raise NodeError(node, name, f"noise levels must be finite and >= 0, got {sigmas.tolist()}")
     return sigmas

@@ -1,10 +1,11 @@
 """``noisekit denoise`` and ``noisekit inpaint``: photos in, photos out (photo/files.py)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-from .. import devices, progress
+from .. import batch, devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..registry import default_of
 from ..samplers import SAMPLERS, Sampler
@@ -45,41 +46,61 @@ def noise_warning(sigma255: float) -> str | None:
     return None
 
 
-def cmd_denoise(args) -> int:
-    start = time.perf_counter()
-    check_output(args.output)
+def denoise_file(model, args, source: str, target: str, say=lambda line: None):
+    """Denoise the photo ``source`` into the new file ``target`` with the command's options; ``say`` gets a
+    line with its size and the noise level used (a warning goes to stderr when an estimate is implausible)."""
     sigma = parse_sigma(args.sigma)
-    image, info = read_photo(args.input)
+    image, info = read_photo(source)
     h, w = image.shape[1:3]
     how = "given"
     if sigma == "auto":
         estimate, how = estimate_sigma(image[0]), "estimated"
         warning = noise_warning(estimate * 255)
         if warning:
-            print(f"noisekit denoise: warning: {warning}", file=sys.stderr)
+            print(f"noisekit denoise: {source}: warning: {warning}", file=sys.stderr)
         sigma = estimate if estimate > NOISE_FLOOR else NOISE_FLOOR  # (NaN when nothing is measurable)
-    print(f"{args.input}: {w}x{h} ({h * w / 1e6:.2f} MP), noise level {sigma * 255:.1f}/255 ({how})", flush=True)
+    say(f"{source}: {w}x{h} ({h * w / 1e6:.2f} MP), noise level {sigma * 255:.1f}/255 ({how})")
+    out = denoise_photo(model, image, sigma, args.mode, args.steps, args.sampler, args.seed, args.tile,
+                        args.overlap, progress=progress.tracker("denoise"), precision=args.precision)
+    write_photo(out, info, target)
+    return h * w
+
+
+def inpaint_file(model, args, source: str, mask_path: str, target: str):
+    """Repaint the photo ``source`` where ``mask_path`` says, into the new file ``target``."""
+    image, info = read_photo(source)
+    mask = read_mask(mask_path, tuple(image.shape[1:3]))
+    sampler = Sampler(args.sampler) if args.sampler else None
+    out = inpaint(model, image, mask, args.method, args.steps, sampler, args.seed, args.grow,
+                  args.feather, args.prefill, args.strength, jump_length=args.jump_length,
+                  jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress.tracker("inpaint"))
+    write_photo(out, info, target, keep=(out[0] == image[0]).all(-1).numpy())
+
+
+def cmd_denoise(args) -> int:
+    if os.path.isdir(args.input):  # every photo of a folder: photo/folder.py
+        from .folder import run_folder
+
+        return run_folder(args)
+    check_output(args.output)
+    parse_sigma(args.sigma)
+    start = time.perf_counter()
     with devices.use_device(args.device) as device:
-        model = load_model(args.model, device=device)
-        out = denoise_photo(model, image, sigma, args.mode, args.steps, args.sampler, args.seed, args.tile,
-                            args.overlap, progress=progress.tracker("denoise"), precision=args.precision)
-    write_photo(out, info, args.output)
+        pixels = denoise_file(load_model(args.model, device=device), args, args.input, args.output,
+                              say=lambda line: print(line, flush=True))
     seconds = time.perf_counter() - start
-    print(f"wrote {args.output} in {seconds:.1f} s ({seconds * 1e6 / (h * w):.1f} s/MP)")
+    print(f"wrote {args.output} in {seconds:.1f} s ({seconds * 1e6 / pixels:.1f} s/MP)")
     return 0
 
 
 def cmd_inpaint(args) -> int:
+    if os.path.isdir(args.input):
+        from .folder import run_folder
+
+        return run_folder(args)
     check_output(args.output)
-    image, info = read_photo(args.input)
-    mask = read_mask(args.mask, tuple(image.shape[1:3]))
     with devices.use_device(args.device) as device:
-        model = load_model(args.model, device=device)
-        sampler = Sampler(args.sampler) if args.sampler else None
-        out = inpaint(model, image, mask, args.method, args.steps, sampler, args.seed, args.grow,
-                      args.feather, args.prefill, args.strength, jump_length=args.jump_length,
-                      jump_n_sample=args.jump_n_sample, tile=args.tile, progress=progress.tracker("inpaint"))
-    write_photo(out, info, args.output, keep=(out[0] == image[0]).all(-1).numpy())
+        inpaint_file(load_model(args.model, device=device), args, args.input, args.mask, args.output)
     print(args.output)
     return 0
 
@@ -88,9 +109,11 @@ def add_parsers(sub):
     """Add the ``denoise`` and ``inpaint`` subcommands to the ``noisekit`` command's subparsers."""
     models = ", ".join(BUNDLED)
     den = sub.add_parser("denoise", help="denoise a photo with the bundled model",
-                         description="Denoise a photo of any size (tiled). Prints the noise level, the size and the time.")
-    den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
-    den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
+                         description="Denoise a photo of any size (tiled), or every photo of a folder. Exit codes: "
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+    den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
+    den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
+                                    "the folder the results go to, each named as its input")
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
     den.add_argument("--mode", choices=MODES, default=default_of(denoise_photo, "mode"),
                      help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
@@ -102,10 +125,13 @@ def add_parsers(sub):
                           "the same result on every machine")
     inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
                          description="Repaint where the mask is white (or transparent); elsewhere the output is "
-                                     "the input, bit for bit.")
-    inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG")
-    inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint)")
-    inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten)")
+                                     "the input, bit for bit. Every photo of a folder when IN is one. Exit codes: "
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+    inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
+    inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint); "
+                                  "for a folder, the folder of masks, each named as its photo (any extension)")
+    inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
+                                    "the folder the results go to, each named as its input")
     inp.add_argument("--method", choices=METHODS, default=default_of(inpaint, "method"),
                      help="anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
                           "repaint: replace plus RePaint resampling")
@@ -127,5 +153,6 @@ def add_parsers(sub):
                             help="tile size in pixels (bounds memory)")
         parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path")
         parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+        batch.add_arguments(parser)
     den.set_defaults(func=cmd_denoise)
     inp.set_defaults(func=cmd_inpaint)

@@ -86,13 +86,19 @@ def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_ste
             raise ValueError(f"denoise: noise std {s01:.4f} (model sigma {sigma_m:.3f}) exceeds the model's "
                              f"sigma_max {model.sigma_max}")
         x = image_to_model(item[None]).to(device)
-        with torch.no_grad():
-            if mode == "one_step":
-                x0 = tiled(x, torch.full((1,), sigma_m, device=device, dtype=x.dtype))
-            else:
-                sigmas = get_sigmas("karras", steps, sigma_min=min(model.sigma_min, sigma_m),
-                                    sigma_max=sigma_m).to(device)
-                x0 = sampler(tiled, x, sigmas, extra_args={"seed": seed + i},
-                             callback=lambda info, t=tracker: t.step_end(), disable=True)
+        x0 = denoise_state(tiled, x, sigma_m, mode, steps, sampler, seed + i,
+                           callback=lambda info, t=tracker: t.step_end())
         out.append(model_to_image(x0)[0])
     return torch.stack(out).to(image.device, image.dtype)
+
+
+def denoise_state(model, x: torch.Tensor, sigma: float, mode: str = "one_step", steps: int = 8, sampler=None,
+                  seed: int = 0, callback=None) -> torch.Tensor:
+    """Denoise a model-space state x [B,C,H,W] (pixels, or a VAE's latent) seen as noisy at ``sigma``:
+    "one_step" is D(x, sigma); "sample" runs ``sampler`` down a karras schedule from sigma to 0."""
+    with torch.no_grad():
+        if mode == "one_step":
+            return model(x, torch.full((x.shape[0],), sigma, device=x.device, dtype=x.dtype))
+        sigmas = get_sigmas("karras", steps, sigma_min=min(model.sigma_min, sigma), sigma_max=sigma).to(x.device)
+        sampler = Sampler(sampler) if isinstance(sampler, str) else sampler
+        return sampler(model, x, sigmas, extra_args={"seed": seed}, callback=callback, disable=True)

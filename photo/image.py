@@ -38,3 +38,33 @@ def model_device(model, fallback: torch.device | str = "cpu") -> torch.device:
         for p in model.parameters():
             return p.device
     return torch.device(fallback)
+
+
+class PixelVAE:
+    """The "VAE" of a pixel-space model: encode = 2 image - 1, decode = (x + 1) / 2, same size. It speaks
+    the VAE interface ComfyUI's nodes call (VAEEncode, VAEDecode, their tiled forms, inpaint encoders),
+    so Load Model (noisekit)'s VAE output works with them, and noisekit's photo nodes take it too."""
+
+    downscale_ratio = upscale_ratio = 1
+    latent_channels = 3
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return image_to_model(pixels[..., :3].float())
+
+    def decode(self, samples: torch.Tensor) -> torch.Tensor:
+        return model_to_image(samples.float())
+
+    def encode_tiled(self, pixels: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        return self.encode(pixels)
+
+    def decode_tiled(self, samples: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        return self.decode(samples)
+
+    def spacial_compression_encode(self) -> int:
+        return 1
+
+    def spacial_compression_decode(self) -> int:
+        return 1
+
+    def temporal_compression_decode(self):
+        return None

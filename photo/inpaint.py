@@ -58,14 +58,26 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     device = model_device(model, image.device)
     crop = image_to_model(image[:, t:b, l:r].to(device))
     m = mask[:, None, t:b, l:r].to(device, crop.dtype)
-    start = fill_hole(crop, m, prefill)
+    filled = inpaint_state(model, crop, m, method, steps, sampler, seed, prefill, strength, jump_length,
+                           jump_n_sample, tile, progress)
+    out = image.clone()
+    out[:, t:b, l:r] = model_to_image(filled).to(image)
+    return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
+
+
+def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal", steps: int = 40, sampler=None,
+                  seed: int = 0, prefill: str = "biharmonic", strength: float = 0.57, jump_length: int = 10,
+                  jump_n_sample: int = 2, tile: int = 512, progress=None) -> torch.Tensor:
+    """Inpaint a model-space state x [B,C,H,W] (pixels, or a VAE's latent) where m [B,1,H,W] is 1: the
+    fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x."""
+    start = fill_hole(x, m, prefill)
     sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
     if method == "anneal":  # the floor stays inside the model's range and below a low strength's start
         floor = min(max(ANNEAL_FLOOR, model.sigma_min), sigma_max / 2)
         sigmas = get_sigmas("exponential", steps, sigma_min=floor, sigma_max=sigma_max)
     else:
         sigmas = get_sigmas("karras", steps, sigma_min=model.sigma_min, sigma_max=sigma_max)
-    sigmas = sigmas.to(device)
+    sigmas = sigmas.to(x.device)
     base = sampler if sampler is not None else Sampler("annealed_mean" if method == "anneal" else "euler_ancestral")
     total = steps
     if method == "repaint":
@@ -74,12 +86,9 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     step = (lambda info: progress(min(info["i"] + 1, total), total)) if progress else None
     # samplers.sample's set-up, but the prefill only seeds the start state (the known part of a soft
     # mask keeps the original) and no final re-blend (the last state is already m fill + (1 - m) original)
-    noise = unit_noise(start.shape, seed, device, start.dtype)
+    noise = unit_noise(start.shape, seed, x.device, start.dtype)
     tiled = TiledDenoiser(model, tile, min(64, tile // 4), input_multiple(model))
-    model_m = MaskedDenoiser(tiled, crop, noise, m.expand_as(crop))
+    model_m = MaskedDenoiser(tiled, x, noise, m.expand_as(x))
     with torch.no_grad():
-        x = add_noise(start, noise, sigmas[0], noise_form(model))
-        filled = base(model_m, x, sigmas, extra_args={"seed": seed}, callback=step, disable=True)
-    out = image.clone()
-    out[:, t:b, l:r] = model_to_image(filled).to(image)
-    return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
+        state = add_noise(start, noise, sigmas[0], noise_form(model))
+        return base(model_m, state, sigmas, extra_args={"seed": seed}, callback=step, disable=True)

@@ -9,7 +9,5 @@ from .execute import GraphInvalid, NodeFailed, Runner, RunInterrupted, RunResult
 from .formats import GraphFormatError, load_prompt, read_graph
 from .validate import Problem, check_graph, validate
 
-node_classes = default_node_classes
-
 __all__ = ["Runner", "RunResult", "GraphInvalid", "NodeFailed", "RunInterrupted", "GraphFormatError", "Problem",
-           "validate", "check_graph", "load_prompt", "read_graph", "node_classes", "default_node_classes"]
+           "validate", "check_graph", "load_prompt", "read_graph", "default_node_classes"]

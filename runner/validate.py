@@ -17,6 +17,7 @@ import inspect
 import math
 from dataclasses import asdict, dataclass
 
+from .comfy import core_node_hint
 from .formats import is_link, parse_input_decl
 
 
@@ -181,7 +182,7 @@ class Checker:
                 self.add(node_id, None, "invalid_prompt", "the node has no 'class_type'")
             elif kind not in self.classes:
                 close = difflib.get_close_matches(kind, list(self.classes), n=3, cutoff=0.6)
-                self.add(node_id, None, "invalid_prompt", f"unknown node type {kind!r}; " + (
+                self.add(node_id, None, "invalid_prompt", core_node_hint(kind) or f"unknown node type {kind!r}; " + (
                     f"did you mean {', '.join(close)}?" if close else "is the node pack that provides it installed?"))
         known = {n for n, node in self.prompt.items() if node.get("class_type") in self.classes}
         outputs = output_nodes(self.prompt, self.classes)

@@ -45,16 +45,23 @@ SAMPLERS.register("euler", (
 SAMPLERS.register("euler_ancestral", (ETA, S_NOISE), tags=("ancestral",))(solvers.sample_ancestral)
 SAMPLERS.register("ddim", (Param("eta", "FLOAT", 0.0, 0.0, 1.0, 0.01,
     tooltip="DDIM eta: 0 = deterministic DDIM, 1 = DDPM's posterior variance."), S_NOISE),
-    tags=("ode", "first_order", "ancestral"))(solvers.sample_ddim)
+    tags=("ode", "first_order", "ancestral"),
+    description="DDIM (Song et al. 2021): eta = 0 is the deterministic DDIM step (Euler in sigma, ComfyUI's ddim), "
+                "eta > 0 adds DDIM's sigma_t(eta) noise (eta = 1: DDPM's posterior).")(solvers.sample_ddim)
 SAMPLERS.register("ddpm", (S_NOISE,), tags=("ancestral",))(solvers.sample_ddpm)
 SAMPLERS.register("heun", (), tags=("ode",), description="Heun's second-order method (2 model calls per step).")(
     solvers.sample_heun)
-SAMPLERS.register("dpm_2", (), tags=("ode",), description="DPM-Solver-2: midpoint in log sigma (2 calls per step).")(
-    solvers.sample_dpm_2)
+SAMPLERS.register("dpm_2", (), tags=("ode",), description="DPM-Solver-2: midpoint at sqrt(sigma sigma'), the "
+                  "midpoint in log sigma, as ComfyUI's dpm_2 (2 calls per step).")(solvers.sample_dpm_2)
 SAMPLERS.register("lms", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_lms)
-SAMPLERS.register("ipndm", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_ipndm)
-SAMPLERS.register("ipndm_v", (ADAMS_ORDER,), tags=("ode",))(solvers.sample_ipndm)
+SAMPLERS.register("ipndm", (ADAMS_ORDER,), tags=("ode",), description="iPNDM (Zhang & Chen): Adams-Bashforth in x "
+                  "with the published fixed coefficients and a lower-order warm-up, as ComfyUI's ipndm.")(
+    solvers.sample_ipndm)
+SAMPLERS.register("ipndm_v", (ADAMS_ORDER,), tags=("ode",), description="Variable-step iPNDM: Adams weights of the "
+                  "actual steps (the same numbers as lms; ComfyUI's differ from order 3 on).")(solvers.sample_ipndm_v)
 SAMPLERS.register("dpmpp_2m", (), tags=("ode",))(solvers.sample_dpmpp_2m)
+SAMPLERS.register("res_multistep", (), tags=("ode",), description="Multistep exponential integrator: D linear in "
+                  "log sigma integrated exactly, as ComfyUI's res_multistep.")(solvers.sample_res_multistep)
 SAMPLERS.register("dpmpp_2m_sde", (ETA, S_NOISE, Param("solver_type", "COMBO", "midpoint", choices=("midpoint", "heun"),
     tooltip="Second-order correction of DPM-Solver++(2M) SDE."), BROWNIAN), tags=("sde",))(solvers.sample_dpmpp_2m_sde)
 SAMPLERS.register("dpmpp_3m_sde", (ETA, S_NOISE, BROWNIAN), tags=("sde",))(solvers.sample_dpmpp_3m_sde)
@@ -65,7 +72,7 @@ SAMPLERS.register("unipc", (
     tags=("ode",))(solvers.sample_unipc)
 SAMPLERS.register("pc_sigma", (Param("order", "INT", 4, 1, 4, 1, tooltip="Predictor order (the corrector adds one)."),),
     tags=("ode",), description="UniPC's predictor-corrector with D interpolated in sigma instead of log sigma: "
-                               "the most accurate solver at about 10 steps.")(solvers.sample_pc_sigma)
+                               "noisekit's most accurate solver from about 10 steps.")(solvers.sample_pc_sigma)
 
 
 def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=None, base="euler_ancestral",

@@ -183,3 +183,8 @@ def zero_noise_weights(levels: list[float], points: int = 4, min_ratio: float = 
     if not picked:  # only pure noise so far (a one-step flow schedule): D itself
         return [0], [1.0]
     return picked, extrapolation_weights([levels[i] ** 2 for i in picked], 0.0)
+
+
+# iPNDM's published coefficients (Zhang & Chen 2023, Eq. 9 / Alg. 2): Adams-Bashforth of orders
+# 1-4 for equal steps, newest derivative first; tests check them against the Lagrange integrals.
+IPNDM = ((1.0,), (3 / 2, -1 / 2), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))

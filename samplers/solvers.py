@@ -15,7 +15,8 @@ Measured on the exact Gaussian problem (``python -m noisekit.bench samplers``):
   keep the plain jump: it is their own first-order update.
 - Multistep weights integrate the Lagrange interpolant over the actual steps
   (``coefficients``), so non-geometric schedules keep each method's order.
-- pc_sigma interpolates D in sigma rather than log sigma: the most accurate at 10 model calls.
+- pc_sigma interpolates D in sigma rather than log sigma: the most accurate at 10 model calls on the
+  Gaussian problem; on Gaussian mixtures it leads from 20 calls and ties the best peers at 5-10.
 - Per-step overhead: coefficients are Python floats, updates one pass per term
   (``weighted_sum``, ``torch.lerp``), and the NaN/inf guard sums the state every few steps.
 """
@@ -196,9 +197,11 @@ sample_ddim.__doc__ = sample_ddpm.__doc__ = sample_ancestral.__doc__
 # ---- single-step second order ---------------------------------------------------------
 
 def _two_stage(name, midpoint):
-    """Second-order two-stage step in sigma: Heun's trapezoid (Karras et al. 2022, Alg. 1) or
-    DPM-Solver-2's midpoint in log sigma (Lu et al. 2022, as k-diffusion's dpm_2). The last step
-    to 0 extrapolates D over the trajectory instead of Euler's jump."""
+    """Second-order two-stage step in sigma: Heun's trapezoid (Karras et al. 2022, Alg. 1), or
+    the midpoint rule with the midpoint at the geometric mean sqrt(sigma sigma') (the midpoint in
+    log sigma of DPM-Solver-2, Lu et al. 2022): ComfyUI's heun and dpm_2 step for step (recorded
+    values, tests/samplers). The last step to 0 extrapolates D over the trajectory
+    (``Run.denoised_at_zero``) where ComfyUI takes Euler's jump to D(sigma_min)."""
 
     def sampler(model, x, sigmas, extra_args=None, callback=None, disable=None):
         run = Run(name, model, x, sigmas, extra_args, callback, disable)
@@ -231,9 +234,9 @@ sample_dpm_2 = _two_stage("dpm_2", midpoint=True)
 
 def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4, name="lms"):
     """Variable-step Adams-Bashforth on dx/dsigma: the weights integrate the Lagrange polynomial
-    through the last ``order`` derivatives over the actual step, so any schedule keeps the order.
-    k-diffusion's LMS and variable-step iPNDM (Zhang & Chen 2023, ComfyUI's ipndm_v) are this
-    method; the first steps use the history there is."""
+    through the last ``order`` derivatives over the actual step, so any schedule keeps the order;
+    the first steps use the history there is. k-diffusion's and ComfyUI's LMS step for step
+    (recorded values); the last step to 0 extrapolates D (``Run.denoised_at_zero``)."""
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     derivs = []  # (sigma_i, d_i), newest first
     for i in run:
@@ -253,11 +256,38 @@ def sample_lms(model, x, sigmas, extra_args=None, callback=None, disable=None, o
     return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "lms")
 
 
+sample_lms.__doc__ = sample_adams.__doc__
+
+
+def sample_ipndm_v(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
+    """Variable-step iPNDM (Zhang & Chen 2023; Zhou et al. 2024): iPNDM with the Adams weights of
+    the actual steps (``sample_adams``), so non-uniform schedules keep the order. Mathematically
+    the variable-step Adams method that LMS also is (the same numbers). ComfyUI's ipndm_v matches
+    it at orders 1-2 (recorded values); its order-3/4 weights are exact on equal steps only (on
+    unequal ones its order-4 weights do not even sum to the step), so with ``order`` > 2 the two
+    differ from the fourth step on."""
+    return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "ipndm_v")
+
+
 def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
-    return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "ipndm")
-
-
-sample_lms.__doc__ = sample_ipndm.__doc__ = sample_adams.__doc__
+    """iPNDM (Zhang & Chen 2023, the improved PNDM of the DEIS paper): Adams-Bashforth in x with
+    the fixed coefficients of equal steps (``co.IPNDM``) whatever the step sizes, on d = (x - D) / sigma:
+    x' = x + (sigma' - sigma) sum_j c_j d_j, the first steps of lower order (Euler, then AB2, AB3)
+    with the history there is. ComfyUI's ipndm step for step (recorded values); the last step to 0
+    extrapolates D (``Run.denoised_at_zero``) where ComfyUI jumps to D(sigma_min)."""
+    run = Run("ipndm", model, x, sigmas, extra_args, callback, disable)
+    derivs = []  # d_i, newest first
+    for i in run:
+        denoised = run.denoised(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = run.denoised_at_zero()
+        else:
+            derivs = [to_d(x, run.sigmas[i], denoised)] + derivs[: order - 1]
+            dt = run.f[i + 1] - run.f[i]
+            x = weighted_sum([(1.0, x)] + [(dt * c, d) for c, d in zip(co.IPNDM[len(derivs) - 1], derivs)])
+        run.report(i, x, denoised)
+    return x
 
 
 def exponential_step(run, x, i, order):
@@ -274,9 +304,43 @@ def exponential_step(run, x, i, order):
 
 
 def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    """DPM-Solver++(2M) (Lu et al. 2022b): data-prediction exponential integrator with D linear in
-    lambda through the last two estimates, integrated exactly over the actual step."""
+    """DPM-Solver++(2M) as published (Lu et al. 2022b, Alg. 2): with r = h_prev / h,
+    x' = (sigma'/sigma) x + alpha' (1 - e^{-h}) ((1 + 1/(2r)) D - 1/(2r) D_prev),
+    the first step first order. ComfyUI's and k-diffusion's dpmpp_2m step for step (recorded
+    values); the last step to 0 extrapolates D (``Run.denoised_at_zero``) where they jump to
+    D(sigma_min). ``res_multistep`` integrates the same linear interpolant exactly instead."""
     run = Run("dpmpp_2m", model, x, sigmas, extra_args, callback, disable)
+    for i in run:
+        denoised = run.denoised(x, run.sigmas[i])
+        run.remember(i, denoised)
+        if run.f[i + 1] == 0:
+            x = run.denoised_at_zero()
+        else:
+            x = dpmpp_2m_step(run, x, i)
+        run.report(i, x, denoised)
+    return x
+
+
+def dpmpp_2m_step(run, x, i):
+    """One DPM-Solver++(2M) step: the first-order update with D replaced by its linear
+    extrapolation in lambda halfway into the step, (1 + 1/(2r)) D - 1/(2r) D_prev."""
+    points = run.usable(2)
+    if len(points) < 2:  # the first step (or from pure noise): first order
+        return exponential_step(run, x, i, 1)
+    a_next, ratio = run.alpha(i + 1), run.f[i + 1] / run.f[i]
+    h = run.lam[i + 1] - run.lam[i]
+    c = a_next * -math.expm1(-h)
+    (_, d), (j, d_prev) = points
+    half_over_r = 0.5 * h / (run.lam[i] - run.lam[j])
+    return weighted_sum([(ratio, x), (c * (1 + half_over_r), d), (-c * half_over_r, d_prev)])
+
+
+def sample_res_multistep(model, x, sigmas, extra_args=None, callback=None, disable=None):
+    """Second-order multistep exponential integrator (RES, Zhang et al. 2023 / ComfyUI's
+    res_multistep): D linear in lambda through the last two estimates, integrated exactly over the
+    actual step (``co.exponential_weights``). ComfyUI's res_multistep step for step (recorded
+    values); the last step to 0 extrapolates D (``Run.denoised_at_zero``)."""
+    run = Run("res_multistep", model, x, sigmas, extra_args, callback, disable)
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
@@ -330,7 +394,12 @@ def unipc_step(run, x, i, points, variant):
 def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh2"):
     """UniPC (Zhao et al. 2023), data prediction: a UniP-``order`` predictor, the model evaluated
     there, then the UniC corrector (one order higher) with that evaluation, which is reused by the
-    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2)."""
+    next step, so each step costs one model call. B(h) = h (bh1) or e^h - 1 (bh2).
+
+    ComfyUI's uni_pc (bh1) and uni_pc_bh2 step for step (recorded values) except at the end: they
+    lower the order of the last two steps and skip the last corrector, where this keeps the order
+    and corrects the last step too (one more model call when the sigmas end above 0; to 0 the last
+    step extrapolates D, ``Run.denoised_at_zero``)."""
     run = Run("unipc", model, x, sigmas, extra_args, callback, disable)
     return predict_correct(run, x, partial(unipc_step, variant=variant), order)
 
@@ -362,7 +431,10 @@ def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None,
     """DPM-Solver++(2M/3M) SDE (Lu et al. 2022b; k-diffusion's multistep SDE form), for alpha, sigma:
     x' = (sigma'/sigma) e^{-eta h} x + alpha' (1 - e^{-h - eta h}) D + multistep corrections
          + sigma' sqrt(1 - e^{-2 eta h}) s_noise z.
-    eta = 0 is the deterministic multistep ODE solver (and then the last step extrapolates D to 0)."""
+    eta = 0 is the deterministic multistep ODE solver (and then the last step extrapolates D to 0).
+    The 2M form is ComfyUI's dpmpp_2m_sde step for step, both solver types (recorded values); the 3M
+    form's third-order term has the factor 2 of phi_3 that ComfyUI's and k-diffusion's lack (theirs
+    is then second order; the numbers differ from the third step on)."""
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     noise = run.noise_sampler(x, noise_sampler, brownian) if eta > 0 else None
     for i in run:

@@ -13,9 +13,18 @@ import torch
 from .continuous import flow_shift_sigmas
 
 
+def parse_sigmas(text: str, owner: str, name: str = "sigmas") -> torch.Tensor:
+    """Numbers separated by commas or spaces (brackets allowed, as a pasted list) -> a float64 tensor."""
+    parts = str(text).replace(",", " ").replace("[", " ").replace("]", " ").split()
+    try:
+        return torch.tensor([float(p) for p in parts], dtype=torch.float64)
+    except ValueError:
+        raise ValueError(f"{owner}: '{name}' must be numbers separated by commas, got {str(text)[:80]!r}") from None
+
+
 def check_sigmas(sigmas, owner: str, name: str = "sigmas", order: str = "descending") -> torch.Tensor:
-    """A finite, non-negative 1-D tensor in the given order ("descending" or "monotone",
-    i.e. either way; repeats allowed); integer tensors become float64."""
+    """A finite, non-negative 1-D tensor in the given order ("descending"; "monotone", i.e. either
+    way; or "any"; repeats allowed); integer tensors become float64."""
     if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1:
         got = f"a tensor of shape {tuple(sigmas.shape)}" if isinstance(sigmas, torch.Tensor) else type(sigmas).__name__
         raise ValueError(f"{owner}: '{name}' must be a 1-D tensor of noise levels, got {got}")
@@ -24,8 +33,8 @@ def check_sigmas(sigmas, owner: str, name: str = "sigmas", order: str = "descend
     if not torch.isfinite(sigmas).all():
         raise ValueError(f"{owner}: '{name}' contains NaN or inf: {sigmas.tolist()}")
     if (sigmas < 0).any():
-        raise ValueError(f"{owner}: '{name}' contains negative noise levels: {sigmas.tolist()}")
-    down = bool((sigmas[1:] <= sigmas[:-1]).all())
+        raise ValueError(f"{owner}: '{name}' contains negative noise levels (each must be >= 0): {sigmas.tolist()}")
+    down = order == "any" or bool((sigmas[1:] <= sigmas[:-1]).all())
     if not down and not (order == "monotone" and bool((sigmas[1:] >= sigmas[:-1]).all())):
         raise ValueError(f"{owner}: '{name}' must be descending (noisy to clean), got {sigmas.tolist()}; "
                          "reverse an ascending schedule with the flip tool")

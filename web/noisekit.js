@@ -1,10 +1,14 @@
 // noisekit frontend extension: live sigma curves on schedule and sigma-tool nodes (values from the
 // Python nodes through /noisekit/sigmas) and a drag-to-edit curve on Custom Sigmas.
 // Everything is guarded: without these extension hooks the nodes still work, only the picture is absent.
+// Two renderers call the curve widget's draw(): the classic canvas (node coordinates, redrawn with the
+// canvas) and "Modern Node Design" (Nodes 2.0: a canvas of the widget's own, y = 0, redrawn only through
+// widget.triggerDraw), so the curve's rect comes from draw's arguments and every change calls redraw().
+import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
 import {
   curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep,
-  parseSigmas, presetBounds, removePoint, resample,
+  parseSigmas, presetBounds, removePoint, resample, zeroAxis,
 } from "./lib/curve.js";
 
 const CURVE_HEIGHT = 110;
@@ -16,7 +20,11 @@ function addCurveWidget(node, mouse) {
   const widget = {
     name: "noisekit_curve", type: "noisekit_curve", value: null, serialize: false, options: { serialize: false },
     computeSize: (width) => [width, CURVE_HEIGHT],
-    draw(ctx, drawnNode, width, y) { this.last_y = y; if (!drawnNode.flags?.collapsed) drawCurve(drawnNode, ctx); },
+    draw(ctx, drawnNode, width, y) {
+      this.last_y = y;
+      if (drawnNode.__noisekitCurve) drawnNode.__noisekitCurve.rect = { x: 34, y: y + 6, w: width - 46, h: CURVE_HEIGHT - 30 };
+      if (!drawnNode.flags?.collapsed) drawCurve(drawnNode, ctx);
+    },
     mouse: (event, pos) => (mouse ? mouse(event, pos) : false),
   };
   if (node.addCustomWidget) node.addCustomWidget(widget);
@@ -25,10 +33,15 @@ function addCurveWidget(node, mouse) {
   if (node.size[1] < min) node.setSize([node.size[0], min]);
 }
 
+// Where the curve was last drawn, in the coordinates pointer events arrive in.
 function curveRect(node) {
-  const widget = node.widgets?.find((w) => w.name === "noisekit_curve");
-  const top = (widget?.last_y ?? node.size[1] - CURVE_HEIGHT) + 6;
-  return { x: 34, y: top, w: node.size[0] - 46, h: CURVE_HEIGHT - 20 };
+  return node.__noisekitCurve?.rect ?? { x: 34, y: node.size[1] - CURVE_HEIGHT + 6, w: node.size[0] - 46, h: CURVE_HEIGHT - 30 };
+}
+
+// Redraw in either renderer.
+function redraw(node) {
+  node.setDirtyCanvas?.(true, true);
+  node.widgets?.find((w) => w.name === "noisekit_curve")?.triggerDraw?.();
 }
 
 function drawCurve(node, ctx) {
@@ -37,26 +50,47 @@ function drawCurve(node, ctx) {
   const rect = curveRect(node);
   ctx.save();
   ctx.fillStyle = "rgba(0,0,0,0.25)";
-  ctx.fillRect(rect.x - 30, rect.y - 4, rect.w + 40, rect.h + 18);
+  ctx.fillRect(rect.x - 30, rect.y - 4, rect.w + 40, rect.h + 22);
   ctx.font = "10px sans-serif";
   if (!state.sigmas || state.sigmas.length < 2) {
     ctx.fillStyle = state.error ? "#f88" : "#999";
-    ctx.fillText(state.error || "connect a schedule to see its curve", rect.x - 24, rect.y + 14, rect.w + 30);
+    ctx.fillText(state.error || state.empty, rect.x - 24, rect.y + 14, rect.w + 30);
     ctx.restore();
     return;
   }
   state.range = logRange(state.sigmas);
   state.points = curvePoints(state.sigmas, rect, state.range);
+  const zero = zeroAxis(rect); // sigma = 0 has an axis of its own below the log scale
+  ctx.strokeStyle = "#666";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(rect.x, zero);
+  ctx.lineTo(rect.x + rect.w, zero);
+  ctx.stroke();
   ctx.strokeStyle = "#7cc4ff";
   ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  state.points.forEach((p, k) => (k ? ctx.lineTo(p.x, p.y) : ctx.moveTo(p.x, p.y)));
-  ctx.stroke();
+  state.points.forEach((p, k) => { // solid between positive sigmas, dashed down to a zero
+    if (!k) return;
+    const prev = state.points[k - 1];
+    ctx.setLineDash(p.zero || prev.zero ? [2, 2] : []);
+    ctx.beginPath();
+    ctx.moveTo(prev.x, prev.y);
+    ctx.lineTo(p.x, p.y);
+    ctx.stroke();
+  });
+  ctx.setLineDash([]);
   ctx.fillStyle = "#7cc4ff";
-  for (const p of state.points) ctx.fillRect(p.x - 2, p.y - 2, 4, 4);
+  for (const p of state.points) {
+    if (p.zero) { // a ring on the zero axis
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, 3, 0, 2 * Math.PI);
+      ctx.stroke();
+    } else ctx.fillRect(p.x - 2, p.y - 2, 4, 4);
+  }
   ctx.fillStyle = "#ccc";
   ctx.fillText(`${Number((10 ** state.range[1]).toPrecision(3))}`, rect.x - 28, rect.y + 8);
   ctx.fillText(`${Number((10 ** state.range[0]).toPrecision(3))}`, rect.x - 28, rect.y + rect.h);
+  ctx.fillText("0", rect.x - 28, zero + 4);
   const mark = state.points[state.mark];
   if (mark) {
     ctx.strokeStyle = "#ffb347";
@@ -100,7 +134,7 @@ function refreshDownstream(node) {
 async function fetchCurve(node, inputs) {
   const state = node.__noisekitCurve;
   try {
-    const response = await fetch(curveQuery(node.comfyClass || node.type, node.widgets || [], inputs));
+    const response = await api.fetchApi(curveQuery(node.comfyClass || node.type, node.widgets || [], inputs));
     const body = await response.json();
     state.error = response.ok ? null : body.error;
     state.sigmas = response.ok ? body.sigmas : null;
@@ -126,7 +160,7 @@ async function refreshComputed(node, sigmaInputs, split) {
       state.mark = high.length - 1;
     }
   }
-  node.setDirtyCanvas(true, true);
+  redraw(node);
   refreshDownstream(node);
 }
 
@@ -145,7 +179,8 @@ function setupComputed(node, nodeData) {
   const sigmaInputs = Object.entries(nodeData.input?.required || {})
     .filter(([, spec]) => spec[0] === "SIGMAS").map(([name]) => name);
   const split = (nodeData.output || []).length === 2;
-  const state = (node.__noisekitCurve = { sigmas: null, points: [], hover: -1, mark: -1 });
+  const state = (node.__noisekitCurve = { sigmas: null, points: [], hover: -1, mark: -1,
+    empty: sigmaInputs.length ? "connect a schedule to see its curve" : "computing the schedule..." });
   let timer = null;
   state.refresh = () => { clearTimeout(timer); timer = setTimeout(() => refreshComputed(node, sigmaInputs, split), 150); };
   watchWidgets(node, state.refresh);
@@ -156,17 +191,20 @@ function setupComputed(node, nodeData) {
 function setupCustomSigmas(node) {
   const widget = (node.widgets || []).find((w) => w.name === "sigmas");
   if (!widget) return;
-  const state = (node.__noisekitCurve = { sigmas: parseSigmas(widget.value), points: [], hover: -1, drag: -1 });
+  const state = (node.__noisekitCurve = { sigmas: parseSigmas(widget.value), points: [], hover: -1, drag: -1,
+    empty: "type at least two sigmas" });
+  let editInput = null;
   const write = (sigmas) => {
     state.sigmas = sigmas;
     widget.value = formatSigmas(sigmas);
-    node.setDirtyCanvas(true, true);
+    redraw(node);
     refreshDownstream(node);
   };
   state.refresh = () => { // a connected `start` input is what the node outputs: show it
     const start = upstreamSigmas(node, "start");
     state.sigmas = start || parseSigmas(widget.value) || state.sigmas;
-    node.setDirtyCanvas(true, true);
+    if (editInput) editInput.disabled = !start; // nothing to take over without a connected schedule
+    redraw(node);
     refreshDownstream(node);
   };
   watchWidgets(node, state.refresh);
@@ -174,13 +212,14 @@ function setupCustomSigmas(node) {
     const steps = Number(window.prompt("Number of steps", String(state.sigmas.length - 1)));
     if (Number.isInteger(steps) && steps >= 1 && steps <= 1000) write(resample(state.sigmas, steps));
   }, { serialize: false });
-  node.addWidget?.("button", "edit the input's curve", null, () => {
+  editInput = node.addWidget?.("button", "edit the input's curve", null, () => {
     const slot = node.findInputSlot?.("start") ?? -1;
     const start = upstreamSigmas(node, "start");
     if (!start) return;
     node.disconnectInput?.(slot); // from now on the widget's list (a copy of the input) is the schedule
     write(start.slice());
-  }, { serialize: false });
+  }, { serialize: false }) ?? null;
+  if (editInput) editInput.disabled = true; // until a schedule is connected to `start`
   const editable = () => !upstreamSigmas(node, "start");
   let lastDown = { t: 0, x: 0, y: 0 };
   const onPointer = (event, pos) => {
@@ -203,7 +242,7 @@ function setupCustomSigmas(node) {
     if (kind.endsWith("move") && state.drag >= 0) {
       state.sigmas[state.drag] = dragValue(state.sigmas, state.drag, pos[1], rect, state.range, bounds);
       widget.value = formatSigmas(state.sigmas);
-      node.setDirtyCanvas(true, true);
+      redraw(node);
       return true;
     }
     if (kind.endsWith("up") && state.drag >= 0) { state.drag = -1; write(state.sigmas); return true; }
@@ -216,7 +255,7 @@ app?.registerExtension?.({
   name: "noisekit.sigmas",
   async setup() {
     try {
-      const response = await fetch("/noisekit/presets");
+      const response = await api.fetchApi("/noisekit/presets");
       if (response.ok) bounds = presetBounds((await response.json()).presets);
     } catch (e) { /* keep the wide default bounds */ }
   },

@@ -1,12 +1,15 @@
 // Drives the real ComfyUI frontend in Debian's chromium (never a downloaded browser) and prints one
 // JSON line of what it saw; tests/comfyui/test_browser.py starts the server and asserts on it.
-// usage: node browser_check.mjs URL SCREENSHOT.png
+// usage: node browser_check.mjs URL SCREENSHOT.png [classic|nodes2]
+// nodes2 turns on the newest frontend's "Modern Node Design (Nodes 2.0)", where nodes are DOM elements and
+// a canvas widget draws into a canvas of its own: there the steps change goes through the widget's value and
+// callback (what its input box does), and the curve is read back from that canvas's pixels.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, mode = "classic"] = process.argv.slice(2);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
@@ -23,9 +26,11 @@ const failedRequests = [];
 page.on("console", (msg) => { if (msg.type() === "error") errors.push(`${msg.text()} @ ${msg.location().url || "?"}`); });
 page.on("pageerror", (e) => pageErrors.push(String(e?.stack || e)));
 page.on("response", (r) => { if (r.status() >= 400) failedRequests.push(`${r.status()} ${r.url()}`); });
-const result = { errors, pageErrors, failedRequests };
+const result = { errors, pageErrors, failedRequests, mode };
 
 try {
+  await fetch(`${url}/api/settings`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ "Comfy.VueNodes.Enabled": mode === "nodes2" }) });
   await page.goto(url);
   await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.NoisekitScheduleKarras
     && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
@@ -57,16 +62,36 @@ try {
   const waitPoints = (id, n) => page.waitForFunction(([id, n]) =>
     window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.points?.length === n, [id, n], { timeout: 20000 });
 
+  // The blue pixels the curve widget drew into its own canvas (Nodes 2.0), or null in classic mode.
+  const drawnPixels = (id) => page.evaluate((id) => {
+    const canvas = document.querySelector(`[data-node-id="${id}"] canvas`);
+    if (!canvas) return null;
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let blue = 0;
+    for (let k = 0; k < data.length; k += 4) if (data[k + 2] > 200 && data[k] < 160 && data[k + 3] > 0) blue++;
+    return blue;
+  }, id);
+  const setWidget = (id, name, value) => page.evaluate(([id, name, value]) => {
+    const w = window.comfyAPI.app.app.graph.getNodeById(id).widgets.find((w) => w.name === name);
+    w.value = value;
+    w.callback?.(value);
+  }, [id, name, value]);
+
   // A schedule node draws its curve; a click on the steps widget's increment arrow redraws it.
   const karras = await add("NoisekitScheduleKarras", 60, 130);
   await waitPoints(karras, 21);
   result.karrasBefore = await curve(karras);
-  const arrow = await page.evaluate((id) => {
-    const node = window.comfyAPI.app.app.graph.getNodeById(id);
-    const w = node.widgets.find((w) => w.name === "steps");
-    return [node.size[0] - 22, (w.last_y ?? w.y) + 10];
-  }, karras);
-  await page.mouse.click(...(await toPage(karras, ...arrow)));
+  if (mode === "nodes2") {
+    result.karrasPixels = await drawnPixels(karras);
+    await setWidget(karras, "steps", 21);
+  } else {
+    const arrow = await page.evaluate((id) => {
+      const node = window.comfyAPI.app.app.graph.getNodeById(id);
+      const w = node.widgets.find((w) => w.name === "steps");
+      return [node.size[0] - 22, (w.last_y ?? w.y) + 10];
+    }, karras);
+    await page.mouse.click(...(await toPage(karras, ...arrow)));
+  }
   await waitPoints(karras, 22);
   result.karrasSteps = await widget(karras, "steps");
   result.karrasAfter = await curve(karras);
@@ -83,28 +108,69 @@ try {
   await page.waitForFunction((id) => window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.mark === 5,
     split, { timeout: 20000 });
   result.split = await curve(split);
+  if (mode === "nodes2") result.splitPixels = await drawnPixels(split);
 
-  // Custom Sigmas: drag point 3 upwards with the mouse, then double-click between two points.
+  // Custom Sigmas: "edit the input's curve" is disabled while nothing feeds `start`, enabled once a
+  // schedule does; then drag point 3 upwards with the mouse, and double-click between two points.
   const custom = await add("NoisekitCustomSigmas", 420, 130);
   await waitPoints(custom, 11);
+  const editButton = () => page.evaluate((id) => window.comfyAPI.app.app.graph.getNodeById(id).widgets
+    .find((w) => w.name === "edit the input's curve")?.disabled ?? "missing", custom);
+  result.editDisabledAlone = await editButton();
+  await page.evaluate(([a, b]) => {
+    const graph = window.comfyAPI.app.app.graph;
+    graph.getNodeById(a).connect(0, graph.getNodeById(b), graph.getNodeById(b).findInputSlot("start"));
+  }, [karras, custom]);
+  await waitPoints(custom, 22);
+  result.editDisabledFed = await editButton();
+  await page.evaluate(([b]) => {
+    const node = window.comfyAPI.app.app.graph.getNodeById(b);
+    node.disconnectInput(node.findInputSlot("start"));
+  }, [custom]);
+  await waitPoints(custom, 11);
+  result.editDisabledAgain = await editButton();
   result.customBefore = await widget(custom, "sigmas");
-  const p3 = await page.evaluate((id) => {
-    const p = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points[3];
-    return [p.x, p.y];
-  }, custom);
-  const [x3, y3] = await toPage(custom, ...p3);
-  await page.mouse.move(x3, y3);
-  await page.mouse.down();
-  await page.mouse.move(x3, y3 - 3, { steps: 3 });
-  await page.mouse.up();
-  result.customDragged = await widget(custom, "sigmas");
-  const mid = await page.evaluate((id) => {
+  result.customZero = await page.evaluate((id) => {
     const pts = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points;
-    return [(pts[8].x + pts[9].x) / 2, (pts[8].y + pts[9].y) / 2];
+    return { last: pts[pts.length - 1].y, lowest: pts[pts.length - 2].y, zero: pts[pts.length - 1].zero };
   }, custom);
-  await page.mouse.dblclick(...(await toPage(custom, ...mid)));
-  await waitPoints(custom, 12);
-  result.customAdded = await widget(custom, "sigmas");
+  if (mode === "nodes2") { // the curve is the widget's own canvas there: drag point 3 on it, then type a list
+    result.customPixels = await drawnPixels(custom);
+    const [x3, y3] = await page.evaluate((id) => {
+      const canvas = document.querySelector(`[data-node-id="${id}"] canvas`);
+      const box = canvas.getBoundingClientRect(); // drawn at 2x: widget pixels = canvas.width / 2 across box.width
+      const p = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points[3];
+      const k = box.width / (canvas.width / 2);
+      return [box.left + p.x * k, box.top + p.y * k];
+    }, custom);
+    await page.mouse.move(x3, y3);
+    await page.mouse.down();
+    await page.mouse.move(x3, y3 - 3, { steps: 3 });
+    await page.mouse.up();
+    result.customDragged = await widget(custom, "sigmas");
+    await setWidget(custom, "sigmas", "14.6, 8, 4, 2, 1, 0.5, 0.25, 0.12, 0.06, 0.03, 0");
+    await page.waitForFunction((id) => window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve?.sigmas?.[1] === 8,
+      custom, { timeout: 20000 });
+    result.customAfterTyping = await curve(custom);
+  } else {
+    const p3 = await page.evaluate((id) => {
+      const p = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points[3];
+      return [p.x, p.y];
+    }, custom);
+    const [x3, y3] = await toPage(custom, ...p3);
+    await page.mouse.move(x3, y3);
+    await page.mouse.down();
+    await page.mouse.move(x3, y3 - 3, { steps: 3 });
+    await page.mouse.up();
+    result.customDragged = await widget(custom, "sigmas");
+    const mid = await page.evaluate((id) => {
+      const pts = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve.points;
+      return [(pts[8].x + pts[9].x) / 2, (pts[8].y + pts[9].y) / 2];
+    }, custom);
+    await page.mouse.dblclick(...(await toPage(custom, ...mid)));
+    await waitPoints(custom, 12);
+    result.customAdded = await widget(custom, "sigmas");
+  }
 
   // Plot both schedules and save the picture; keep the graph as the editor saves it and as it queues it
   // (the Custom Sigmas widget is a plain list of numbers), for noisekit's runner to check against.

@@ -2,7 +2,8 @@
 
 Set NOISEKIT_COMFYUI to a ComfyUI checkout (the folder with main.py) and NOISEKIT_COMFYUI_PYTHON to
 the Python of a venv that runs it (README: "Trying the pack in a real ComfyUI"); without them every
-test here skips. The server runs on 127.0.0.1 in a throw-away base directory and is stopped afterwards.
+test here skips. NOISEKIT_FRONTEND_ROOT serves another frontend (``--front-end-root``, e.g. the newest
+comfyui-frontend-package's ``static`` folder); the browser tests then also run with Nodes 2.0 on. The server runs on 127.0.0.1 in a throw-away base directory and is stopped afterwards.
 """
 from __future__ import annotations
 
@@ -83,8 +84,10 @@ def comfyui(tmp_path_factory):
     shutil.copytree(PROBE, base / "custom_nodes" / "noisekit_probe")
     port, log = free_port(), base / "server.log"
     with open(log, "w") as out:
+        frontend = os.environ.get("NOISEKIT_FRONTEND_ROOT")  # e.g. comfyui-frontend-package 1.58's static/
         proc = subprocess.Popen([python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
-                                 "--base-directory", str(base), "--database-url", "sqlite:///:memory:"],
+                                 "--base-directory", str(base), "--database-url", "sqlite:///:memory:",
+                                 *(["--front-end-root", frontend] if frontend else [])],
                                 cwd=checkout, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", base)
     try:

@@ -16,12 +16,16 @@ REPO = HERE.parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="module")
-def seen(comfyui, tmp_path_factory):
+# Nodes 2.0 ("Modern Node Design") exists only in newer frontends than the one ComfyUI 0.8.0 pins
+MODES = ["classic", "nodes2"] if os.environ.get("NOISEKIT_FRONTEND_ROOT") else ["classic"]
+
+
+@pytest.fixture(scope="module", params=MODES)
+def seen(comfyui, tmp_path_factory, request):
     if not (Path(CHROMIUM).is_file() and shutil.which("node") and (REPO / "node_modules" / "playwright-core").is_dir()):
         pytest.skip("needs Debian's chromium, node and `npm install` (playwright-core)")
-    shot = tmp_path_factory.mktemp("browser") / "comfyui_curves.png"
-    out = subprocess.run(["node", str(HERE / "browser_check.mjs"), comfyui.url, str(shot)],
+    shot = tmp_path_factory.mktemp("browser") / f"comfyui_curves_{request.param}.png"
+    out = subprocess.run(["node", str(HERE / "browser_check.mjs"), comfyui.url, str(shot), request.param],
                          capture_output=True, text=True, timeout=240, cwd=REPO)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if os.environ.get("NOISEKIT_SCREENSHOT") and shot.is_file():
@@ -39,6 +43,17 @@ def test_schedule_curve_redraws_when_steps_change(seen):
     assert seen["karrasSteps"] == 21 and seen["karrasAfter"]["points"] == 22
     assert seen["karrasAfter"]["sigmas"][0] == pytest.approx(14.614642, rel=1e-6)
     assert seen["karrasAfter"]["sigmas"][-1] == 0
+    if seen["mode"] == "nodes2":  # drawn into the widget's own canvas, not only computed
+        assert seen["karrasPixels"] > 100 and seen["splitPixels"] > 100 and seen["customPixels"] > 100
+
+
+def test_final_zero_sits_on_its_own_axis_below_the_curve(seen):
+    zero = seen["customZero"]
+    assert zero["zero"] and zero["last"] >= zero["lowest"] + 6
+
+
+def test_edit_the_inputs_curve_is_disabled_without_an_input(seen):
+    assert (seen["editDisabledAlone"], seen["editDisabledFed"], seen["editDisabledAgain"]) == (True, False, True)
 
 
 def test_split_tool_marks_the_split_on_the_incoming_curve(seen):
@@ -47,6 +62,8 @@ def test_split_tool_marks_the_split_on_the_incoming_curve(seen):
 
 
 def test_dragging_a_point_edits_the_custom_sigmas_widget(seen):
+    if seen["mode"] == "nodes2":  # and typing a list redraws the curve
+        assert seen["customAfterTyping"]["points"] == 11 and seen["customAfterTyping"]["sigmas"][1] == 8
     before, after = parse(seen["customBefore"]), parse(seen["customDragged"])
     assert len(after) == len(before) == 11
     assert before[3] < after[3] < before[2] and after[:3] == before[:3] and after[4:] == before[4:]
@@ -54,6 +71,9 @@ def test_dragging_a_point_edits_the_custom_sigmas_widget(seen):
 
 
 def test_double_click_adds_a_point_and_the_graph_serialises_plain_numbers(seen):
+    if seen["mode"] == "nodes2":
+        assert seen["promptSigmas"] == "14.6, 8, 4, 2, 1, 0.5, 0.25, 0.12, 0.06, 0.03, 0"
+        return
     added = parse(seen["customAdded"])
     assert len(added) == 12 and all(a >= b for a, b in zip(added, added[1:]))
     assert seen["promptSigmas"] == seen["customAdded"]
@@ -70,8 +90,9 @@ def test_runner_reads_the_editor_saved_graph_as_the_frontend_queues_it(seen, tmp
     assert strip(prompt) == strip(seen["prompt"])
     graph = tmp_path / "curves.json"
     graph.write_text(json.dumps(seen["workflow"]))
+    without_comfyui = {k: v for k, v in os.environ.items() if k != "NOISEKIT_COMFYUI"}  # else run loads ComfyUI
     run = subprocess.run([sys.executable, "-m", "noisekit.cli", "run", str(graph), "--output-dir", str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, env=without_comfyui)
     assert run.returncode == 0, run.stderr
     assert len(list((tmp_path / "out").glob("*.png"))) == 1
 

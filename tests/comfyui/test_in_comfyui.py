@@ -42,7 +42,7 @@ def stats(entry: dict, node="stats") -> dict:
 
 
 def test_pack_imports_without_errors(comfyui):
-    log = comfyui.log.read_text()
+    log = comfyui.log.read_text().split("Starting server")[0]  # start-up only: later tests provoke errors
     import_lines = [line for line in log.splitlines() if re.search(r"seconds.*custom_nodes", line)]
     assert any(line.rstrip().endswith("noisekit") for line in import_lines), log[-3000:]
     assert not [line for line in import_lines if "IMPORT FAILED" in line], import_lines

@@ -67,6 +67,18 @@ def test_unet_shapes_and_size_check():
         net(torch.randn(1, 3, 15, 16), torch.zeros(1))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_model_runs_in_the_inputs_float_dtype(dtype):
+    # the noise embedding follows the weights' dtype (it was always float32: float64 failed)
+    model = _trained_tiny()
+    x, sigma = torch.randn(2, 3, 8, 8, dtype=torch.float64), torch.tensor([0.3, 4.0], dtype=torch.float64)
+    reference = model(x.float(), sigma.float()).double()
+    out = model.to(dtype)(x.to(dtype), sigma.to(dtype))
+    assert out.dtype == dtype
+    tolerance = 1e-5 if dtype == torch.float64 else 0.1
+    torch.testing.assert_close(out.double(), reference, rtol=tolerance, atol=tolerance)
+
+
 def _trained_tiny():
     torch.manual_seed(0)
     model = EDMDenoiser(UNet(TINY))

@@ -14,7 +14,7 @@ from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
 NODES = noisekit.NODE_CLASS_MAPPINGS
-SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "NOISE"}
+SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "GUIDER", "VAE", "NOISE"}
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 STUB = pathlib.Path(__file__).parent / "comfy_stub"
 
@@ -426,3 +426,118 @@ def _progress_goes_through_comfy(comfy):
     with pytest.raises(comfy.model_management.InterruptProcessingException):
         NODES["NoisekitSample"]().run(model, get_sigmas("karras", 6), ks, 0, width=8, height=8)
     assert model.calls == 1  # the KSAMPLER's core sampler ran one step of a noisekit model, then stopped
+
+
+# ---- noisekit's model inside ComfyUI, photo nodes through a GUIDER and a VAE ---------------------
+
+def test_hosted_net_under_edm_model_sampling_is_the_noisekit_model():
+    """ComfyUI's EDM model_sampling around HostedNet: D = c_skip x + c_out F(c_in x, log(sigma) / 4) (EDM,
+    Table 1) must be noisekit's EDMDenoiser, at sizes that are no multiple of the UNet's."""
+    from noisekit.models.unet import UNet, UNetConfig
+    from noisekit.models.wrappers import EDMDenoiser
+
+    torch.manual_seed(0)
+    edm = EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)), sigma_data=0.5)
+    net = compat.HostedNet(denoiser=edm)
+    assert net.dtype == torch.float32 and compat.noisekit_model(type("Patcher", (), {"model": type(
+        "BaseModel", (), {"diffusion_model": net})()})()) is edm
+    x, sigma = torch.randn(2, 3, 12, 12), torch.tensor([0.3, 4.0])
+    s, sd = sigma.view(-1, 1, 1, 1), edm.sigma_data
+    with torch.no_grad():
+        comfy_d = x * sd**2 / (s**2 + sd**2) + net(x / (s**2 + sd**2).sqrt(), sigma.log() / 4) * s * sd / (
+            s**2 + sd**2).sqrt()
+        padded = torch.nn.functional.pad(x, (0, 4, 0, 4), mode="reflect")
+        torch.testing.assert_close(comfy_d, edm(padded, sigma)[..., :12, :12], rtol=1e-5, atol=1e-5)
+    assert compat.noisekit_model(edm) is edm
+
+
+class _Guider:
+    """What ComfyUI's CFGGuider offers noisekit: ``model_patcher.get_model_object("model_sampling")`` and
+    ``sample(noise, latent, sampler, sigmas, seed=)``, which calls ``sampler.sample(guider, sigmas, extra_args,
+    callback, noise, latent)`` with the guider callable as D(x, sigma, model_options=, seed=)."""
+
+    def __init__(self, denoiser, sampling):
+        self.denoiser, self.inner_model = denoiser, type("BaseModel", (), {"model_sampling": sampling})()
+        self.model_patcher = type("Patcher", (), {"get_model_object": lambda _, name: sampling})()
+        self.calls = []
+
+    def __call__(self, x, sigma, model_options=None, seed=None):
+        self.calls.append(model_options)
+        return self.denoiser(x, sigma)
+
+    def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
+               seed=None):
+        return sampler.sample(self, sigmas, {"model_options": {"patched": True}, "seed": seed}, callback, noise,
+                              latent_image)
+
+
+def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
+    from noisekit.photo.image import PixelVAE
+
+    sampling = comfy.model_sampling.model_sampling("eps")
+    image = torch.rand(1, 37, 50, 3)
+    mask = torch.zeros(1, 37, 50)
+    mask[0, 10:24, 15:33] = 1
+    guider = _Guider(GaussianDenoiser(0.25, 0.0), sampling)
+    (out,) = NODES["NoisekitInpaintPhoto"]().run(image, mask, "replace", 4, 0, 0, 0, "mean", 1.0, 2, 1,
+                                                 guider=guider, vae=PixelVAE())
+    hole = mask[..., None].expand_as(out) == 1
+    assert (out[hole] - 0.625).abs().max() < 1e-6  # every sample of N(0.25, 0): (0.25 + 1) / 2
+    assert torch.equal(out[~hole], image[~hole])
+    assert guider.calls and all(c == {"patched": True} for c in guider.calls)  # ComfyUI's model_options ride along
+    std, level = 0.5, 25.0
+    (den,) = NODES["NoisekitDenoisePhoto"]().run(image, level, "one_step", 4, 0, 512, guider=_Guider(
+        GaussianDenoiser(0.25, std), sampling), vae=PixelVAE())
+    sigma, x = 2 * level / 255, image * 2 - 1
+    torch.testing.assert_close(den, ((0.25 + std**2 / (std**2 + sigma**2) * (x - 0.25) + 1) / 2).clamp(0, 1))
+
+
+def test_photo_nodes_name_a_missing_half_of_the_guided_route(comfy):
+    from noisekit.photo.image import PixelVAE
+
+    image, mask = torch.rand(1, 8, 8, 3), torch.ones(1, 8, 8)
+    node = NODES["NoisekitInpaintPhoto"]()
+    args = (image, mask, "replace", 2, 0, 0, 0, "mean", 1.0, 2, 1)
+    with pytest.raises(ValueError, match="input 'guider'"):
+        node.run(*args, vae=PixelVAE())
+    with pytest.raises(ValueError, match="input 'vae'"):
+        node.run(*args, guider=_Guider(GaussianDenoiser(0.0, 0.0), comfy.model_sampling.model_sampling("eps")))
+    with pytest.raises(ValueError, match="input 'model'"):
+        node.run(*args)
+
+
+def test_sample_node_runs_comfyuis_own_sampler(comfy):
+    """A KSAMPLER from KSamplerSelect (here a k-diffusion Euler of the test's own) runs in noisekit's Sample."""
+    def euler(model, x, sigmas, extra_args=None, callback=None, disable=None, s_noise=1.0):
+        for i in range(len(sigmas) - 1):
+            d = (x - model(x, sigmas[i] * x.new_ones(x.shape[0]), **extra_args)) / sigmas[i]
+            x = x + d * (sigmas[i + 1] - sigmas[i])
+        return x
+
+    model, sigmas = GaussianDenoiser(0.1, 0.5), get_sigmas("karras", 6, sigma_max=10.0)
+    ks = comfy.samplers.KSAMPLER(euler, extra_options={"s_noise": 1.0})
+    theirs = NODES["NoisekitSample"]().run(model, sigmas, ks, 3, width=8, height=8)[1]["samples"]
+    ours = NODES["NoisekitSample"]().run(model, sigmas, Sampler("euler"), 3, width=8, height=8)[1]["samples"]
+    torch.testing.assert_close(theirs, ours)
+    with pytest.raises(ValueError, match="input 'sampler'"):
+        NODES["NoisekitSample"]().run(model, sigmas, "euler", 3, width=8, height=8)
+
+    def ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        return model.inner_model.inner_model.model_sampling  # what ComfyUI's ancestral samplers look up
+
+    ancestral.__name__ = "sample_euler_ancestral"
+    with pytest.raises(ValueError, match=r"Sample \(noisekit\): ComfyUI's sample_euler_ancestral .* SamplerCustom"):
+        NODES["NoisekitSample"]().run(model, sigmas, comfy.samplers.KSAMPLER(ancestral), 3, width=8, height=8)
+
+
+def test_node_errors_read_well_in_comfyui_and_survive_pickling():
+    import pickle
+
+    from noisekit.nodes.spec import NodeError
+
+    error = NodeError("Inpaint Photo (noisekit)", "mask", "does not match the image")
+    # ComfyUI shows f"{module}.{qualname}" (the pack's module is its file path); this reads as the pack's
+    assert f"{type(error).__module__}.{type(error).__qualname__}" == "noisekit.NodeError"
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, NodeError) and str(again) == str(error) == \
+        "Inpaint Photo (noisekit): input 'mask': does not match the image"

@@ -102,11 +102,11 @@ def test_photo_nodes_name_bad_inputs():
 
     inpaint_node = noisekit.NODE_CLASS_MAPPINGS["NoisekitInpaintPhoto"]()
     with pytest.raises(ValueError, match="input 'mask'"):
-        inpaint_node.run(GaussianDenoiser(), torch.rand(1, 8, 8, 3), torch.ones(1, 4, 4), "replace", 3, 0, 0, 0,
-                         "none", 1.0, 2, 1)
+        inpaint_node.run(torch.rand(1, 8, 8, 3), torch.ones(1, 4, 4), "replace", 3, 0, 0, 0, "none", 1.0, 2, 1,
+                         model=GaussianDenoiser())
     denoise_node = noisekit.NODE_CLASS_MAPPINGS["NoisekitDenoisePhoto"]()
     with pytest.raises(ValueError, match="input 'noise_level'"):
-        denoise_node.run(GaussianDenoiser(), torch.rand(1, 8, 8, 3), 300.0, "one_step", 4, 0, 512)
+        denoise_node.run(torch.rand(1, 8, 8, 3), 300.0, "one_step", 4, 0, 512, model=GaussianDenoiser())
     with pytest.raises(ValueError, match="input 'path'"):
         noisekit.NODE_CLASS_MAPPINGS["NoisekitLoadModel"]().load("noisekit-default", "/nonexistent.safetensors")
 
@@ -116,5 +116,5 @@ def test_denoise_node_keeps_the_image_shape(tiny_model):
 
     model = noisekit.NODE_CLASS_MAPPINGS["NoisekitLoadModel"]().load("noisekit-default", tiny_model)[0]
     image = torch.rand(2, 19, 27, 3)
-    (out,) = noisekit.NODE_CLASS_MAPPINGS["NoisekitDenoisePhoto"]().run(model, image, 25.0, "sample", 2, 0, 128)
+    (out,) = noisekit.NODE_CLASS_MAPPINGS["NoisekitDenoisePhoto"]().run(image, 25.0, "sample", 2, 0, 128, model=model)
     assert out.shape == image.shape and out.dtype == image.dtype

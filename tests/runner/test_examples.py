@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from noisekit.runner import Runner, load_prompt, node_classes
+from noisekit.runner import Runner, default_node_classes, load_prompt
 from noisekit.runner.standins import PATHS
 from noisekit.photo.estimate import estimate_sigma
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "example_workflows")
 UI_GRAPHS = sorted(p for p in glob.glob(os.path.join(HERE, "*.json")) if not p.endswith("_api.json"))
-CLASSES = node_classes()
+CLASSES = default_node_classes()
 FAST = {"NoisekitInpaintPhoto": {"steps": 4, "jump_length": 2}, "NoisekitScheduleKarras": {"steps": 6}}
 
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, resample, sigmaAt } from "../../web/lib/curve.js";
+import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, resample, sigmaAt, ZERO_GAP, zeroAxis } from "../../web/lib/curve.js";
 
 const rect = { x: 0, y: 0, w: 100, h: 100 };
 
@@ -17,9 +17,12 @@ describe("parsing and serialisation", () => {
 });
 
 describe("geometry", () => {
-  it("maps log sigma linearly to height, zero to the bottom", () => {
+  it("maps log sigma linearly to height, zero to its own axis below the lowest positive sigma", () => {
     const pts = curvePoints([100, 10, 1, 0], rect);
-    expect(pts.map((p) => p.y)).toEqual([0, 50, 100, 100]);
+    expect(pts.map((p) => p.y)).toEqual([0, 50, 100, 100 + ZERO_GAP]);
+    expect(zeroAxis(rect)).toBe(100 + ZERO_GAP);
+    expect(ZERO_GAP).toBeGreaterThanOrEqual(6); // visibly apart: more than a point marker's size
+    expect(pts.map((p) => p.zero)).toEqual([false, false, false, true]);
     expect(pts.map((p) => p.x)).toEqual([0, 100 / 3, 200 / 3, 100]);
     expect(logRange([100, 1, 0])).toEqual([0, 2]);
   });

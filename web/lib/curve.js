@@ -1,5 +1,8 @@
 // Pure geometry of the sigma curve drawn on noisekit nodes: no DOM, unit-tested with vitest.
-// The y axis is log10(sigma); a final sigma of 0 is drawn on the bottom edge.
+// The y axis is log10(sigma) over the rect; a sigma of 0 (log = -inf) is drawn ZERO_GAP pixels below
+// it, on a zero axis of its own, so it never sits at the height of the last positive sigma.
+
+export const ZERO_GAP = 8;
 
 export function parseSigmas(text) {
   const parts = String(text).replace(/[\[\]]/g, " ").split(/[\s,]+/).filter(Boolean);
@@ -21,16 +24,22 @@ export function logRange(sigmas) {
   return [lo, hi];
 }
 
-// Points in canvas pixels inside rect {x, y, w, h}.
+// Points in canvas pixels: positive sigmas inside rect {x, y, w, h}, zeros on the zero axis below it.
 export function curvePoints(sigmas, rect, range = logRange(sigmas)) {
   const [lo, hi] = range;
   const n = Math.max(sigmas.length - 1, 1);
   return sigmas.map((s, i) => ({
     x: rect.x + (rect.w * i) / n,
-    y: s > 0 ? rect.y + rect.h * (1 - (Math.log10(s) - lo) / (hi - lo)) : rect.y + rect.h,
+    y: s > 0 ? rect.y + rect.h * (1 - (Math.log10(s) - lo) / (hi - lo)) : zeroAxis(rect),
     i,
     sigma: s,
+    zero: !(s > 0),
   }));
+}
+
+// The height of the zero axis.
+export function zeroAxis(rect) {
+  return rect.y + rect.h + ZERO_GAP;
 }
 
 // Index of the point within `radius` pixels of (x, y), nearest first; -1 if none.
@@ -117,6 +126,7 @@ export function resample(sigmas, steps) {
 
 // The query for /noisekit/sigmas from a node type, its widgets and, for sigma tools, the
 // upstream curves of its SIGMAS inputs ({input name: [sigmas]}).
+// (Relative to ComfyUI's API base: pass it to api.fetchApi, which adds the base and /api.)
 export function curveQuery(type, widgets, inputs = {}) {
   const params = new URLSearchParams({ type });
   for (const w of widgets) {

@@ -99,5 +99,45 @@ class ProbeLatentStats:
                                          "shape": list(x.shape), "values": x.flatten()[:64].tolist()}]}}
 
 
-NODE_CLASS_MAPPINGS = {"ProbeAnalyticModel": ProbeAnalyticModel, "ProbeConditioning": ProbeConditioning,
+class ProbeImageStats:
+    """Reports an IMAGE (or a MASK) in full in the history, so a test can compare it pixel by pixel."""
+    RETURN_TYPES = ()
+    FUNCTION = "report"
+    OUTPUT_NODE = True
+    CATEGORY = "probe"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",)}}
+
+    def report(self, image):
+        return {"ui": {"probe_image": [{"shape": list(image.shape), "values": image.double().flatten().tolist()}]}}
+
+
+class ProbeRandomVAE:
+    """ComfyUI's own SD VAE (comfy.sd.VAE: 8x downscale, 4 latent channels) with seeded random weights made
+    here: no download. Its pictures mean nothing; it checks the geometry of a real VAE's route."""
+    RETURN_TYPES = ("VAE",)
+    FUNCTION = "make"
+    CATEGORY = "probe"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {}}
+
+    def make(self):
+        import comfy.sd
+        from comfy.ldm.models.autoencoder import AutoencoderKL
+
+        ddconfig = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+                    "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+        shapes = {k: v.shape for k, v in AutoencoderKL(ddconfig=ddconfig, embed_dim=4).state_dict().items()}
+        g = torch.Generator().manual_seed(0)
+        sd = {k: (torch.randn(shape, generator=g) * 0.02 if len(shape) > 1 else
+                  torch.ones(shape) if "norm" in k and k.endswith("weight") else torch.zeros(shape))
+              for k, shape in shapes.items()}
+        return (comfy.sd.VAE(sd=sd),)
+
+
+NODE_CLASS_MAPPINGS = {"ProbeRandomVAE": ProbeRandomVAE, "ProbeImageStats": ProbeImageStats, "ProbeAnalyticModel": ProbeAnalyticModel, "ProbeConditioning": ProbeConditioning,
                        "ProbeLatentStats": ProbeLatentStats}

@@ -1,0 +1,182 @@
+"""``noisekit run GRAPH --over INPUTS``: one saved graph once per input, on local worker processes or
+Ray actors (noisekit/batch.py runs the items, keeps the manifest and resumes).
+
+INPUTS is a folder of images, each bound to the graph's LoadImage ``image`` (or to ``--set-from
+NODE_ID.INPUT``), or a JSONL/CSV file whose rows are ``--set`` assignments (JSONL: an object per line,
+``{"3.seed": 42}``; CSV: a header of NODE_ID.INPUT columns, cells read as ``--set`` values, an empty
+cell keeps the graph's value). Item NAME writes OUTPUT_DIR/NAME/ exactly what ``noisekit run GRAPH
+--set ... --output-dir OUTPUT_DIR/NAME`` writes alone: NAME is an image's file name without its
+extension (with it if two images share a stem), or ``row-00001``... for rows.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import mimetypes
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+
+from .. import batch, devices
+from ..photo.files import write_new, write_numbered
+from .cli import EXIT_INVALID, apply_sets, default_input_dir, parse_set
+from .standins import PATHS
+
+SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
+
+
+def image_files(folder: str) -> list[str]:
+    return sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))
+                  and (mimetypes.guess_type(f)[0] or "").startswith("image/"))
+
+
+def as_sets(assignments: dict) -> list[tuple[str, str, object]]:
+    """{"3.seed": 42} -> [("3", "seed", 42)], each NODE_ID.INPUT checked as --set checks it."""
+    return [(node_id, name, value) for (node_id, name, _), value
+            in zip(parse_set([f"{target}=" for target in assignments]), assignments.values())]
+
+
+def bound_input(prompt: dict, set_from: str | None) -> str:
+    """NODE_ID.INPUT that takes each file: --set-from, else the graph's only LoadImage's image."""
+    if set_from:
+        as_sets({set_from: None})
+        return set_from
+    loaders = sorted(n for n, node in prompt.items() if node["class_type"] == "LoadImage")
+    if len(loaders) != 1:
+        raise ValueError(f"--over a folder: the graph has {len(loaders)} LoadImage nodes ({', '.join(loaders)}); "
+                         "name the input each image goes to with --set-from NODE_ID.INPUT")
+    return f"{loaders[0]}.image"
+
+
+def folder_items(folder: str, input_dir: str, target: str) -> list[dict]:
+    names = image_files(folder)
+    if not names:
+        raise ValueError(f"--over {folder}: no image files there")
+    stems = Counter(os.path.splitext(n)[0] for n in names)
+    items = []
+    for name in names:
+        path, stem = os.path.join(folder, name), os.path.splitext(name)[0]
+        items.append({"key": stem if stems[stem] == 1 else name, "input": path, "hash": batch.file_hash(path),
+                      "sets": {target: os.path.relpath(path, input_dir).replace(os.sep, "/")}})
+    return items
+
+
+def read_rows(path: str) -> list[dict]:
+    """The rows of a JSONL or CSV file as {NODE_ID.INPUT: value}."""
+    with open(path, encoding="utf-8", newline="") as f:
+        if path.lower().endswith(".csv"):
+            return [{f"{node_id}.{name}": value for node_id, name, value
+                     in parse_set([f"{column}={cell}" for column, cell in row.items() if cell])}
+                    for row in csv.DictReader(f)]
+        rows = []
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"--over {path}, line {number}: not JSON ({e})") from None
+                if not isinstance(rows[-1], dict):
+                    raise ValueError(f"--over {path}, line {number}: expected an object like {{\"3.seed\": 42}}")
+        return rows
+
+
+def row_items(path: str) -> list[dict]:
+    rows = read_rows(path)
+    if not rows:
+        raise ValueError(f"--over {path}: no rows")
+    return [{"key": f"row-{i:05}", "input": f"{path} row {i}", "hash": batch.value_hash(row), "sets": row}
+            for i, row in enumerate(rows, 1)]
+
+
+def save_new(path: str, data: bytes) -> str:
+    """Write ``data`` at ``path``; a SaveImage name that is taken gets the next free counter instead."""
+    directory, name = os.path.split(path)
+    os.makedirs(directory, exist_ok=True)
+    saved = SAVED.fullmatch(name)
+    if saved is None:
+        return write_new(path, lambda f: f.write(data))
+    stem, counter, ext = saved.groups()
+    return write_numbered(directory, lambda n: f"{stem}_{n:05}_{ext}", int(counter), lambda f: f.write(data))[0]
+
+
+@dataclass
+class GraphJob:
+    """The graph (its --set values applied) and where it runs; an item adds its own --set values."""
+    prompt: dict
+    workflow: dict | None
+    input_dir: str
+    device: str
+
+    @property
+    def hash(self) -> str:
+        return batch.value_hash(self.prompt)
+
+    def start(self):
+        """In each worker: one Runner, whose cache keeps the model loaded between items."""
+        from .execute import Runner, default_node_classes
+
+        classes = default_node_classes()
+        runner, extra = Runner(classes), {"workflow": self.workflow} if self.workflow else None
+        PATHS["input"] = self.input_dir
+
+        def work(item, folder):
+            PATHS["output"] = folder
+            prompt = apply_sets(copy.deepcopy(self.prompt), as_sets(item["sets"]), classes)
+            with devices.use_device(self.device):
+                runner.run(prompt, extra)
+        return work
+
+    def commit(self, item, files, out_dir):
+        return [save_new(os.path.join(out_dir, item["key"], name), data) for name, data in sorted(files.items())]
+
+
+def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
+    """The items of --over and the input directory their graph reads from."""
+    over = os.path.abspath(args.over)
+    if os.path.isdir(over):
+        input_dir = os.path.abspath(args.input_dir or over)
+        if os.path.commonpath([input_dir, over]) != input_dir:
+            raise ValueError(f"--over {args.over} must be inside --input-dir {args.input_dir} (LoadImage reads "
+                             "nothing outside its input directory)")
+        return folder_items(over, input_dir, bound_input(prompt, args.set_from)), input_dir
+    if not over.lower().endswith((".jsonl", ".csv")) or not os.path.isfile(over):
+        raise ValueError(f"--over {args.over}: expected a folder of images or a .jsonl/.csv file of --set rows")
+    return row_items(over), os.path.abspath(args.input_dir or default_input_dir(args.graph))
+
+
+def cmd_run_over(args) -> int:
+    """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130 interrupted."""
+    from .execute import default_node_classes
+    from .formats import GraphFormatError, load_prompt, read_graph
+    from .report import write_json_atomic
+
+    from .comfy import find_comfyui
+
+    classes = default_node_classes()
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if find_comfyui(args.comfyui) or args.golden:
+            raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
+                             "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
+        devices.check_device(args.device)
+        prompt, workflow = load_prompt(read_graph(args.graph), classes)
+        prompt = apply_sets(prompt, parse_set(args.set), classes)
+        items, input_dir = items_and_input_dir(args, prompt)
+        if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists
+            apply_sets(copy.deepcopy(prompt), as_sets(items[0]["sets"]), classes)
+        summary = batch.run_items(items, GraphJob(prompt, workflow, input_dir, args.device),
+                                  os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
+                                  args.json_progress, desc=os.path.basename(args.graph))
+    except (GraphFormatError, ValueError, OSError) as e:
+        print(f"noisekit run: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:  # while reading the inputs, before any item ran
+        print("noisekit run: interrupted", file=sys.stderr)
+        return batch.EXIT_INTERRUPTED
+    if args.report:
+        write_json_atomic(args.report, {"graph": args.graph, **summary})
+    return batch.exit_code(summary)

@@ -1,0 +1,264 @@
+"""UI workflow -> API prompt, as the ComfyUI frontend's graphToPrompt makes it (checked against frontend 1.35).
+
+Every real node becomes one prompt entry; its widget values are mapped to input names with the node's
+INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``), skipping the
+control_after_generate value after seed-like INTs. Links are followed to the real output that feeds them:
+
+- through Reroutes, and from PrimitiveNodes (their value becomes the input's literal);
+- through bypassed nodes (mode 4: an output is fed by the node's input of the matching type);
+- muted nodes (mode 2) are dropped, and so is every input linked to them;
+- group nodes (``workflow>name``, defined in ``extra.groupNodes``) as the subgraphs they amount to;
+- into and out of subgraphs: a node whose type is the id of one of ``definitions.subgraphs`` is expanded
+  to its inner nodes, with ids ``outer:inner`` (``7:6:4`` when nested); a link from the subgraph's input
+  node (id -10) continues at the subgraph node's input of the same name outside, or takes the value of
+  the widget the subgraph node shows for it; an output of the subgraph node is the inner link to its
+  output node (id -20). A muted or bypassed subgraph node acts as one muted or bypassed node.
+"""
+from __future__ import annotations
+
+import json
+
+from .formats import BYPASSED, MUTED, VIRTUAL, GraphFormatError, connectable, widget_values
+
+SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20
+
+
+class Value:
+    """A literal reaching an input through a link (a PrimitiveNode's widget, a subgraph node's widget)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+DROPPED = object()  # linked to a muted node: graphToPrompt leaves the input out
+
+
+def _links(graph: dict) -> dict:
+    """link id -> (origin id, origin slot, target id, target slot); saved as lists or as objects."""
+    out = {}
+    for link in graph.get("links") or []:
+        if isinstance(link, dict):
+            out[link["id"]] = (link["origin_id"], link["origin_slot"], link["target_id"], link["target_slot"])
+        elif link:
+            out[link[0]] = (link[1], link[2], link[3], link[4])
+    return out
+
+
+class Scope:
+    """One graph level: the root workflow, or one instance of a subgraph inside a subgraph node."""
+
+    def __init__(self, graph: dict, path: tuple = (), parent: Scope | None = None, node: dict | None = None):
+        self.graph, self.path, self.parent, self.node = graph, path, parent, node  # node: the subgraph node
+        self.nodes = {n["id"]: n for n in graph.get("nodes") or []}
+        self.links = _links(graph)
+
+    def node_id(self, node: dict) -> str:
+        return ":".join(str(p) for p in (*self.path, node["id"]))
+
+
+class Converter:
+    def __init__(self, workflow: dict, node_classes: dict):
+        self.classes = node_classes
+        self.subgraphs = {s["id"]: s for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
+        self.root = Scope(workflow)
+        groups = (workflow.get("extra") or {}).get("groupNodes") or {}
+        for node in list(self._all_nodes(workflow)):
+            name = group_name(node["type"])
+            if name is not None and name in groups:
+                self.subgraphs[f"{node['type']}#{node['id']}"] = group_as_subgraph(groups[name], node)
+                node["type"] = f"{node['type']}#{node['id']}"
+            elif name is not None:
+                raise GraphFormatError(f"node {node['id']} is group node {name!r}, but the workflow does not define it "
+                                       "(extra.groupNodes)")
+
+    def _all_nodes(self, workflow: dict):
+        yield from workflow.get("nodes") or []
+        for sub in self.subgraphs.values():
+            yield from sub.get("nodes") or []
+
+    def prompt(self) -> dict:
+        out = {}
+        self.emit(self.root, out)
+        return out
+
+    def emit(self, scope: Scope, out: dict, seen=frozenset()):
+        for node in scope.graph.get("nodes") or []:
+            kind = node["type"]
+            if kind in VIRTUAL or node.get("mode") in (MUTED, BYPASSED):
+                continue
+            if kind in self.subgraphs:
+                if kind in seen:
+                    raise GraphFormatError(f"node {scope.node_id(node)}: subgraph {kind} contains itself")
+                inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
+                self.emit(inner, out, seen | {kind})
+                continue
+            out[scope.node_id(node)] = self.entry(scope, node)
+
+    def entry(self, scope: Scope, node: dict) -> dict:
+        kind = node["type"]
+        cls = self.classes.get(kind)
+        inputs = widget_values(node, cls) if cls is not None else {}
+        inputs = {k: ({"__value__": v} if isinstance(v, list) else v) for k, v in inputs.items()}
+        for slot, inp in enumerate(node.get("inputs") or []):
+            source = self.input(scope, node, slot)
+            name = (inp.get("widget") or {}).get("name", inp["name"])
+            if isinstance(source, Value):
+                inputs[name] = source.value
+            elif source is DROPPED:
+                inputs.pop(name, None)
+            elif source is not None:
+                inputs[name] = list(source)
+        return {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}
+
+    def input(self, scope: Scope, node: dict, slot: int, want=None, seen=frozenset()):
+        """What feeds input ``slot`` of ``node``: (node id, output slot), a Value, None (unconnected) or DROPPED.
+        ``want`` is the type asked for (through reroutes: the final consumer's input type)."""
+        inputs = node.get("inputs") or []
+        link = inputs[slot].get("link") if slot < len(inputs) else None
+        if link is None or link not in scope.links:
+            return None
+        want = inputs[slot].get("type") if want is None else want
+        origin, origin_slot = scope.links[link][:2]
+        key = (scope.path, origin, origin_slot)
+        if key in seen:
+            raise GraphFormatError(f"node {scope.node_id(node)}: its input links loop through reroutes or "
+                                   "bypassed nodes")
+        seen = seen | {key}
+        if origin == SUBGRAPH_INPUT:  # continue outside, at the subgraph node's matching input
+            return self.subgraph_input(scope, origin_slot, want, seen)
+        source = scope.nodes.get(origin)
+        if source is None:
+            return (":".join(str(p) for p in (*scope.path, origin)), origin_slot)  # validation reports it
+        return self.output(scope, source, origin_slot, want, seen)
+
+    def subgraph_input(self, scope: Scope, slot: int, want, seen):
+        """Input ``slot`` of the subgraph, outside: the subgraph node's input of that name (the editor saves only
+        some of them), else the widget it shows for it (``proxyWidgets`` entry ["-1", name])."""
+        declared = scope.graph.get("inputs") or []
+        name = declared[slot].get("name") if slot < len(declared) else None
+        outer = scope.node.get("inputs") or []
+        index = next((i for i, inp in enumerate(outer) if inp.get("name") == name), None)
+        if index is not None and outer[index].get("link") is not None:
+            return self.input(scope.parent, scope.node, index, want, seen)
+        proxies = [list(p) for p in (scope.node.get("properties") or {}).get("proxyWidgets") or []]
+        values = scope.node.get("widgets_values") or []
+        at = proxies.index(["-1", name]) if ["-1", name] in proxies else -1
+        return Value(values[at]) if 0 <= at < len(values) else None
+
+    def output(self, scope: Scope, node: dict, slot: int, want, seen):
+        mode, kind = node.get("mode"), node["type"]
+        if mode == MUTED:
+            return DROPPED
+        if mode == BYPASSED:
+            index = bypass_input(node, slot, want)
+            return None if index < 0 else self.input(scope, node, index, None, seen)
+        if kind == "PrimitiveNode":
+            values = node.get("widgets_values") or []
+            return Value(values[0]) if values else None
+        if kind in VIRTUAL:  # Reroute passes its input through
+            return self.input(scope, node, slot, want, seen) if slot < len(node.get("inputs") or []) else None
+        if kind in self.subgraphs:  # the inner link that reaches the subgraph's output node at this slot
+            inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
+            outputs = self.subgraphs[kind].get("outputs") or []
+            link = next(iter(outputs[slot].get("linkIds") or []), None) if slot < len(outputs) else None
+            if link is None or link not in inner.links:
+                return None
+            origin, origin_slot = inner.links[link][:2]
+            if origin == SUBGRAPH_INPUT:  # an input wired straight to an output
+                return self.subgraph_input(inner, origin_slot, want, seen)
+            source = inner.nodes.get(origin)
+            return None if source is None else self.output(inner, source, origin_slot, want, seen)
+        return (scope.node_id(node), slot)
+
+
+def bypass_input(node: dict, slot: int, want) -> int:
+    """Which input a bypassed node passes to output ``slot``: the same index if the types fit,
+    else the first input of exactly the wanted type, else the first that fits."""
+    inputs, outputs = node.get("inputs") or [], node.get("outputs") or []
+    if want in ("*", "", None):
+        return slot if slot < len(inputs) else (0 if inputs else -1)
+    out_type = outputs[slot].get("type") if slot < len(outputs) else None
+    fits = [connectable(i.get("type"), out_type) and connectable(i.get("type"), want) for i in inputs]
+    if slot < len(inputs) and fits[slot]:
+        return slot
+    exact = [i for i, inp in enumerate(inputs) if inp.get("type") == want]
+    return exact[0] if exact else next((i for i, ok in enumerate(fits) if ok), -1)
+
+
+def group_name(kind: str) -> str | None:
+    """The name of a group node type ("workflow>name"; "workflow/name" in older frontends), else None."""
+    for prefix in ("workflow>", "workflow/"):
+        if isinstance(kind, str) and kind.startswith(prefix):
+            return kind[len(prefix):]
+    return None
+
+
+def group_as_subgraph(group: dict, node: dict) -> dict:
+    """A group node (``extra.groupNodes[name]``: inner nodes by index, links [origin index or null, slot,
+    target index, slot, ...], external outputs) as the subgraph it amounts to. Its inputs are the inner inputs
+    that are neither linked inside nor widgets, in node order; its outputs the external ones, or those not
+    linked inside; its widget values, the inner nodes' in node order (as the group node shows and edits them)."""
+    inner = [dict(n, id=n.get("index", i)) for i, n in enumerate(group.get("nodes") or [])]
+    links = [list(link) for link in group.get("links") or []]
+    internal = [link for link in links if link[0] is not None]
+    targets = {(link[2], link[3]) for link in internal}
+    exposed = [(n["id"], slot) for n in inner for slot, inp in enumerate(n.get("inputs") or [])
+               if (n["id"], slot) not in targets and not inp.get("widget")]
+    external = {(e[0], e[1]) for e in group.get("external") or []}
+    sources = {(link[0], link[1]) for link in internal}
+    outputs = [(n["id"], slot) for n in inner for slot, _ in enumerate(n.get("outputs") or [])
+               if (n["id"], slot) in external or (n["id"], slot) not in sources]
+    values = list(node.get("widgets_values") or [])
+    if isinstance(node.get("widgets_values"), list) and len(values) == sum(len(n.get("widgets_values") or [])
+                                                                          for n in inner):
+        for n in inner:
+            count = len(n.get("widgets_values") or [])
+            n["widgets_values"], values = values[:count], values[count:]
+    graph_links = [{"id": i, "origin_id": o, "origin_slot": os_, "target_id": t, "target_slot": ts}
+                   for i, (o, os_, t, ts, *_) in enumerate(internal)]
+    names = [inp.get("name") for inp in node.get("inputs") or []]
+    graph_inputs = []
+    for k, (t, ts) in enumerate(exposed):
+        graph_links.append({"id": f"in{k}", "origin_id": SUBGRAPH_INPUT, "origin_slot": k, "target_id": t,
+                            "target_slot": ts})
+        graph_inputs.append({"name": names[k] if k < len(names) else f"input {k}", "linkIds": [f"in{k}"]})
+    graph_outputs = []
+    for k, (o, os_) in enumerate(outputs):
+        graph_links.append({"id": f"out{k}", "origin_id": o, "origin_slot": os_, "target_id": SUBGRAPH_OUTPUT,
+                            "target_slot": k})
+        graph_outputs.append({"linkIds": [f"out{k}"]})
+    for n in inner:  # the inner inputs' links, by the ids given above
+        for slot, inp in enumerate(n.get("inputs") or []):
+            inp["link"] = next((link["id"] for link in graph_links
+                                if link["target_id"] == n["id"] and link["target_slot"] == slot), None)
+    return {"nodes": inner, "links": graph_links, "inputs": graph_inputs, "outputs": graph_outputs}
+
+
+def workflow_to_prompt(workflow: dict, node_classes: dict) -> dict:
+    """The API prompt ComfyUI's frontend queues for this UI workflow."""
+    return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
+
+
+class InfoNode:
+    """A node class seen through ComfyUI's /object_info: what conversion and validation read of it."""
+
+    def __init__(self, name: str, info: dict):
+        self.__name__, self.info = name, info
+        self.RETURN_TYPES = tuple(info.get("output") or ())
+        self.OUTPUT_NODE = bool(info.get("output_node"))
+        self.CATEGORY = info.get("category", "")
+
+    def INPUT_TYPES(self) -> dict:
+        return self.info.get("input") or {}
+
+
+def object_info_classes(path: str) -> dict:
+    """name -> InfoNode for every node in an /object_info JSON file (``curl URL/object_info``)."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            info = json.load(f)
+        except json.JSONDecodeError as e:
+            raise GraphFormatError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(info, dict) or not all(isinstance(v, dict) and "input" in v for v in info.values()):
+        raise GraphFormatError(f"{path}: not ComfyUI's /object_info (a map of node name -> {{input, output, ...}})")
+    return {name: InfoNode(name, entry) for name, entry in info.items()}

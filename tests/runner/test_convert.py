@@ -1,0 +1,101 @@
+"""UI -> API conversion against what the real ComfyUI frontend (1.35.9, on ComfyUI 0.8.0) queued.
+
+fixtures/comfyui/frontend_workflows.json holds workflows built in the real editor by
+tests/comfyui/record_workflows.mjs, each with its graphToPrompt output; object_info.json is the
+/object_info of the nodes they use, recorded from the same server. Together they check, without
+ComfyUI, subgraphs (nested too), bypassed and muted nodes inside a subgraph, a reroute, a legacy
+PrimitiveNode, a PrimitiveInt linked into a widget promoted to a subgraph input, an unlinked subgraph
+input whose widget the subgraph node shows, a group node, and a mix of core, noisekit and third-party
+nodes."""
+import json
+import os
+
+import pytest
+
+from noisekit.cli import main
+from noisekit.runner import load_prompt
+from noisekit.runner.convert import object_info_classes, workflow_to_prompt
+from noisekit.runner.execute import default_node_classes
+from noisekit.runner.formats import GraphFormatError
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "comfyui")
+OBJECT_INFO = os.path.join(FIXTURES, "object_info.json")
+with open(os.path.join(FIXTURES, "frontend_workflows.json"), encoding="utf-8") as f:
+    RECORDED = json.load(f)["workflows"]
+
+
+def strip(prompt: dict) -> dict:
+    return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
+
+
+def classes():
+    return {**default_node_classes(), **object_info_classes(OBJECT_INFO)}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_conversion_equals_the_frontends_graph_to_prompt(name):
+    recorded = RECORDED[name]
+    assert strip(workflow_to_prompt(recorded["workflow"], classes())) == strip(recorded["prompt"])
+
+
+def test_subgraph_ids_bypass_and_mute_inside_it():
+    prompt = workflow_to_prompt(RECORDED["subgraph_ksampler"]["workflow"], classes())
+    sampler = prompt["11:4"]["inputs"]
+    assert sampler["latent_image"] == ["3", 0]  # through the bypassed LatentMultiply and the subgraph input
+    assert sampler["seed"] == ["8", 0] and sampler["negative"] == ["2", 0]  # PrimitiveInt; through the reroute
+    assert prompt["3"]["inputs"]["batch_size"] == 3  # the PrimitiveNode's value
+    assert [n["class_type"] for n in prompt.values()].count("ProbeLatentStats") == 1  # the muted one is gone
+    assert prompt["5"]["inputs"]["latent"] == ["11:4", 0]  # out of the subgraph
+    promoted = workflow_to_prompt(RECORDED["subgraph_promoted_widget"]["workflow"], classes())
+    assert promoted["7:4"]["inputs"]["seed"] == 99  # the subgraph node's widget, not the inner 42
+    nested = workflow_to_prompt(RECORDED["nested_subgraph"]["workflow"], classes())
+    assert nested["7:6:4"]["inputs"]["positive"] == ["7:2", 0] and nested["5"]["inputs"]["latent"] == ["7:6:4", 0]
+
+
+def test_noisekit_convert_writes_a_new_file(tmp_path, capsys):
+    workflow = tmp_path / "workflow.json"
+    workflow.write_text(json.dumps(RECORDED["subgraph_ksampler"]["workflow"]))
+    out = tmp_path / "api.json"
+    assert main(["convert", str(workflow), "-o", str(out), "--object-info", OBJECT_INFO]) == 0
+    assert strip(json.loads(out.read_text())) == strip(RECORDED["subgraph_ksampler"]["prompt"])
+    assert main(["convert", str(workflow), "-o", str(out), "--object-info", OBJECT_INFO]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    # the converted prompt loads as an API prompt (no conversion needed twice)
+    assert strip(load_prompt(json.loads(out.read_text()), classes())[0]) == strip(RECORDED["subgraph_ksampler"]["prompt"])
+
+
+def test_convert_without_input_types_says_how_to_get_them(tmp_path, capsys):
+    workflow = tmp_path / "workflow.json"
+    workflow.write_text(json.dumps(RECORDED["core_ksampler"]["workflow"]))
+    assert main(["convert", str(workflow)]) == 2
+    err = capsys.readouterr().err
+    assert "KSampler (node 4)" in err and "--comfyui PATH" in err and "--object-info" in err
+
+
+def test_group_node_widgets_are_the_group_nodes_own():
+    workflow = json.loads(json.dumps(RECORDED["group_node"]["workflow"]))
+    group = next(n for n in workflow["nodes"] if n["type"].startswith("workflow>"))
+    assert group["widgets_values"][5] == 6  # KSampler's steps, after EmptyLatentImage's 3 and seed, control
+    group["widgets_values"][5] = 9  # edited on the group node: the inner node's saved value is stale
+    assert workflow_to_prompt(workflow, classes())["6:1"]["inputs"]["steps"] == 9
+
+
+def test_undefined_group_nodes_and_self_containing_subgraphs_are_refused():
+    workflow = json.loads(json.dumps(RECORDED["group_node"]["workflow"]))
+    workflow["extra"]["groupNodes"] = {}
+    with pytest.raises(GraphFormatError, match="does not define it"):
+        workflow_to_prompt(workflow, classes())
+    looped = json.loads(json.dumps(RECORDED["nested_subgraph"]["workflow"]))
+    inner = looped["definitions"]["subgraphs"][0]
+    inner["nodes"].append({**looped["nodes"][-1], "id": 99, "type": inner["id"]})
+    with pytest.raises(GraphFormatError, match="contains itself"):
+        workflow_to_prompt(looped, classes())
+
+
+def test_unknown_core_node_without_comfyui_says_how_to_get_it(tmp_path, capsys):
+    graph = tmp_path / "api.json"
+    graph.write_text(json.dumps(RECORDED["core_ksampler"]["prompt"]))
+    assert main(["run", str(graph), "--output-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "KSampler is a ComfyUI node: pass --comfyui PATH to a ComfyUI checkout" in err
+    assert "ProbeAnalyticModel" in err and "is the node pack that provides it installed?" in err
