@@ -4,7 +4,17 @@ import io
 import re
 import sys
 
+import pytest
+
 from noisekit import progress
+
+
+@pytest.fixture(autouse=True)
+def no_reporter():
+    """Each test starts with no reporter installed (as a fresh process does) and leaves the one it found."""
+    old = progress.set_reporter(None)
+    yield
+    progress.set_reporter(old)
 
 
 class Terminal(io.StringIO):
