@@ -4,37 +4,64 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 
+from . import progress
 from .photo import cli as photo_cli
 from .runner import cli as runner_cli
+
+EXIT_CODES = ("Exit codes: 0 success, 2 bad input or arguments, 3 failed while running, 4 outputs differ from "
+              "the goldens (run --golden), 130 interrupted (Ctrl-C); each command's --help says what they mean there.")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" after an option's help, unless the help already says its default
+    or there is none to say (None, False, an empty list)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, []) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def version() -> str:
+    try:
+        return metadata.version("noisekit")
+    except metadata.PackageNotFoundError:  # run from a checkout that was not pip-installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisekit", description="noisekit: diffusion schedules, samplers, photo "
-                                     "denoise/inpaint, and a headless runner for saved ComfyUI graphs.")
+                                     "denoise/inpaint, and a headless runner for saved ComfyUI graphs.",
+                                     epilog=EXIT_CODES, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"noisekit {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     runner_cli.add_parsers(sub)
     photo_cli.add_parsers(sub)
+    for command in sub.choices.values():
+        command.formatter_class = HelpFormatter
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print(f"\nnoisekit {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return runner_cli.EXIT_INTERRUPTED
-    except FloatingPointError as e:  # NaN/inf mid-sampling or in the result: the message names the step
-        print(f"noisekit {args.command}: {e}", file=sys.stderr)
-        return runner_cli.EXIT_FAILED
-    except (ValueError, OSError) as e:  # bad input: its message names the file or option and the fix
-        print(f"noisekit {args.command}: {e}", file=sys.stderr)
-        return runner_cli.EXIT_INVALID
-    except Exception as e:  # a bug, not the input's fault: still one line, not a traceback
-        print(f"noisekit {args.command}: internal error {type(e).__name__}: {e} (please report this with the "
-              "input that caused it)", file=sys.stderr)
-        return runner_cli.EXIT_FAILED
+    with progress.lines_off_terminal():
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print(f"\nnoisekit {args.command}: interrupted; nothing was written", file=sys.stderr)
+            return runner_cli.EXIT_INTERRUPTED
+        except FloatingPointError as e:  # NaN/inf mid-sampling or in the result: the message names the step
+            print(f"noisekit {args.command}: {e}", file=sys.stderr)
+            return runner_cli.EXIT_FAILED
+        except (ValueError, OSError) as e:  # bad input: its message names the file or option and the fix
+            print(f"noisekit {args.command}: {e}", file=sys.stderr)
+            return runner_cli.EXIT_INVALID
+        except Exception as e:  # a bug, not the input's fault: still one line, not a traceback
+            print(f"noisekit {args.command}: internal error {type(e).__name__}: {e} (please report this with the "
+                  "input that caused it)", file=sys.stderr)
+            return runner_cli.EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -5,11 +5,17 @@ Long work calls ``bar(total, desc)`` and ``.update(n)``, or hands the core funct
 k-diffusion sampler callback). Whoever runs the work decides where updates go:
 the graph runner installs a reporter with ``set_reporter`` (ComfyUI-shaped ``progress``
 events); inside ComfyUI nodes/compat.py installs ComfyUI's own ProgressBar with
-``set_bar``; otherwise a tqdm bar is drawn on a terminal. ``interrupt()`` asks for a
+``set_bar``; otherwise a tqdm bar with an ETA is drawn on a terminal and stays there when
+the work is done. Off a terminal (a log, a pipe) library calls draw nothing; the ``noisekit``
+command installs ``line_reporter``, one plain line now and then. ``interrupt()`` asks for a
 stop: the next ``update`` (or ``check_interrupt``) raises ``Interrupted``, so work
 stops between steps, as ComfyUI's ProgressBar hook does with its interrupt flag.
 """
 from __future__ import annotations
+
+import contextlib
+import sys
+import time
 
 from tqdm.auto import tqdm
 
@@ -22,7 +28,8 @@ _state = {"reporter": None, "interrupted": False, "bar": None}
 
 
 def set_reporter(reporter):
-    """reporter(info) gets {"value", "max", "desc"} on every update; None restores tqdm. Returns the old one."""
+    """reporter(info) gets {"value", "max", "desc", "elapsed"} on every update (elapsed: seconds since
+    the bar was made); None restores tqdm. Returns the old one."""
     old, _state["reporter"] = _state["reporter"], reporter
     return old
 
@@ -48,10 +55,10 @@ class ProgressBar:
     """Counts steps towards ``total``; forwards each update to the reporter or to tqdm."""
 
     def __init__(self, total: int, desc: str = ""):
-        self.total, self.desc, self.value = int(total), desc, 0
+        self.total, self.desc, self.value, self.start = int(total), desc, 0, time.monotonic()
         self.reporter = _state["reporter"]
-        # disable=None: tqdm draws only when stderr is a terminal
-        self.bar = None if self.reporter else tqdm(total=self.total, desc=desc, leave=False, disable=None)
+        # disable=None: tqdm draws only when stderr is a terminal; leave=True keeps the finished bar there
+        self.bar = None if self.reporter else tqdm(total=self.total, desc=desc, leave=True, disable=None)
 
     def update(self, n: int = 1):
         check_interrupt()
@@ -63,11 +70,46 @@ class ProgressBar:
             if self.value >= self.total:
                 self.bar.close()
         else:
-            self.reporter({"value": self.value, "max": self.total, "desc": self.desc})
+            self.reporter({"value": self.value, "max": self.total, "desc": self.desc,
+                           "elapsed": time.monotonic() - self.start})
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def line_reporter(every: float = 10.0, stream=None):
+    """A reporter for logs: one line such as "denoise: 12/30 (40%), 8 s, about 12 s left" per bar at
+    most every ``every`` seconds, and, if it printed any, one when the bar completes."""
+    last = {}  # (desc, max) -> when that bar last printed
+
+    def report(info):
+        key, value, total, elapsed = (info["desc"], info["max"]), info["value"], info["max"], info["elapsed"]
+        since = last.get(key)
+        if since is not None and since > elapsed:  # a new bar with the same name
+            since = None
+        due = elapsed - (since or 0.0) >= every
+        if not due and not (value >= total and since is not None):  # work shorter than ``every`` says nothing
+            return
+        left = f", about {elapsed * (total - value) / value:.0f} s left" if 0 < value < total else ""
+        print(f"{info['desc'] or 'progress'}: {value}/{total} ({100 * value / max(total, 1):.0f}%), "
+              f"{elapsed:.0f} s{left}", file=stream or sys.stderr, flush=True)
+        last[key] = elapsed
+
+    return report
+
+
+@contextlib.contextmanager
+def lines_off_terminal(every: float = 10.0):
+    """Within: progress as ``line_reporter`` lines when stderr is not a terminal (where tqdm draws nothing)."""
+    if sys.stderr.isatty():
+        yield
+        return
+    old = set_reporter(line_reporter(every))
+    try:
+        yield
+    finally:
+        set_reporter(old)
 
 
 def set_bar(make):

@@ -1,6 +1,7 @@
 """Photo denoising on held-out photos, side by side with classical denoisers.
 
     python -m noisekit.bench denoise [--size 256] [--model PATH] [--skip-cbm3d] [--table white|camera|all]
+    python -m noisekit.bench denoise --command [--megapixels 12] [--cbm3d-megapixels 0.25]
 
 Held-out photos (training/photos.py HELDOUT, never trained on), a centre crop of --size
 pixels each (0 = whole photo).
@@ -15,18 +16,31 @@ levels (CAMERA_LEVELS: one 8-bit PNG, one JPEG q90). Every method is blind: nois
 have, CBM3D at the fixed sigma of a grid that scores best on the level's photos.
 
 CBM3D is the `bm3d` package (non-commercial licence: a benchmark-only extra, never a dependency).
+
+--command times ``noisekit denoise`` as a user runs it: a new process on a PNG of --megapixels
+(the held-out EveningGlow photo resized, noise 25/255), start-up, reading, the noise estimate and
+writing included; beside it, in the same run, the same photo through denoise_photo in this process
+(the inner loop) and CBM3D on a centre crop (its time per pixel does not depend on the size).
+Prints wall and CPU (user + system) seconds per megapixel and PSNR, so the ratios hold on a busy machine.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..models.loader import load_model
-from ..training.degrade import Camera, camera_noise, from_u8, read_noise, to_u8
+from ..training.degrade import Camera, camera_noise, from_u8, read_noise
+from ..training.degrade import to_u8 as tensor_to_u8
 from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
 from ..samplers import Sampler
 from ..photo.denoise import denoise_photo as denoise
@@ -61,12 +75,16 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
 
 
+def to_u8(x: np.ndarray) -> np.ndarray:
+    """[H,W,3] floats in [0, 1] -> 8-bit."""
+    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+
 def methods(model):
     """name -> fn(noisy uint8 [H,W,3], sigma255) -> uint8 [H,W,3]."""
     from skimage.restoration import denoise_nl_means, denoise_wavelet
 
     as_image = lambda a: torch.from_numpy(a.astype(np.float32) / 255)[None]
-    to_u8 = lambda x: (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
     out = {
         "noisekit one-step": lambda n, s: to_u8(denoise(model, as_image(n), s / 255)[0].numpy()),
         "noisekit sample (8 steps)": lambda n, s: to_u8(denoise(model, as_image(n), s / 255, "sample", 8,
@@ -89,7 +107,7 @@ def methods(model):
 
 def camera_photos(clean: list[np.ndarray], camera: Camera) -> list[np.ndarray]:
     """The held-out camera-noise set at one level: each photo through the camera pipeline, seeded by its index."""
-    return [to_u8(camera_noise(from_u8(c)[None], [camera], torch.Generator().manual_seed(k))[0])
+    return [tensor_to_u8(camera_noise(from_u8(c)[None], [camera], torch.Generator().manual_seed(k))[0])
             for k, c in enumerate(clean)]
 
 
@@ -98,7 +116,6 @@ def blind_methods(model):
     from skimage.restoration import denoise_nl_means, estimate_sigma
 
     as_image = lambda a: torch.from_numpy(a.astype(np.float32) / 255)[None]
-    to_u8 = lambda x: (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
     skimage_sigma = lambda n: float(estimate_sigma(n / 255.0, channel_axis=-1, average_sigmas=True))
     out = {
         "noisekit one-step, auto": lambda n: to_u8(denoise(model, as_image(n), "auto")[0].numpy()),
@@ -151,6 +168,70 @@ def oracle_cbm3d(noisy: list[np.ndarray], score) -> str:
     return f"{p:6.2f} dB / {q:.3f} @{s}"
 
 
+def cpu_seconds(who=resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, *args):
+    """(result, wall seconds, CPU seconds) of fn(*args) in this process."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    result = fn(*args)
+    return result, time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def run_command(noisy_path: str, out_path: str) -> tuple[float, float, str]:
+    """``noisekit denoise`` in a new process as a user runs it: (wall s, CPU s of the process, its stdout)."""
+    script = shutil.which("noisekit")
+    command = [script] if script else [sys.executable, "-m", "noisekit.cli"]
+    wall, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command + ["denoise", noisy_path, out_path], capture_output=True, text=True, check=True)
+    return time.perf_counter() - wall, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu, done.stdout
+
+
+def command_main(args):
+    """The command end to end, the in-process inner loop and CBM3D, in one run."""
+    import bm3d
+
+    glow = load_photo("wallpaper:EveningGlow", fetch_wallpapers(args.wallpapers))
+    h = int(round((args.megapixels * 1e6 * glow.shape[0] / glow.shape[1]) ** 0.5))
+    w = int(round(args.megapixels * 1e6 / h))
+    clean = np.asarray(Image.fromarray(glow).resize((w, h), Image.LANCZOS))
+    noisy = add_photo_noise(clean, 25, seed=0)
+    mp = h * w / 1e6
+    print(f"EveningGlow resized to {w}x{h} ({mp:.2f} MP), noise 25/255; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the start", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        noisy_path, out_path = os.path.join(tmp, "noisy.png"), os.path.join(tmp, "denoised.png")
+        Image.fromarray(noisy).save(noisy_path)
+        wall, cpu, stdout = run_command(noisy_path, out_path)
+        print("  " + stdout.strip().replace("\n", "\n  "), flush=True)
+        rows.append(("noisekit denoise (the command)", mp, wall, cpu,
+                     psnr(np.asarray(Image.open(out_path).convert("RGB")), clean)))
+    model = load_model(args.model)
+    image = torch.from_numpy(noisy.astype(np.float32) / 255)[None]
+    out, wall, cpu = timed(lambda: denoise(model, image, "auto"))
+    rows.append(("denoise_photo (in process)", mp, wall, cpu, psnr(to_u8(out[0].numpy()), clean)))
+    crop = centre_crop_area(noisy, args.cbm3d_megapixels)
+    out, wall, cpu = timed(lambda: to_u8(bm3d.bm3d_rgb(crop / 255.0, 25 / 255)))
+    rows.append((f"CBM3D (bm3d package, {crop.shape[1]}x{crop.shape[0]} crop)", crop.shape[0] * crop.shape[1] / 1e6,
+                 wall, cpu, psnr(out, centre_crop_area(clean, args.cbm3d_megapixels))))
+    print(f"{'method':<44}{'wall s/MP':>10}{'CPU s/MP':>10}{'PSNR':>9}")
+    for name, size, wall, cpu, quality in rows:
+        print(f"{name:<44}{wall / size:>10.1f}{cpu / size:>10.1f}{quality:>7.2f} dB")
+    (_, m0, w0, c0, _), (_, m2, w2, c2, _) = rows[0], rows[2]
+    print(f"the command / CBM3D per megapixel: wall {w0 / m0 / (w2 / m2):.3f}, CPU {c0 / m0 / (c2 / m2):.3f}")
+
+
+def centre_crop_area(photo: np.ndarray, megapixels: float) -> np.ndarray:
+    """The centre of ``photo`` with the same aspect and about ``megapixels``."""
+    h, w = photo.shape[:2]
+    scale = min(1.0, (megapixels * 1e6 / (h * w)) ** 0.5)
+    ch, cw = int(h * scale), int(w * scale)
+    return photo[(h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw]
+
+
 def main(argv=()):
     ap = argparse.ArgumentParser(prog="python -m noisekit.bench denoise")
     ap.add_argument("--size", type=int, default=256, help="centre crop size (0 = whole photos)")
@@ -158,8 +239,13 @@ def main(argv=()):
     ap.add_argument("--skip-cbm3d", action="store_true")
     ap.add_argument("--table", choices=("white", "camera", "all"), default="all")
     ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"))
+    ap.add_argument("--command", action="store_true", help="time `noisekit denoise` as a process beside CBM3D")
+    ap.add_argument("--megapixels", type=float, default=12.0, help="--command: the photo's size")
+    ap.add_argument("--cbm3d-megapixels", type=float, default=0.25, help="--command: CBM3D's crop")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
+    if args.command:
+        return command_main(args)
     model = load_model(args.model)
     photos = [centre_crop(load_photo(s, fetch_wallpapers(args.wallpapers)), args.size) for s in HELDOUT]
     if args.table == "camera":

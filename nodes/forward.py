@@ -1,6 +1,8 @@
 """Forward noise: what an image (or latent) looks like at a noise level, q(x_t | x_0)."""
 from __future__ import annotations
 
+import torch
+
 from .. import limits
 from ..photo.image import image_to_model, state_to_image
 from ..samplers import add_noise, unit_noise
@@ -74,13 +76,15 @@ class ForwardNoise:
 
 class NoiseStrip:
     DISPLAY = "Noise Strip (noisekit)"
-    RETURN_TYPES = ("IMAGE",)
-    RETURN_NAMES = ("strip",)
-    OUTPUT_TOOLTIPS = ("One frame per sigma of the schedule with the same noise draw, shown as (x + 1) / 2 clipped "
-                       "to [0, 1] (a batch: connect Preview Image).",)
+    RETURN_TYPES = ("IMAGE", "IMAGE")
+    RETURN_NAMES = ("strip", "frames")
+    OUTPUT_TOOLTIPS = ("One image: the frames side by side, left to right in the schedule's order (Save Image writes "
+                       "one file).",
+                       "The same frames as a batch, one per sigma (Save Image writes one file each).")
     FUNCTION = "apply"
     CATEGORY = CATEGORY
-    DESCRIPTION = "The same image at every noise level of a schedule, with one noise draw: a picture of the schedule."
+    DESCRIPTION = ("The same image at every noise level of a schedule, with one noise draw, side by side in one "
+                   "image: a picture of the schedule. Each frame is (x + 1) / 2 clipped to [0, 1].")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -102,7 +106,7 @@ class NoiseStrip:
         frames = add_noise(x0.expand_as(noise), noise, sigmas.to(x0), parameterisation)
         frames = state_to_image(frames)
         frames[sigmas.to(frames.device) == 0] = clean[0]  # q(x | x0) at sigma 0 is x0: skip the float round trip
-        return (frames,)
+        return (torch.cat(list(frames), dim=1)[None], frames)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitForwardNoise": ForwardNoise, "NoisekitNoiseStrip": NoiseStrip}

@@ -109,10 +109,13 @@ class SigmaPlot:
                                                 "tooltip": "Image height in pixels."})},
                 "optional": {**{f"sigmas_{k}": ("SIGMAS", {"tooltip": f"Schedule {k} (optional)."}) for k in (2, 3, 4)},
                              "labels": ("STRING", {"default": "", "tooltip": "Legend names, comma-separated in "
-                                                   "input order (empty: sigmas_1, sigmas_2, ...)."})}}
+                                                   "input order (empty: the titles of the nodes that make the "
+                                                   "schedules)."})},
+                "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"}}
 
     @node_errors
-    def plot(self, sigmas_1, width=768, height=432, sigmas_2=None, sigmas_3=None, sigmas_4=None, labels=""):
+    def plot(self, sigmas_1, width=768, height=432, sigmas_2=None, sigmas_3=None, sigmas_4=None, labels="",
+             prompt=None, unique_id=None):
         given = [(f"sigmas_{k}", s) for k, s in enumerate((sigmas_1, sigmas_2, sigmas_3, sigmas_4), 1) if s is not None]
         names = [n.strip() for n in labels.split(",")] if labels.strip() else []
         series = []
@@ -120,8 +123,20 @@ class SigmaPlot:
             check_sigmas(self.DISPLAY, name, s)
             if not (s > 0).any():
                 raise NodeError(self.DISPLAY, name, "has no positive sigma to draw on a log scale")
-            series.append((names[k] if k < len(names) and names[k] else name, s.detach().cpu()))
+            label = names[k] if k < len(names) and names[k] else upstream_title(prompt, unique_id, name)
+            series.append((label, s.detach().cpu()))
         return (image_tensor(plot_sigmas(series, width, height)),)
+
+
+def upstream_title(prompt, node_id, name: str) -> str:
+    """The title of the node whose output feeds input ``name`` of ``node_id`` in an API prompt (as ComfyUI
+    and the runner pass it; " (noisekit)" dropped), or ``name`` when the prompt does not say."""
+    link = ((prompt or {}).get(str(node_id)) or {}).get("inputs", {}).get(name)
+    if not (isinstance(link, list) and len(link) == 2):
+        return name
+    source = prompt.get(str(link[0])) or {}
+    title = (source.get("_meta") or {}).get("title")
+    return title.removesuffix(" (noisekit)") if title and title != source.get("class_type") else name
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSigmaPlot": SigmaPlot}

@@ -1,7 +1,13 @@
 """Prefills: a first guess of a hole's content, from the known pixels around it.
 
 "mean" is the known pixels' mean colour; "diffuse" solves Laplace's equation (harmonic: the
-smoothest fill); "biharmonic" solves Laplacian^2 u = 0, which also continues gradients.
+smoothest fill); "biharmonic" solves Laplacian^2 u = 0, which also continues gradients. A
+harmonic fill stays within its boundary's values (the maximum principle); a biharmonic one does
+not: beside a steep edge it extrapolates the edge's gradient into the hole (a sunset sky one row
+above the dark horizon came out as a glowing white blob, 7x the sky's brightness). So the
+biharmonic fill is clamped, pixel by pixel, to the local range of the known colours around the
+hole, carried into the hole harmonically (``local_range``); where it does not overshoot it is
+unchanged.
 The inpaint pipeline noises the prefill to a level set by its strength, so the prefill sets the
 fill's layout and colours.
 """
@@ -64,8 +70,19 @@ def biharmonic_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return out.to(x)
 
 
+def local_range(x: torch.Tensor, known: torch.Tensor, radius: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """(low, high): each known pixel's min and max over the known pixels within ``radius``, filled into
+    the hole harmonically. A weighted average of the boundary's bounds, so low <= high everywhere, and
+    a smooth gradient (whose neighbourhood spans its values) lies inside the range."""
+    size, fence = 2 * radius + 1, torch.finfo(x.dtype).max
+    high = F.max_pool2d(torch.where(known > 0, x, -fence), size, 1, radius)
+    low = -F.max_pool2d(torch.where(known > 0, -x, -fence), size, 1, radius)
+    return diffuse_fill(torch.where(known > 0, low, x), known), diffuse_fill(torch.where(known > 0, high, x), known)
+
+
 def fill_hole(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
-    """The start of the fill where mask > 0: the known pixels' mean, a harmonic or a biharmonic fill (or none)."""
+    """The start of the fill where mask > 0: the known pixels' mean, a harmonic or a (range-clamped)
+    biharmonic fill (or none)."""
     known = (mask == 0).to(x)
     if how == "none":
         return x
@@ -75,5 +92,7 @@ def fill_hole(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     if how == "diffuse":
         return diffuse_fill(x, known)
     if how == "biharmonic":
-        return biharmonic_fill(x, known.amin(0, keepdim=True))
+        known = known.amin(0, keepdim=True)
+        low, high = local_range(x, known.expand_as(x[:, :1]))
+        return biharmonic_fill(x, known).clamp(low, high)
     raise ValueError(f"inpaint: prefill must be one of {PREFILLS}, got {how!r}")

@@ -276,7 +276,8 @@ def add_parsers(sub):
                              description="Subgraphs, reroutes, primitive nodes, muted and bypassed nodes are resolved "
                                          "as the frontend's graphToPrompt does. Widget values are named with each "
                                          "node's INPUT_TYPES: noisekit's own, ComfyUI's (--comfyui) or a saved "
-                                         "/object_info (--object-info).")
+                                         "/object_info (--object-info). Exit codes: 0 success, 2 unreadable or "
+                                         "invalid workflow or arguments, 130 interrupted.")
     convert.add_argument("workflow", help="UI workflow .json, or a PNG saved by SaveImage")
     convert.add_argument("-o", "--output", metavar="API.json", help="write here (never replacing a file); "
                                                                     "default stdout")
@@ -284,6 +285,7 @@ def add_parsers(sub):
                          "the INPUT_TYPES (default $NOISEKIT_COMFYUI)")
     convert.add_argument("--object-info", metavar="FILE", help="INPUT_TYPES from a ComfyUI /object_info JSON file")
     convert.set_defaults(func=cmd_convert)
-    nodes = sub.add_parser("nodes", help="list the node types the runner knows")
+    nodes = sub.add_parser("nodes", help="list the node types the runner knows",
+                           description="Exit codes: 0 success, 2 bad arguments, 130 interrupted.")
     nodes.add_argument("--json", action="store_true", help="as JSON")
     nodes.set_defaults(func=cmd_nodes)

@@ -194,12 +194,13 @@ def test_forward_noise_closed_forms():
 def test_noise_strip_frames():
     sig = torch.tensor([2.0, 0.5, 0.0])
     image = torch.rand(1, 4, 4, 3)
-    strip, = NODES["NoisekitNoiseStrip"]().apply(image, sig, 1, "ve")
-    assert strip.shape == (3, 4, 4, 3)
+    strip, frames = NODES["NoisekitNoiseStrip"]().apply(image, sig, 1, "ve")
+    assert frames.shape == (3, 4, 4, 3) and strip.shape == (1, 4, 3 * 4, 3)  # one image: frames left to right
     x0, eps = image.movedim(-1, 1) * 2 - 1, unit_noise((1, 3, 4, 4), 1)
     for k, s in enumerate(sig):
-        torch.testing.assert_close(strip[k], ((x0 + s * eps + 1) / 2).clamp(0, 1)[0].movedim(0, -1))
-    torch.testing.assert_close(strip[-1], image[0])
+        torch.testing.assert_close(frames[k], ((x0 + s * eps + 1) / 2).clamp(0, 1)[0].movedim(0, -1))
+        assert torch.equal(strip[0, :, 4 * k:4 * k + 4], frames[k])
+    torch.testing.assert_close(frames[-1], image[0])
 
 
 def test_noise_node_is_batch_invariant():

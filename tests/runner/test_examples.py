@@ -74,9 +74,29 @@ def test_inpaint_example_keeps_everything_outside_the_grown_mask():
 def test_generation_and_picture_examples():
     outs = _run("generate_ddpm_ddim_euler.json")
     assert len(outs) == 12 and all(Image.open(p).size == (64, 64) for p in outs)
-    strip = _run("forward_noise_strip.json")
-    assert len(strip) == 7
-    frames = [_read(p) for p in strip]
-    assert float((frames[-1] - _read(os.path.join(HERE, "input", "chelsea.png"))).abs().max()) <= 1 / 255 + 1e-6
+    (strip,) = _run("forward_noise_strip.json")  # one image: the 7 noise levels side by side
+    photo = _read(os.path.join(HERE, "input", "chelsea.png"))
+    h, w = photo.shape[1:3]
+    assert Image.open(strip).size == (7 * w, h)
+    assert float((_read(strip)[:, :, -w:] - photo).abs().max()) <= 1 / 255 + 1e-6  # the last level is sigma 0
     (plot,) = _run("schedule_comparison.json")
     assert Image.open(plot).size == (768, 432)
+
+
+def test_schedule_comparison_legend_names_the_schedules():
+    """The legend shows the schedule nodes' titles: the plot is pixel for pixel the one drawn with those
+    names, and not the one drawn with the input names sigmas_1..4."""
+    from noisekit.nodes.plot import plot_sigmas
+
+    (plot,) = _run("schedule_comparison.json")
+    prompt, _ = _prompt(os.path.join(HERE, "schedule_comparison.json"))
+    sigmas = []
+    for node in (prompt[k] for k in "1234"):  # the four schedules, as _run made them
+        cls = CLASSES[node["class_type"]]
+        sigmas.append(getattr(cls(), cls.FUNCTION)(**{**node["inputs"], **FAST.get(node["class_type"], {})})[0])
+    drawn = np.asarray(Image.open(plot).convert("RGB"))
+    titles = ["Karras", "Exponential", "Align Your Steps", "normal (SD1.5)"]
+    expected = plot_sigmas(list(zip(titles, sigmas)), 768, 432)
+    assert np.array_equal(drawn, np.asarray(expected))
+    numbered = plot_sigmas([(f"sigmas_{k}", s) for k, s in enumerate(sigmas, 1)], 768, 432)
+    assert not np.array_equal(drawn, np.asarray(numbered))

@@ -1,0 +1,73 @@
+"""``noisekit denoise`` says what it did: the size, the noise level (estimated or given, with a warning
+when an estimate is implausible), where it wrote the result and how long it took."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from noisekit.cli import main
+from noisekit.models.loader import save_model
+from noisekit.models.unet import UNet, UNetConfig
+from noisekit.models.wrappers import EDMDenoiser
+
+REPORT = re.compile(r"^(?P<path>.+): (?P<w>\d+)x(?P<h>\d+) \((?P<mp>[\d.]+) MP\), noise level (?P<sigma>[\d.]+)/255 "
+                    r"\((?P<how>estimated|given)\)$")
+WROTE = re.compile(r"^wrote (?P<path>.+) in (?P<s>[\d.]+) s \((?P<spmp>[\d.]+) s/MP\)$")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    torch.manual_seed(0)
+    path = str(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+    save_model(EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4))), path)
+    return path
+
+
+def gradient(h=96, w=128):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([60 + 120 * x / w, 50 + 100 * y / h, 140 - 60 * x / w], -1)
+
+
+def write(path, pixels):
+    Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8)).save(path)
+    return str(path)
+
+
+def run(capsys, *args):
+    code = main(["denoise", *args])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_prints_size_estimated_noise_level_output_and_time(tmp_path, capsys, tiny_model):
+    """Gaussian noise of std 20/255 on a smooth photo: the printed estimate is 20 within 1."""
+    noisy = write(tmp_path / "noisy.png", gradient() + np.random.default_rng(0).normal(0, 20, (96, 128, 3)))
+    code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model)
+    assert code == 0 and "warning" not in err
+    first, wrote = REPORT.match(lines[0]), WROTE.match(lines[1])
+    assert first and wrote and len(lines) == 2
+    assert first["path"] == noisy and (first["w"], first["h"], first["how"]) == ("128", "96", "estimated")
+    assert float(first["mp"]) == pytest.approx(128 * 96 / 1e6, abs=0.005)
+    assert abs(float(first["sigma"]) - 20) < 1
+    assert wrote["path"] == str(tmp_path / "out.png") and (tmp_path / "out.png").exists()
+    assert abs(float(wrote["spmp"]) * 128 * 96 / 1e6 - float(wrote["s"])) <= 0.05 + 1e-3  # the time is to 0.1 s
+
+
+def test_a_given_noise_level_is_printed_as_given(tmp_path, capsys, tiny_model):
+    noisy = write(tmp_path / "noisy.png", gradient())
+    code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model, "--sigma", "12.5")
+    first = REPORT.match(lines[0])
+    assert code == 0 and first["sigma"] == "12.5" and first["how"] == "given" and "warning" not in err
+
+
+@pytest.mark.parametrize("pixels,words", [
+    (gradient(), "nearly noise-free"),  # no noise at all: the estimate is below 1/255
+    (np.random.default_rng(1).integers(0, 256, (96, 128, 3)), "unusually high"),  # pure noise: far above 60/255
+])
+def test_an_implausible_estimate_is_warned_about(tmp_path, capsys, tiny_model, pixels, words):
+    noisy = write(tmp_path / "noisy.png", pixels)
+    code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model)
+    assert code == 0 and REPORT.match(lines[0])
+    assert "warning: the" in err and words in err and "--sigma" in err
