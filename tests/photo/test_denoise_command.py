@@ -4,25 +4,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from noisekit.cli import main
-from noisekit.models.loader import save_model
-from noisekit.models.unet import UNet, UNetConfig
-from noisekit.models.wrappers import EDMDenoiser
 
 REPORT = re.compile(r"^(?P<path>.+): (?P<w>\d+)x(?P<h>\d+) \((?P<mp>[\d.]+) MP\), noise level (?P<sigma>[\d.]+)/255 "
                     r"\((?P<how>estimated|given)\)$")
 WROTE = re.compile(r"^wrote (?P<path>.+) in (?P<s>[\d.]+) s \((?P<spmp>[\d.]+) s/MP\)$")
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = str(tmp_path_factory.mktemp("model") / "tiny.safetensors")
-    save_model(EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4))), path)
-    return path
 
 
 def gradient(h=96, w=128):

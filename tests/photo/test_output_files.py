@@ -9,20 +9,9 @@ import torch
 from PIL import Image
 
 from noisekit.cli import main
-from noisekit.models.loader import save_model
-from noisekit.models.unet import UNet, UNetConfig
-from noisekit.models.wrappers import EDMDenoiser
 from noisekit.photo import cli as photo_cli
 from noisekit.runner.standins import PATHS
 from noisekit.runner.standins.files import SaveImage
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = str(tmp_path_factory.mktemp("model") / "tiny.safetensors")
-    save_model(EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4))), path)
-    return path
 
 
 @pytest.fixture

@@ -6,19 +6,8 @@ import torch
 from PIL import Image
 
 from noisekit.models.analytic import GaussianDenoiser
-from noisekit.models.loader import save_model
-from noisekit.models.unet import UNet, UNetConfig
-from noisekit.models.wrappers import EDMDenoiser
 from noisekit.cli import main
 from noisekit.photo.files import decode_png16, encode_png16, read_photo
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = str(tmp_path_factory.mktemp("model") / "tiny.safetensors")
-    save_model(EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4))), path)
-    return path
 
 
 RNG = np.random.default_rng(0)
