@@ -138,8 +138,8 @@ def comfy_sampler_function(ksampler):
                                              disable=disable, **ksampler.extra_options)
         except AttributeError as e:  # e.g. ancestral samplers read model.inner_model.inner_model.model_sampling
             name = getattr(ksampler.sampler_function, "__name__", "this sampler")
-            raise ValueError(f"ComfyUI's {name} needs ComfyUI's own sampling chain ({e}); run it in KSampler or "
-                             "SamplerCustom, or connect a noisekit sampler here") from e
+            raise ValueError(f"input 'sampler': ComfyUI's {name} needs ComfyUI's own sampling chain ({e}); run it "
+                             "in KSampler or SamplerCustom, or connect a noisekit sampler here") from e
 
     return sampler_function
 

@@ -1,5 +1,6 @@
 """Every node class is valid for ComfyUI; nodes compute exactly what the core computes."""
 import math
+import re
 import pathlib
 import sys
 
@@ -541,3 +542,25 @@ def test_node_errors_read_well_in_comfyui_and_survive_pickling():
     again = pickle.loads(pickle.dumps(error))
     assert isinstance(again, NodeError) and str(again) == str(error) == \
         "Inpaint Photo (noisekit): input 'mask': does not match the image"
+
+
+class _ChainSampler:
+    """What KSamplerSelect gives for an ancestral sampler: a KSAMPLER whose function reads ComfyUI's own
+    model chain (model.inner_model.inner_model.model_sampling), which noisekit's photo pipeline has not."""
+    extra_options = {}
+
+    @staticmethod
+    def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None):
+        return model.inner_model.inner_model.model_sampling
+
+
+@pytest.mark.parametrize("node, inputs", [
+    ("NoisekitDenoisePhoto", {"noise_level": 20.0, "mode": "sample", "steps": 2, "seed": 0, "tile": 256}),
+    ("NoisekitInpaintPhoto", {"mask": torch.ones(1, 16, 16), "method": "replace", "steps": 2, "seed": 0, "grow": 0,
+                              "feather": 0, "prefill": "mean", "strength": 1.0, "jump_length": 10,
+                              "jump_n_sample": 1}),
+])
+def test_photo_nodes_name_the_sampler_input_when_a_comfyui_sampler_needs_its_own_chain(node, inputs):
+    cls = NODES[node]
+    with pytest.raises(ValueError, match=rf"{re.escape(cls.DISPLAY)}: input 'sampler': .*KSampler or SamplerCustom"):
+        cls().run(image=torch.rand(1, 16, 16, 3), model=GaussianDenoiser(0.5, 0.2), sampler=_ChainSampler(), **inputs)
