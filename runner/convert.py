@@ -33,6 +33,20 @@ class Value:
 DROPPED = object()  # linked to a muted node: graphToPrompt leaves the input out
 
 
+class Hop:
+    """The next place a link leads (a step of input/output/subgraph_input with its arguments): chains of
+    thousands of reroutes or bypassed nodes are walked in a loop, not by recursion."""
+
+    def __init__(self, step, *args):
+        self.step, self.args = step, args
+
+
+def walk(result):
+    while isinstance(result, Hop):
+        result = result.step(*result.args)
+    return result
+
+
 def _links(graph: dict) -> dict:
     """link id -> (origin id, origin slot, target id, target slot); saved as lists or as objects."""
     out = {}
@@ -100,7 +114,7 @@ class Converter:
         inputs = widget_values(node, cls) if cls is not None else {}
         inputs = {k: ({"__value__": v} if isinstance(v, list) else v) for k, v in inputs.items()}
         for slot, inp in enumerate(node.get("inputs") or []):
-            source = self.input(scope, node, slot)
+            source = walk(self.input(scope, node, slot))
             name = (inp.get("widget") or {}).get("name", inp["name"])
             if isinstance(source, Value):
                 inputs[name] = source.value
@@ -111,7 +125,8 @@ class Converter:
         return {"class_type": kind, "inputs": inputs, "_meta": {"title": node.get("title") or kind}}
 
     def input(self, scope: Scope, node: dict, slot: int, want=None, seen=frozenset()):
-        """What feeds input ``slot`` of ``node``: (node id, output slot), a Value, None (unconnected) or DROPPED.
+        """What feeds input ``slot`` of ``node``: (node id, output slot), a Value, None (unconnected) or DROPPED,
+        or a Hop to the next place the link leads (``walk`` follows them).
         ``want`` is the type asked for (through reroutes: the final consumer's input type)."""
         inputs = node.get("inputs") or []
         link = inputs[slot].get("link") if slot < len(inputs) else None
@@ -125,11 +140,11 @@ class Converter:
                                    "bypassed nodes")
         seen = seen | {key}
         if origin == SUBGRAPH_INPUT:  # continue outside, at the subgraph node's matching input
-            return self.subgraph_input(scope, origin_slot, want, seen)
+            return Hop(self.subgraph_input, scope, origin_slot, want, seen)
         source = scope.nodes.get(origin)
         if source is None:
             return (":".join(str(p) for p in (*scope.path, origin)), origin_slot)  # validation reports it
-        return self.output(scope, source, origin_slot, want, seen)
+        return Hop(self.output, scope, source, origin_slot, want, seen)
 
     def subgraph_input(self, scope: Scope, slot: int, want, seen):
         """Input ``slot`` of the subgraph, outside: the subgraph node's input of that name (the editor saves only
@@ -139,7 +154,7 @@ class Converter:
         outer = scope.node.get("inputs") or []
         index = next((i for i, inp in enumerate(outer) if inp.get("name") == name), None)
         if index is not None and outer[index].get("link") is not None:
-            return self.input(scope.parent, scope.node, index, want, seen)
+            return Hop(self.input, scope.parent, scope.node, index, want, seen)
         proxies = [list(p) for p in (scope.node.get("properties") or {}).get("proxyWidgets") or []]
         values = scope.node.get("widgets_values") or []
         at = proxies.index(["-1", name]) if ["-1", name] in proxies else -1
@@ -151,12 +166,12 @@ class Converter:
             return DROPPED
         if mode == BYPASSED:
             index = bypass_input(node, slot, want)
-            return None if index < 0 else self.input(scope, node, index, None, seen)
+            return None if index < 0 else Hop(self.input, scope, node, index, None, seen)
         if kind == "PrimitiveNode":
             values = node.get("widgets_values") or []
             return Value(values[0]) if values else None
         if kind in VIRTUAL:  # Reroute passes its input through
-            return self.input(scope, node, slot, want, seen) if slot < len(node.get("inputs") or []) else None
+            return Hop(self.input, scope, node, slot, want, seen) if slot < len(node.get("inputs") or []) else None
         if kind in self.subgraphs:  # the inner link that reaches the subgraph's output node at this slot
             inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
             outputs = self.subgraphs[kind].get("outputs") or []
@@ -165,9 +180,9 @@ class Converter:
                 return None
             origin, origin_slot = inner.links[link][:2]
             if origin == SUBGRAPH_INPUT:  # an input wired straight to an output
-                return self.subgraph_input(inner, origin_slot, want, seen)
+                return Hop(self.subgraph_input, inner, origin_slot, want, seen)
             source = inner.nodes.get(origin)
-            return None if source is None else self.output(inner, source, origin_slot, want, seen)
+            return None if source is None else Hop(self.output, inner, source, origin_slot, want, seen)
         return (scope.node_id(node), slot)
 
 

@@ -291,9 +291,8 @@ def ui_to_api(workflow: dict, node_classes: dict) -> dict:
     check_workflow(workflow)
     try:
         return workflow_to_prompt(workflow, node_classes)
-    except RecursionError:  # the converter follows reroutes and bypassed nodes recursively
-        raise GraphFormatError("a link passes through hundreds of reroutes, bypassed nodes or nested subgraphs; "
-                               "connect the nodes directly") from None
+    except RecursionError:  # subgraphs are expanded recursively (links are followed in a loop)
+        raise GraphFormatError("subgraphs nested hundreds deep; flatten some of them") from None
 
 
 def load_prompt(data, node_classes: dict) -> tuple[dict, dict | None]:
