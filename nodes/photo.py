@@ -10,7 +10,7 @@ from ..models.loader import BUNDLED, load_model
 from ..photo.denoise import MODES, denoise_photo, denoise_state
 from ..photo.estimate import estimate_sigma
 from ..photo.image import PixelVAE, photo_to_model_sigma
-from ..photo.inpaint import METHODS, inpaint, inpaint_state
+from ..photo.inpaint import METHODS, METHODS_HELP, inpaint, inpaint_state
 from ..photo.masks import MAX_EDGE, crop_box, feather_mask, grow_mask
 from ..photo.prefill import PREFILLS
 from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
@@ -173,8 +173,7 @@ class InpaintPhoto:
         return {"required": {
                     "image": ("IMAGE", {"tooltip": "The photo."}),
                     "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": default_of(inpaint, "method"), "tooltip": "anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
-                                           "repaint: replace plus RePaint resampling."}),
+                    "method": (list(METHODS), {"default": default_of(inpaint, "method"), "tooltip": METHODS_HELP + "."}),
                     "steps": ("INT", {"default": default_of(inpaint, "steps"), "min": 1, "max": 500,
                                       "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
                     "seed": SEED,

@@ -13,7 +13,7 @@ from ..samplers import SAMPLERS, Sampler
 from .denoise import MODES, denoise_photo
 from .estimate import estimate_sigma
 from .files import check_output, read_mask, read_photo, write_photo
-from .inpaint import METHODS, inpaint
+from .inpaint import METHODS, METHODS_HELP, inpaint
 from .masks import MAX_EDGE
 from .prefill import PREFILLS
 from .tiling import PRECISIONS
@@ -148,8 +148,7 @@ def add_parsers(sub):
     inp.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
                                     "the folder the results go to, each named as its input")
     inp.add_argument("--method", choices=METHODS, default=default_of(inpaint, "method"),
-                     help="anneal: annealed posterior mean (highest PSNR); replace: sampling (varies with the seed); "
-                          "repaint: replace plus RePaint resampling")
+                     help=METHODS_HELP)
     inp.add_argument("--steps", type=int_in(1, 500), default=default_of(inpaint, "steps"),
                      help="anneal: noise levels; replace/repaint: sampling steps (about 30)")
     inp.add_argument("--sampler", choices=SAMPLERS.names(),

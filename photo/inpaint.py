@@ -31,6 +31,9 @@ from .prefill import PREFILLS, fill_hole
 from .tiling import TiledDenoiser, input_multiple
 
 METHODS = ("anneal", "texture", "replace", "repaint")
+METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); texture: "
+                "anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); replace: sampling "
+                "(varies with the seed); repaint: replace plus RePaint resampling")
 ANNEAL_FLOOR = 0.02  # the annealing ladder's last sigma (2.5/255 on a [-1, 1] photo): lower levels change little
 TAIL_SIGMA, TAIL_STEPS = 0.1, 6  # "texture": the level its tail restarts from (13/255 on a photo), and its steps
 
