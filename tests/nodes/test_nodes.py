@@ -527,7 +527,7 @@ def test_sample_node_runs_comfyuis_own_sampler(comfy):
         return model.inner_model.inner_model.model_sampling  # what ComfyUI's ancestral samplers look up
 
     ancestral.__name__ = "sample_euler_ancestral"
-    with pytest.raises(ValueError, match=r"Sample \(noisekit\): ComfyUI's sample_euler_ancestral .* SamplerCustom"):
+    with pytest.raises(ValueError, match=r"Sample \(noisekit\): input 'sampler': ComfyUI's sample_euler_ancestral .* SamplerCustom"):
         NODES["NoisekitSample"]().run(model, sigmas, comfy.samplers.KSAMPLER(ancestral), 3, width=8, height=8)
 
 
