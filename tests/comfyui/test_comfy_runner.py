@@ -196,6 +196,9 @@ def test_conversion_equals_the_live_frontend(comfyui):
 
     if not (Path(CHROMIUM).is_file() and shutil.which("node") and (REPO / "node_modules" / "playwright-core").is_dir()):
         pytest.skip("needs Debian's chromium, node and `npm install` (playwright-core)")
+    if os.environ.get("NOISEKIT_FRONTEND_ROOT"):
+        pytest.skip("the fixtures are the graphToPrompt of the frontend ComfyUI 0.8.0 pins (1.35); newer frontends "
+                    "have no group nodes (Comfy.GroupNode.* commands are gone), so this test runs on the pinned one")
     out = subprocess.run(["node", str(HERE / "record_workflows.mjs"), comfyui.url], capture_output=True, text=True,
                          timeout=300, cwd=REPO)
     live = json.loads(out.stdout.strip().splitlines()[-1])
