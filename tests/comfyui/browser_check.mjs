@@ -4,20 +4,10 @@
 // nodes2 turns on the newest frontend's "Modern Node Design (Nodes 2.0)", where nodes are DOM elements and
 // a canvas widget draws into a canvas of its own: there the steps change goes through the widget's value and
 // callback (what its input box does), and the curve is read back from that canvas's pixels.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot, mode = "classic"] = process.argv.slice(2);
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "noisekit-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: FLAGS,
-  viewport: { width: 1280, height: 800 },
-});
-const page = context.pages()[0] || (await context.newPage());
+const { context, page } = await launchChromium();
 // Console errors with where they came from, uncaught exceptions, and failed requests: the test tells
 // noisekit's apart from the offline frontend's own (no internet, no user.css).
 const errors = [];

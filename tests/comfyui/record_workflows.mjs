@@ -3,19 +3,10 @@
 // tests/comfyui/test_comfy_runner.py compare `noisekit convert` with it live; the recorded copies in
 // tests/runner/fixtures/comfyui/ check the conversion in CI.
 // usage: node record_workflows.mjs URL
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url] = process.argv.slice(2);
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "noisekit-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: FLAGS,
-  viewport: { width: 1280, height: 800 },
-});
-const page = context.pages()[0] || (await context.newPage());
+const { context, page } = await launchChromium();
 const result = { pageErrors: [] };
 page.on("pageerror", (e) => result.pageErrors.push(String(e?.stack || e)));
 
@@ -28,20 +19,25 @@ try {
   result.frontendVersion = await page.evaluate(() => window.__COMFYUI_FRONTEND_VERSION__);
 
   // Every builder runs in the page on an empty graph, with helpers to add nodes, set widgets and link.
-  const record = (name, build) => page.evaluate(async ([name, source]) => {
-    const app = window.comfyAPI.app.app;
-    app.graph.clear();
-    const add = (type, x, y, widgets = {}) => {
-      const node = window.LiteGraph.createNode(type);
-      node.pos = [x, y];
-      app.graph.add(node);
-      for (const [key, value] of Object.entries(widgets)) node.widgets.find((w) => w.name === key).value = value;
-      return node;
+  await page.evaluate(() => {
+    window.noisekitBuild = (source) => {
+      const app = window.comfyAPI.app.app;
+      app.graph.clear();
+      const add = (type, x, y, widgets = {}) => {
+        const node = window.LiteGraph.createNode(type);
+        node.pos = [x, y];
+        app.graph.add(node);
+        for (const [key, value] of Object.entries(widgets)) node.widgets.find((w) => w.name === key).value = value;
+        return node;
+      };
+      const link = (a, slot, b, input) => a.connect(slot, b, typeof input === "number" ? input : b.findInputSlot(input));
+      // eslint-disable-next-line no-new-func
+      return new Function("app", "add", "link", `return (async () => { ${source} })()`)(app, add, link);
     };
-    const link = (a, slot, b, input) => a.connect(slot, b, typeof input === "number" ? input : b.findInputSlot(input));
-    // eslint-disable-next-line no-new-func
-    await new Function("app", "add", "link", `return (async () => { ${source} })()`)(app, add, link);
-    const { workflow, output } = await app.graphToPrompt();
+  });
+  const record = (name, build) => page.evaluate(async ([name, source]) => {
+    await window.noisekitBuild(source);
+    const { workflow, output } = await window.comfyAPI.app.app.graphToPrompt();
     return { name, workflow: JSON.parse(JSON.stringify(workflow)), prompt: output };
   }, [name, build]);
 
@@ -103,19 +99,9 @@ try {
     if (w) { w.value = 99; w.callback?.(99); }`));
   // A group node (the older feature, still loaded by the frontend): EmptyLatentImage + KSampler grouped.
   // Its name is asked for in a dialog, so the conversion runs as the editor's command and the name is typed.
-  await page.evaluate((source) => {
+  await page.evaluate(async (source) => {
     const app = window.comfyAPI.app.app;
-    app.graph.clear();
-    const add = (type, x, y, widgets = {}) => {
-      const node = window.LiteGraph.createNode(type);
-      node.pos = [x, y];
-      app.graph.add(node);
-      for (const [key, value] of Object.entries(widgets)) node.widgets.find((w) => w.name === key).value = value;
-      return node;
-    };
-    const link = (a, slot, b, input) => a.connect(slot, b, typeof input === "number" ? input : b.findInputSlot(input));
-    // eslint-disable-next-line no-new-func
-    const nodes = new Function("app", "add", "link", `${source}; return [latent, ks];`)(app, add, link);
+    const nodes = await window.noisekitBuild(`${source}; return [latent, ks];`);
     nodes[1].widgets.find((w) => w.name === "steps").value = 6;
     app.canvas.deselectAll();
     app.canvas.selectItems(nodes);
