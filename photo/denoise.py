@@ -14,18 +14,18 @@ from ..samplers import Sampler
 from ..schedules import get_sigmas
 from .estimate import estimate_sigma
 from .image import image_to_model, model_device, model_to_image, photo_to_model_sigma
-from .tiling import PRECISIONS, TiledDenoiser, input_multiple
+from .tiling import TiledDenoiser, input_multiple
 
 MODES = ("one_step", "sample")
 
 
-def check_photo_sigma(sigma, fn: str = "denoise") -> None:
+def check_photo_sigma(sigma) -> None:
     if sigma == "auto":
         return
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma < 1:
         hint = f" (that looks like the 0..255 scale: pass {sigma}/255)" if isinstance(sigma, (int, float)) and \
             1 <= sigma <= 255 else ""
-        raise ValueError(f"{fn}: sigma must be 'auto' or the noise std on the [0, 1] scale, in (0, 1), "
+        raise ValueError(f"denoise: sigma must be 'auto' or the noise std on the [0, 1] scale, in (0, 1), "
                          f"got {sigma!r}{hint}")
 
 
@@ -48,9 +48,9 @@ class TileProgress:
         self.ceiling = min(self.total, self.ceiling + self.tiles)
 
 
-def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8, sampler="dpmpp_2m",
-            seed: int = 0, tile: int = 256, overlap: int | None = None, progress=None,
-            precision: str = "auto") -> torch.Tensor:
+def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8,
+                  sampler="dpmpp_2m", seed: int = 0, tile: int = 256, overlap: int | None = None, progress=None,
+                  precision: str = "auto") -> torch.Tensor:
     """Denoise IMAGE [B,H,W,C] in [0, 1] (C = 3, or any C the model takes); same shape and dtype out.
 
     sigma: "auto" (estimated per item, samplers.estimate) or the noise std on the [0, 1] scale.
@@ -68,13 +68,10 @@ def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_ste
     if mode == "sample" and steps < 1:
         raise ValueError(f"denoise: steps must be >= 1 in sample mode, got {steps}")
     device = model_device(model, image.device)
-    if precision not in PRECISIONS:
-        raise ValueError(f"denoise: precision must be one of {PRECISIONS}, got {precision!r}")
     overlap = tile // 8 if overlap is None else overlap
     tiled = TiledDenoiser(model, tile, overlap, input_multiple(model), precision=precision)
     tiles = tiled.count(*image.shape[1:3])
     per_item = tiles * (steps if mode == "sample" else 1)
-    sampler = Sampler(sampler) if isinstance(sampler, str) else sampler
     out = []
     for i, item in enumerate(image):
         tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
