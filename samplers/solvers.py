@@ -232,11 +232,13 @@ sample_dpm_2 = _two_stage("dpm_2", midpoint=True)
 
 # ---- multistep ------------------------------------------------------------------------
 
-def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4, name="lms"):
+def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4, name="lms",
+                 weights=co.adams_weights):
     """Variable-step Adams-Bashforth on dx/dsigma: the weights integrate the Lagrange polynomial
     through the last ``order`` derivatives over the actual step, so any schedule keeps the order;
     the first steps use the history there is. k-diffusion's and ComfyUI's LMS step for step
-    (recorded values); the last step to 0 extrapolates D (``Run.denoised_at_zero``)."""
+    (recorded values); the last step to 0 extrapolates D (``Run.denoised_at_zero``).
+    ``weights(sigmas of the derivatives, sigma, sigma_next)`` gives the step's weights (iPNDM: fixed ones)."""
     run = Run(name, model, x, sigmas, extra_args, callback, disable)
     derivs = []  # (sigma_i, d_i), newest first
     for i in run:
@@ -246,8 +248,8 @@ def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None,
             x = run.denoised_at_zero()
         else:
             derivs = [(run.f[i], to_d(x, run.sigmas[i], denoised))] + derivs[: order - 1]
-            weights = co.adams_weights([t for t, _ in derivs], run.f[i], run.f[i + 1])
-            x = weighted_sum([(1.0, x)] + [(w, d) for w, (_, d) in zip(weights, derivs)])
+            step = weights([t for t, _ in derivs], run.f[i], run.f[i + 1])
+            x = weighted_sum([(1.0, x)] + [(w, d) for w, (_, d) in zip(step, derivs)])
         run.report(i, x, denoised)
     return x
 
@@ -275,19 +277,10 @@ def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None,
     x' = x + (sigma' - sigma) sum_j c_j d_j, the first steps of lower order (Euler, then AB2, AB3)
     with the history there is. ComfyUI's ipndm step for step (recorded values); the last step to 0
     extrapolates D (``Run.denoised_at_zero``) where ComfyUI jumps to D(sigma_min)."""
-    run = Run("ipndm", model, x, sigmas, extra_args, callback, disable)
-    derivs = []  # d_i, newest first
-    for i in run:
-        denoised = run.denoised(x, run.sigmas[i])
-        run.remember(i, denoised)
-        if run.f[i + 1] == 0:
-            x = run.denoised_at_zero()
-        else:
-            derivs = [to_d(x, run.sigmas[i], denoised)] + derivs[: order - 1]
-            dt = run.f[i + 1] - run.f[i]
-            x = weighted_sum([(1.0, x)] + [(dt * c, d) for c, d in zip(co.IPNDM[len(derivs) - 1], derivs)])
-        run.report(i, x, denoised)
-    return x
+    def fixed_weights(nodes, sigma, sigma_next):
+        return [(sigma_next - sigma) * c for c in co.IPNDM[len(nodes) - 1]]
+
+    return sample_adams(model, x, sigmas, extra_args, callback, disable, order, "ipndm", fixed_weights)
 
 
 def exponential_step(run, x, i, order):
