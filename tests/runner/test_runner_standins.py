@@ -190,3 +190,35 @@ def test_standin_inputs_match_comfyui():
     assert spec["GrowMask"]["required"]["expand"][1]["min"] == -16384
     assert spec["SaveImage"]["hidden"] == {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}
     assert [name for name, cls in S.items() if getattr(cls, "OUTPUT_NODE", False)] == ["SaveImage", "PreviewImage"]
+
+
+def test_vae_encode_decode_through_load_models_pixel_vae(dirs):
+    """A saved graph with VAEEncode/VAEDecode around noisekit's Load Model runs headless: its pixel
+    VAE maps pixels p to 2p - 1 and back (to float rounding: every 8-bit value comes back)."""
+    from noisekit.nodes import NODE_CLASS_MAPPINGS as NODES
+
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "rgb.png"}},
+              "2": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
+              "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["1", 0], "vae": ["2", 1]}},
+              "4": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["2", 1]}},
+              "5": {"class_type": "PreviewImage", "inputs": {"images": ["4", 0]}}}
+    result = Runner({**S, **NODES}).run(prompt)
+    (latent,) = result.outputs["3"]
+    (image,) = S["LoadImage"]().load_image("rgb.png")[:1]
+    assert torch.equal(latent["samples"], (2 * image - 1).movedim(-1, 1))
+    decoded = result.outputs["4"][0]
+    assert torch.equal((decoded * 255).round(), (image * 255).round()) and (decoded - image).abs().max() < 1e-7
+
+
+def test_vae_standins_name_the_input_and_the_fix():
+    class NotAVAE:
+        pass
+
+    with pytest.raises(ValueError, match="VAEEncode: input 'vae' is a NotAVAE, not a VAE; connect"):
+        S["VAEEncode"]().encode(NotAVAE(), torch.zeros(1, 4, 4, 3))
+    with pytest.raises(ValueError, match="VAEEncode: input 'pixels' must be an IMAGE"):
+        S["VAEEncode"]().encode(NotAVAE(), torch.zeros(4, 4, 3))
+    from noisekit.photo.image import PixelVAE
+
+    with pytest.raises(ValueError, match=r"VAEDecode: input 'samples' must be a LATENT \[B,3,H,W\] for this VAE, got \(1, 4, 2, 2\)"):
+        S["VAEDecode"]().decode(PixelVAE(), {"samples": torch.zeros(1, 4, 2, 2)})  # EmptyLatentImage's 4 channels
