@@ -99,3 +99,11 @@ def test_unknown_core_node_without_comfyui_says_how_to_get_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "KSampler is a ComfyUI node: pass --comfyui PATH to a ComfyUI checkout" in err
     assert "ProbeAnalyticModel" in err and "is the node pack that provides it installed?" in err
+
+
+@pytest.mark.parametrize("kind", ["LoadAudio", "SaveAudio", "VAEDecodeAudio", "AudioEncoderLoader", "LTXVEmptyLatentAudio"])
+def test_audio_nodes_are_named_as_comfyuis_too(kind):
+    from noisekit.runner.comfy import core_node_hint
+
+    assert core_node_hint(kind).startswith(f"{kind} is a ComfyUI node: pass --comfyui PATH")
+    assert core_node_hint("NotANode") is None
