@@ -199,6 +199,8 @@ def save_delta(model: EDMDenoiser, base: str, path: str, **extra_meta):
     """Write ``model`` as an int8 per-output-channel delta from the bundled model ``base`` (atomically)."""
     from safetensors.torch import save_file
 
+    if base not in BUNDLED:
+        raise ValueError(f"save_delta: the base must be a bundled model ({', '.join(BUNDLED)}), got {base!r}")
     base_model = load_model(base)
     if base_model.net.config != model.net.config:
         raise ValueError(f"save_delta: the model's architecture {model.net.config} is not {base}'s "

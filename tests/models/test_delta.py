@@ -115,10 +115,13 @@ def test_a_damaged_delta_is_refused(tmp_path, base, damage, words):
     assert words in str(e.value) and path in str(e.value)
 
 
-def test_a_delta_needs_the_base_architecture(tmp_path, base):
+def test_a_delta_needs_a_bundled_base_of_its_architecture(tmp_path, base):
     other = EDMDenoiser(UNet(UNetConfig(channels=4, mults=(1,), blocks=1, emb_dim=8, groups=2)))
     with pytest.raises(ValueError, match="architecture"):
         save_delta(other, "tiny-base", str(tmp_path / "d.safetensors"))
+    with pytest.raises(ValueError, match="must be a bundled model"):
+        save_delta(_fine_tune(), base, str(tmp_path / "d.safetensors"))  # a path is no pinned base
+    assert not (tmp_path / "d.safetensors").exists()
 
 
 def test_bundled_camera_model_is_a_small_delta_from_the_default():
