@@ -84,8 +84,10 @@ class LoadModel:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model_name": (list(BUNDLED), {"default": "noisekit-default",
-                                                            "tooltip": "A model shipped inside noisekit (no download)."})},
+        tooltip = ("A model shipped inside noisekit (no download): noisekit-default for white noise of a given "
+                   "level, noisekit-camera for real photos' camera noise (what `noisekit denoise` uses for an "
+                   "estimated level).")
+        return {"required": {"model_name": (list(BUNDLED), {"default": "noisekit-default", "tooltip": tooltip})},
                 "optional": {"path": ("STRING", {"default": "", "tooltip": "A .safetensors path (overrides model_name)."})}}
 
     @node_errors

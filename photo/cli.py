@@ -36,6 +36,12 @@ def parse_sigma(text: str):
     return value / 255.0
 
 
+def model_for(sigma: str, model: str | None = None) -> str:
+    """``--model`` when given; else the camera-noise model for ``--sigma auto`` (real photos) and the
+    white-noise model for a given ``--sigma N`` (which means white noise of std N)."""
+    return model or ("noisekit-camera" if sigma == "auto" else "noisekit-default")
+
+
 def int_in(lo: int, hi: int):
     """argparse type: an integer in [lo, hi] (the bounds of the matching node input)."""
     def parse(text: str) -> int:
@@ -101,7 +107,7 @@ def cmd_denoise(args) -> int:
     parse_sigma(args.sigma)
     start = time.perf_counter()
     with devices.use_device(args.device) as device:
-        pixels = denoise_file(load_model(args.model, device=device), args, args.input, args.output,
+        pixels = denoise_file(load_model(model_for(args.sigma, args.model), device=device), args, args.input, args.output,
                               say=lambda line: print(line, flush=True))
     seconds = time.perf_counter() - start
     print(f"wrote {args.output} in {seconds:.1f} s ({seconds * 1e6 / pixels:.1f} s/MP)")
@@ -165,8 +171,10 @@ def add_parsers(sub):
         parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
         parser.add_argument("--tile", type=int, default=default_of(denoise_photo if parser is den else inpaint, "tile"),
                             help="tile size in pixels (bounds memory)")
-        parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path")
+        parser.add_argument("--model", default="noisekit-default", help=f"bundled model ({models}) or .safetensors path"
+                            + (" (default: noisekit-camera with --sigma auto, noisekit-default with --sigma N)"
+                               if parser is den else ""))
         parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
         batch.add_arguments(parser)
-    den.set_defaults(func=cmd_denoise)
+    den.set_defaults(func=cmd_denoise, model=None)  # None: model_for picks by --sigma
     inp.set_defaults(func=cmd_inpaint)

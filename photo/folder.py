@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .. import batch, devices
 from ..models.loader import load_model
-from .cli import denoise_file, inpaint_file, parse_sigma
+from .cli import denoise_file, inpaint_file, model_for, parse_sigma
 from .files import FORMATS, write_new
 
 NOT_SETTINGS = {"command", "func", "input", "mask", "output", "device", "workers", "ray", "json_progress"}
@@ -54,7 +54,8 @@ class PhotoJob:
     def start(self):
         """In each worker: the model, loaded once."""
         args = self.args
-        model = load_model(args.model, device=devices.check_device(args.device))
+        name = model_for(args.sigma, args.model) if args.command == "denoise" else args.model
+        model = load_model(name, device=devices.check_device(args.device))
 
         def work(item, folder):
             target = os.path.join(folder, item["key"])

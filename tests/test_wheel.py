@@ -1,4 +1,5 @@
-"""The wheel a ComfyUI user or pip installs: the bundled weights, and nothing else above 1 MB;
+"""The wheel a ComfyUI user or pip installs: the bundled weights (the white-noise model and the camera-noise
+delta from it), and nothing else above 1 MB;
 no training state, training code, benchmarks or tests."""
 import os
 import shutil
@@ -19,7 +20,8 @@ def test_wheel_carries_the_weights_and_nothing_heavy(tmp_path):
     (wheel,) = [f for f in os.listdir(tmp_path) if f.endswith(".whl")]
     files = {i.filename: i.file_size for i in zipfile.ZipFile(tmp_path / wheel).infolist()}
     heavy = {name for name, size in files.items() if size > 1_000_000}
-    assert heavy == {"noisekit/models/weights/noisekit-default.safetensors"}
+    assert heavy == {"noisekit/models/weights/noisekit-default.safetensors",
+                     "noisekit/models/weights/noisekit-camera.safetensors"}
     tops = {name.split("/")[1] for name in files if name.startswith("noisekit/") and name.count("/") > 1}
     assert tops == {"schedules", "samplers", "models", "photo", "nodes", "runner", "web", "example_workflows"}
     assert "noisekit/cli.py" in files and "noisekit/__init__.py" in files
