@@ -12,8 +12,8 @@ known pixels around it: 1 = as sharp as its surroundings, no original needed).
 Peers: OpenCV Telea and Navier-Stokes, scikit-image's biharmonic inpainting.
 Writes one contact sheet per mask kind (PREFIX_box.png, ...) with a row per method.
 --speed instead times the methods on a --side x --side (1024) held-out photo with a 15% brush
-mask, and on the 4 MP EveningGlow wallpaper with the same strokes over as many pixels (the time
-should follow the masked area, not the photo), against biharmonic in the same run.
+mask, and on the 4 MP EveningGlow wallpaper with the same strokes at its centre (the time should
+follow the masked area, not the photo), against biharmonic in the same run.
 """
 from __future__ import annotations
 
@@ -169,16 +169,18 @@ def brush_mask(h: int, w: int, pixels: int, width: int, seed: int) -> np.ndarray
 
 def speed(table, photos: list[np.ndarray], side: int = 1024, fraction: float = 0.15):
     """Wall and CPU seconds for a side x side held-out photo with brush strokes over ``fraction`` of it, and for
-    the largest held-out photo whole (4 MP) with strokes of the same width over the same number of pixels; each
-    method against biharmonic on the same photo in this run."""
+    the largest held-out photo whole (4 MP) with the same strokes at its centre (the same masked pixels);
+    each method against biharmonic on the same photo in this run."""
     largest = max(photos, key=lambda p: p.size)
-    width, pixels = max(6, side // 40), int(fraction * side * side)
-    cases = [(f"{side}x{side}", centre_crop(largest, side)), (f"{largest.shape[1]}x{largest.shape[0]}", largest)]
-    print(f"held-out photos with brush strokes ({width} px wide) over {pixels / 1e6:.3f} MP; "
-          f"{torch.get_num_threads()} torch threads; wall s / CPU s")
+    hole = brush_mask(side, side, int(fraction * side * side), max(6, side // 40), seed=0)
+    big = np.zeros(largest.shape[:2], dtype=bool)
+    t, l = (largest.shape[0] - side) // 2, (largest.shape[1] - side) // 2
+    big[t:t + side, l:l + side] = hole
+    cases = [(f"{side}x{side}", centre_crop(largest, side), hole), (f"{largest.shape[1]}x{largest.shape[0]}", largest, big)]
+    print(f"held-out photos with brush strokes over {hole.sum() / 1e6:.3f} MP; {torch.get_num_threads()} torch "
+          "threads; wall s / CPU s")
     first = {}
-    for label, clean in cases:
-        hole = brush_mask(*clean.shape[:2], pixels, width, seed=0)
+    for label, clean, hole in cases:
         damaged = clean.copy()
         damaged[hole] = 0
         print(f"{label} ({clean.shape[0] * clean.shape[1] / 1e6:.1f} MP), mask {hole.mean():.1%} of it:")

@@ -94,8 +94,9 @@ def local_range(x: torch.Tensor, known: torch.Tensor, radius: int = 4) -> tuple[
     the hole harmonically (exactly, on the hole alone). A weighted average of the boundary's bounds, so
     low <= high everywhere, and a smooth gradient (whose neighbourhood spans its values) lies inside the range."""
     size, fence = 2 * radius + 1, torch.finfo(x.dtype).max
-    high = F.max_pool2d(torch.where(known > 0, x, -fence), size, 1, radius)
-    low = -F.max_pool2d(torch.where(known > 0, -x, -fence), size, 1, radius)
+    square_max = lambda v: F.max_pool2d(F.max_pool2d(v, (size, 1), 1, (radius, 0)), (1, size), 1, (0, radius))
+    high = square_max(torch.where(known > 0, x, -fence))  # a square's max as a column's then a row's (separable)
+    low = -square_max(torch.where(known > 0, -x, -fence))
     return polyharmonic_fill(low, known, 1), polyharmonic_fill(high, known, 1)
 
 
