@@ -13,9 +13,12 @@ denoised on a masked model (the known region re-read at every call):
   energy per pixel of the known pixels around it. The annealed mean is blurry by design (a mean
   over the textures that fit); the tail keeps its layout but draws one texture, and the grain
   gives the hole its surroundings' fine texture, which the model's fill lacks in wide holes.
-Each connected region of the mask gets its own box plus context (boxes that touch are merged),
-and inside a box only the tiles that hold masked pixels are computed, so the cost follows the
-masked area, not the photo. Where the mask is exactly 0 the output is the input, bit for bit.
+Speed: each connected region of the mask gets its own box plus context (boxes that meet are
+merged); inside a box the model runs only on the tiles that hold masked pixels, batched, and the
+samplers' state holds only those tiles' pixels (photo/sparse.py), so the cost follows the masked
+area, not the photo. The annealed mean's high levels run on 4x or 2x coarser grids (level_scale):
+at noise sigma the detail finer than the grid is drowned, and the coarse grid costs 1/16 or 1/4.
+Where the mask is exactly 0 the output is the input, bit for bit.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     geometric ladder of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default
     euler_ancestral) down a karras schedule; "repaint" wraps that in repaint_sampler.
     ``strength`` < 1 starts below the model's sigma_max, keeping the prefill's layout.
+    ``coarsest`` (1, 2 or 4) bounds how much coarser a level's grid may be (1: every level at full size).
     progress(done, total) is called per step.
     """
     if method not in METHODS:
@@ -65,6 +69,8 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     if steps < 1 or grow < 0 or feather < 0 or context < 0:
         raise ValueError(f"inpaint: steps must be >= 1 and grow, feather, context >= 0; got steps={steps}, "
                          f"grow={grow}, feather={feather}, context={context}")
+    if coarsest < 1 or coarsest & (coarsest - 1):
+        raise ValueError(f"inpaint: coarsest must be a power of 2 (1 = every level at full size), got {coarsest}")
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"inpaint: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
@@ -100,7 +106,7 @@ def region_boxes(mask: torch.Tensor, context: int) -> list[tuple[int, int, int, 
 
 def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal", steps: int = 40, sampler=None,
                   seed: int = 0, prefill: str = "biharmonic", strength: float = 0.57, jump_length: int = 10,
-                  jump_n_sample: int = 2, tile: int = 128, progress=None, coarsest: int = 1) -> torch.Tensor:
+                  jump_n_sample: int = 2, tile: int = 64, progress=None, coarsest: int = 1) -> torch.Tensor:
     """Inpaint a model-space state x [B,C,H,W] (pixels, or a VAE's latent) where m [B,1,H,W] is 1: the
     fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x. With ``coarsest`` > 1
     (a power of 2; pixel-space EDM models) the annealed mean runs its high levels on a coarser grid."""

@@ -147,6 +147,8 @@ def test_grow_and_feather():
     ({"method": "blend"}, r"inpaint: method"),
     ({"prefill": "zeros"}, r"inpaint: prefill"),
     ({"strength": 0.0}, r"inpaint: strength"),
+    ({"coarsest": 3}, r"inpaint: coarsest must be a power of 2"),
+    ({"tile": 60}, r"tiling: tile \(60\) must be a multiple of 8"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, match):
     args = {"image": photo(8, 8), "mask": torch.ones(1, 8, 8), **kwargs}
