@@ -13,22 +13,28 @@ denoised on a masked model (the known region re-read at every call):
   energy per pixel of the known pixels around it. The annealed mean is blurry by design (a mean
   over the textures that fit); the tail keeps its layout but draws one texture, and the grain
   gives the hole its surroundings' fine texture, which the model's fill lacks in wide holes.
-Each connected region of the mask gets its own box plus context (boxes that touch are merged),
-and inside a box only the tiles that hold masked pixels are computed, so the cost follows the
-masked area, not the photo. Where the mask is exactly 0 the output is the input, bit for bit.
+Speed: each connected region of the mask gets its own box plus context (boxes that meet are
+merged); inside a box the model runs only on the tiles that hold masked pixels, batched, and the
+samplers' state holds only those tiles' pixels (photo/sparse.py), so the cost follows the masked
+area, not the photo. The annealed mean's high levels run on 4x or 2x coarser grids (level_scale):
+at noise sigma the detail finer than the grid is drowned, and the coarse grid costs 1/16 or 1/4.
+Where the mask is exactly 0 the output is the input, bit for bit.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from ..samplers import MaskedDenoiser, Sampler, add_noise, noise_form, repaint_sampler, unit_noise
 from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
 from .image import image_to_model, model_device, model_to_image
-from .masks import check_mask, crop_box, feather_mask, grow_mask
+from .masks import check_mask, feather_mask, grow_mask, pad_box
 from .prefill import PREFILLS, fill_hole
-from .tiling import TiledDenoiser, input_multiple
+from .sparse import SparseDenoiser, SparseTiles
+from .tiling import input_multiple
 
 METHODS = ("anneal", "texture", "replace", "repaint")
 METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); texture: "
@@ -36,18 +42,22 @@ METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide h
                 "(varies with the seed); repaint: replace plus RePaint resampling")
 ANNEAL_FLOOR = 0.02  # the annealing ladder's last sigma (2.5/255 on a [-1, 1] photo): lower levels change little
 TAIL_SIGMA, TAIL_STEPS = 0.1, 6  # "texture": the level its tail restarts from (13/255 on a photo), and its steps
+COARSE_SIGMA = 0.1  # anneal: each level runs on the coarsest grid where its noise is still this (see level_scale)
+COARSEST = 4  # ... at most 4x coarser
+STAGE_SEED = 7919  # seed offset between the scales' runs
 
 
 def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "anneal", steps: int = 40,
             sampler=None, seed: int = 0, grow: int = 0, feather: int = 0, prefill: str = "biharmonic",
             strength: float = 0.57, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
-            tile: int = 512, progress=None) -> torch.Tensor:
+            tile: int = 64, progress=None, coarsest: int = COARSEST) -> torch.Tensor:
     """Inpaint IMAGE [B,H,W,C] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1; soft values blend.
 
     method "anneal" runs ``sampler`` (default annealed_mean) on the masked model down a
     geometric ladder of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default
     euler_ancestral) down a karras schedule; "repaint" wraps that in repaint_sampler.
     ``strength`` < 1 starts below the model's sigma_max, keeping the prefill's layout.
+    ``coarsest`` (1, 2 or 4) bounds how much coarser a level's grid may be (1: every level at full size).
     progress(done, total) is called per step.
     """
     if method not in METHODS:
@@ -59,6 +69,8 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
     if steps < 1 or grow < 0 or feather < 0 or context < 0:
         raise ValueError(f"inpaint: steps must be >= 1 and grow, feather, context >= 0; got steps={steps}, "
                          f"grow={grow}, feather={feather}, context={context}")
+    if coarsest < 1 or coarsest & (coarsest - 1):
+        raise ValueError(f"inpaint: coarsest must be a power of 2 (1 = every level at full size), got {coarsest}")
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"inpaint: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
@@ -71,31 +83,33 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "annea
         crop = image_to_model(image[:, t:b, l:r].to(device))
         m = mask[:, None, t:b, l:r].to(device, crop.dtype)
         filled = inpaint_state(model, crop, m, method, steps, sampler, seed, prefill, strength, jump_length,
-                               jump_n_sample, tile, report)
+                               jump_n_sample, tile, report, coarsest)
         out[:, t:b, l:r] = model_to_image(filled).to(image)
     return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
 
 
 def region_boxes(mask: torch.Tensor, context: int) -> list[tuple[int, int, int, int]]:
-    """(top, bottom, left, right) of each connected region of the mask plus context; overlapping boxes merged."""
-    labels, _ = ndimage.label((mask.amax(0) > 0).cpu().numpy())
-    boxes = [crop_box(torch.from_numpy(labels == k), context) for k in range(1, labels.max() + 1)]
-    while True:  # merge any two overlapping boxes until none overlap
-        pair = next(((i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
-                     if boxes[i][0] < boxes[j][1] and boxes[j][0] < boxes[i][1]
-                     and boxes[i][2] < boxes[j][3] and boxes[j][2] < boxes[i][3]), None)
-        if pair is None:
+    """(top, bottom, left, right) of each connected region of the mask plus context; boxes that overlap or
+    touch are merged (painted as one picture whose regions are boxed again, until none meet)."""
+    bound = lambda picture: [(rows.start, rows.stop, cols.start, cols.stop)
+                             for rows, cols in ndimage.find_objects(ndimage.label(picture)[0])]
+    boxes = [pad_box(box, context, mask.shape[-2:]) for box in bound((mask.amax(0) > 0).cpu().numpy())]
+    while True:
+        painted = np.zeros(mask.shape[-2:], dtype=bool)
+        for t, b, l, r in boxes:
+            painted[t:b, l:r] = True
+        merged = bound(painted)
+        if len(merged) == len(boxes):
             return sorted(boxes)
-        a, b = boxes[pair[0]], boxes.pop(pair[1])
-        boxes[pair[0]] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+        boxes = merged
 
 
 def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal", steps: int = 40, sampler=None,
                   seed: int = 0, prefill: str = "biharmonic", strength: float = 0.57, jump_length: int = 10,
-                  jump_n_sample: int = 2, tile: int = 512, progress=None) -> torch.Tensor:
+                  jump_n_sample: int = 2, tile: int = 64, progress=None, coarsest: int = 1) -> torch.Tensor:
     """Inpaint a model-space state x [B,C,H,W] (pixels, or a VAE's latent) where m [B,1,H,W] is 1: the
-    fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x."""
-    start = fill_hole(x, m, prefill)
+    fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x. With ``coarsest`` > 1
+    (a power of 2; pixel-space EDM models) the annealed mean runs its high levels on a coarser grid."""
     sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
     if method in ("anneal", "texture"):  # the floor stays inside the model's range and below a low strength's start
         floor = min(max(ANNEAL_FLOOR, model.sigma_min), sigma_max / 2)
@@ -109,24 +123,64 @@ def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal
     if method == "repaint":
         base = repaint_sampler(base, jump_length, jump_n_sample)
         total = repaint_steps(steps, jump_length, jump_n_sample)
-    step = (lambda info, offset=0: progress(min(offset + info["i"] + 1, total), total)) if progress else None
-    # samplers.sample's set-up, but the prefill only seeds the start state (the known part of a soft
-    # mask keeps the original) and no final re-blend (the last state is already m fill + (1 - m) original)
-    noise = unit_noise(start.shape, seed, x.device, start.dtype)
-    tiled = TiledDenoiser(model, tile, min(64, tile // 4), input_multiple(model), where=m.amax(0, keepdim=True) > 0)
-    model_m = MaskedDenoiser(tiled, x, noise, m.expand_as(x))
+    step = (lambda offset: lambda info: progress(min(offset + info["i"] + 1, total), total)) if progress \
+        else (lambda offset: None)
+    if sampler is not None or method not in ("anneal", "texture") or noise_form(model) != "ve":
+        coarsest = 1  # only the annealed mean forgets all but its estimate between levels; VE noise averages down
+    factors = [level_scale(float(s), coarsest) for s in sigmas[:-1]]
+    estimate, done = fill_hole(x, m, prefill), 0
+    for f in sorted(set(factors), reverse=True):  # coarse to fine, each scale's run of levels
+        n = factors.count(f)
+        xs, ms = shrink(x, f), shrink(m, f, "max")
+        start = torch.where(ms > 0, shrink(estimate, f), xs)
+        filled = masked_run(model, xs, ms, start, sigmas[done:done + n + 1] / f, base, seed + STAGE_SEED * (f - 1),
+                            tile, step(done))
+        estimate = filled if f == 1 else torch.where(m > 0, enlarge(filled, x.shape[-2:]), x)
+        done += n
+    if method == "texture":
+        tail = get_sigmas("karras", TAIL_STEPS, sigma_min=model.sigma_min,
+                          sigma_max=min(TAIL_SIGMA, float(sigmas[0]))).to(x.device)
+        estimate = masked_run(model, x, m, estimate, tail, Sampler("dpmpp_2m_sde"), seed + 1, tile, step(steps))
+        estimate = match_grain(estimate, m, unit_noise(x.shape, seed + 2, x.device, x.dtype))
+    return estimate
+
+
+def level_scale(sigma: float, coarsest: int) -> int:
+    """The factor f (1, 2, 4, ... up to ``coarsest``) of the coarsest grid on which a level's noise, sigma / f
+    once f x f pixels are averaged, is still at least COARSE_SIGMA: finer detail than that grid is drowned
+    at this level, and the grid costs 1 / f^2 of the model's time."""
+    f = 1
+    while 2 * f <= coarsest and sigma / (2 * f) >= COARSE_SIGMA:
+        f *= 2
+    return f
+
+
+def shrink(x: torch.Tensor, f: int, how: str = "mean") -> torch.Tensor:
+    """x on the grid f times coarser: f x f means (white noise of std s becomes s / f), or maxima (a mask:
+    a coarse pixel is in the hole if any of its pixels is)."""
+    if f == 1:
+        return x
+    pool = F.avg_pool2d if how == "mean" else F.max_pool2d
+    return pool(x, f, ceil_mode=True)
+
+
+def enlarge(x: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def masked_run(model, x: torch.Tensor, m: torch.Tensor, start: torch.Tensor, sigmas: torch.Tensor, sampler,
+               seed: int, tile: int, callback=None) -> torch.Tensor:
+    """``sampler`` from ``start`` noised to sigmas[0], on the masked model, computed only on the tiles that
+    touch the hole: samplers.sample's set-up, but the prefill only seeds the start state (the known part of
+    a soft mask keeps the original) and no final re-blend (the last state is already m fill + (1 - m) x)."""
+    tiles = SparseTiles(m.amax((0, 1)) > 0, tile, min(64, tile // 4))
+    xs, ms = tiles.gather(x), tiles.gather(m).expand(x.shape[0], x.shape[1], -1)
+    noise = unit_noise(xs.shape, seed, x.device, x.dtype)
+    model_m = MaskedDenoiser(SparseDenoiser(model, tiles, input_multiple(model)), xs, noise, ms)
     with torch.no_grad():
-        state = add_noise(start, noise, sigmas[0], noise_form(model))
-        filled = base(model_m, state, sigmas, extra_args={"seed": seed}, callback=step, disable=True)
-        if method == "texture":
-            tail = get_sigmas("karras", TAIL_STEPS, sigma_min=model.sigma_min,
-                              sigma_max=min(TAIL_SIGMA, float(sigmas[0]))).to(x.device)
-            state = add_noise(filled, unit_noise(start.shape, seed + 1, x.device, start.dtype), tail[0],
-                              noise_form(model))
-            filled = Sampler("dpmpp_2m_sde")(model_m, state, tail, extra_args={"seed": seed + 1}, disable=True,
-                                             callback=step and (lambda info: step(info, steps)))
-            filled = match_grain(filled, m, unit_noise(start.shape, seed + 2, x.device, start.dtype))
-    return filled
+        state = add_noise(tiles.gather(start), noise, sigmas[0], noise_form(model))
+        filled = sampler(model_m, state, sigmas, extra_args={"seed": seed}, callback=callback, disable=True)
+    return tiles.scatter(filled, x)
 
 
 def gradient_energy(x: torch.Tensor, region: torch.Tensor) -> torch.Tensor:

@@ -38,14 +38,17 @@ def feather_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
 def crop_box(mask: torch.Tensor, context: int) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the mask's bounding box plus context (and a quarter of its size)."""
     rows = torch.nonzero(mask.reshape(-1, *mask.shape[-2:]).amax(0) > 0)
-    h, w = mask.shape[-2:]
     if len(rows) == 0:
         return 0, 0, 0, 0
     (t, l), (b, r) = rows.min(0).values.tolist(), (rows.max(0).values + 1).tolist()
-    pad = lambda size: context + math.ceil(size / 4)
-    t, b = max(0, t - pad(b - t)), min(h, b + pad(b - t))
-    l, r = max(0, l - pad(r - l)), min(w, r + pad(r - l))
-    return t, b, l, r
+    return pad_box((t, b, l, r), context, mask.shape[-2:])
+
+
+def pad_box(box, context: int, size) -> tuple[int, int, int, int]:
+    """A box (top, bottom, left, right) grown by context and a quarter of its size, inside an image of ``size``."""
+    t, b, l, r = box
+    pad = lambda length: context + math.ceil(length / 4)
+    return max(0, t - pad(b - t)), min(size[0], b + pad(b - t)), max(0, l - pad(r - l)), min(size[1], r + pad(r - l))
 
 
 def check_mask(mask, batch: int, size, owner: str = "inpaint") -> torch.Tensor:

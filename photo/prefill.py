@@ -36,48 +36,68 @@ def diffuse_fill(x: torch.Tensor, known: torch.Tensor, iterations: int = 200) ->
     return x
 
 
-def laplacian_matrix(h: int, w: int):
-    """Sparse 5-point Laplacian of an h x w grid with reflecting (Neumann) borders."""
+def laplacian_rows(region: np.ndarray):
+    """The 5-point Laplacian of an h x w grid with reflecting (Neumann) borders, on the pixels of ``region``
+    [h, w] (bool) only: rows and columns in ``region``'s flat order; neighbours outside it are left out, so a
+    row is the grid's own only where all its neighbours are in ``region``."""
     import scipy.sparse as sp
 
-    def second_difference(n):
-        d = sp.diags([np.ones(n - 1), -2 * np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="lil")
-        d[0, 0] = d[n - 1, n - 1] = -1
-        return d.tocsr()
+    h, w = region.shape
+    ys, xs = np.nonzero(region)
+    position = np.full(h * w, -1)
+    position[ys * w + xs] = np.arange(len(ys))
+    rows, cols, degree = [], [], np.zeros(len(ys))
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)  # off the grid: no neighbour (Neumann)
+        degree += inside
+        j = position[ny[inside] * w + nx[inside]]
+        rows.append(np.nonzero(inside)[0][j >= 0])
+        cols.append(j[j >= 0])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ys),) * 2) - sp.diags(degree)
 
-    return sp.kron(sp.identity(h), second_difference(w)) + sp.kron(second_difference(h), sp.identity(w))
 
-
-def biharmonic_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Fill the unknown pixels with the solution of the biharmonic equation (Laplacian^2 u = 0),
-    the known pixels as boundary: smoother than the harmonic fill and continuing gradients."""
+def polyharmonic_fill(x: torch.Tensor, known: torch.Tensor, order: int) -> torch.Tensor:
+    """Fill the unknown pixels (known [.., H, W] == 0, the first map's) with the solution of Laplacian^order
+    u = 0, the known pixels as boundary: harmonic (order 1, the smoothest, within its boundary's values) or
+    biharmonic (2, continuing gradients). Laplacian^order reaches ``order`` pixels, so the system is built on
+    the hole and the ``order`` pixels around it only: its cost follows the hole, not the photo."""
+    from scipy import ndimage
     from scipy.sparse.linalg import splu
 
-    h, w = x.shape[-2:]
-    bilaplacian = laplacian_matrix(h, w)
-    bilaplacian = (bilaplacian @ bilaplacian).tocsc()
-    unknown = (known[0, 0] == 0).flatten().cpu().numpy()
+    unknown = (known.reshape(-1, *known.shape[-2:])[0] == 0).cpu().numpy()
     if not unknown.any() or unknown.all():  # nothing to fill, or no boundary: constants solve it (singular)
         return x
-    solver = splu(bilaplacian[unknown][:, unknown].tocsc())
-    coupling = bilaplacian[unknown][:, ~unknown]
+    near = ndimage.binary_dilation(unknown, iterations=order)  # the hole and the pixels its operator reaches
+    laplacian = laplacian_rows(near)
+    operator = laplacian if order == 1 else (laplacian @ laplacian).tocsr()
+    hole = unknown[near]
+    solver = splu(operator[hole][:, hole].tocsc())
+    coupling = operator[hole][:, ~hole]
+    flat = torch.from_numpy(np.flatnonzero(near))
     out = x.detach().cpu().double().clone()
     for b in range(x.shape[0]):
         for c in range(x.shape[1]):
-            values = out[b, c].flatten().numpy()
-            values[unknown] = solver.solve(-(coupling @ values[~unknown]))
-            out[b, c] = torch.from_numpy(values.reshape(h, w))
+            values = out[b, c].flatten()[flat].numpy()
+            values[hole] = solver.solve(-(coupling @ values[~hole]))
+            out[b, c].view(-1)[flat] = torch.from_numpy(values)
     return out.to(x)
+
+
+def biharmonic_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    return polyharmonic_fill(x, known, 2)
 
 
 def local_range(x: torch.Tensor, known: torch.Tensor, radius: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """(low, high): each known pixel's min and max over the known pixels within ``radius``, filled into
-    the hole harmonically. A weighted average of the boundary's bounds, so low <= high everywhere, and
-    a smooth gradient (whose neighbourhood spans its values) lies inside the range."""
+    the hole harmonically (exactly, on the hole alone). A weighted average of the boundary's bounds, so
+    low <= high everywhere, and a smooth gradient (whose neighbourhood spans its values) lies inside the range."""
     size, fence = 2 * radius + 1, torch.finfo(x.dtype).max
-    high = F.max_pool2d(torch.where(known > 0, x, -fence), size, 1, radius)
-    low = -F.max_pool2d(torch.where(known > 0, -x, -fence), size, 1, radius)
-    return diffuse_fill(torch.where(known > 0, low, x), known), diffuse_fill(torch.where(known > 0, high, x), known)
+    square_max = lambda v: F.max_pool2d(F.max_pool2d(v, (size, 1), 1, (radius, 0)), (1, size), 1, (0, radius))
+    high = square_max(torch.where(known > 0, x, -fence))  # a square's max as a column's then a row's (separable)
+    low = -square_max(torch.where(known > 0, -x, -fence))
+    return polyharmonic_fill(low, known, 1), polyharmonic_fill(high, known, 1)
 
 
 def fill_hole(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -93,6 +113,8 @@ def fill_hole(x: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
         return diffuse_fill(x, known)
     if how == "biharmonic":
         known = known.amin(0, keepdim=True)
+        if not known.any():  # no boundary to fill from, nor a range to keep to
+            return x
         low, high = local_range(x, known.expand_as(x[:, :1]))
         return biharmonic_fill(x, known).clamp(low, high)
     raise ValueError(f"inpaint: prefill must be one of {PREFILLS}, got {how!r}")

@@ -1,12 +1,16 @@
 """Inpainting (samplers/inpaint.py): known-region bit-identity, exact fills, RePaint's schedule, crop & stitch."""
+import math
+
 import pytest
 import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.photo.inpaint import ANNEAL_FLOOR, TAIL_SIGMA, TAIL_STEPS, gradient_energy, inpaint, match_grain, region_boxes
+from noisekit.photo.inpaint import (ANNEAL_FLOOR, COARSE_SIGMA, TAIL_SIGMA, TAIL_STEPS, gradient_energy, inpaint,
+                                    level_scale, match_grain, region_boxes)
 from noisekit.photo.masks import crop_box, feather_mask, grow_mask
 from noisekit.photo.prefill import fill_hole
+from noisekit.photo.tiling import tile_starts
 from noisekit.samplers.repaint import renoise, repaint_sampler, repaint_steps
 
 
@@ -15,14 +19,19 @@ def photo(h=40, w=48, seed=0):
 
 
 class Recording(GaussianDenoiser):
-    """Records the (height, width) and sigma of every call."""
+    """Records the (height, width) and sigma of every level, and in ``tiles`` how many tiles it ran (consecutive
+    calls with the same tile size and sigma are the batches of one level)."""
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.seen = []
+        self.seen, self.tiles = [], []
 
     def __call__(self, x, sigma, **cond):
-        self.seen.append((tuple(x.shape[-2:]), float(sigma.flatten()[0])))
+        level = (tuple(x.shape[-2:]), float(sigma.flatten()[0]))
+        if not self.seen or self.seen[-1] != level:
+            self.seen.append(level)
+            self.tiles.append(0)
+        self.tiles[-1] += x.shape[0]
         return super().__call__(x, sigma, **cond)
 
 
@@ -138,6 +147,8 @@ def test_grow_and_feather():
     ({"method": "blend"}, r"inpaint: method"),
     ({"prefill": "zeros"}, r"inpaint: prefill"),
     ({"strength": 0.0}, r"inpaint: strength"),
+    ({"coarsest": 3}, r"inpaint: coarsest must be a power of 2"),
+    ({"tile": 60}, r"tiling: tile \(60\) must be a multiple of 8"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, match):
     args = {"image": photo(8, 8), "mask": torch.ones(1, 8, 8), **kwargs}
@@ -167,13 +178,27 @@ def test_annealed_mean_has_the_closed_form_moments_on_gaussian_data(form, draws)
 
 
 def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
+    """Level k has sigma_k on the ladder; a level run on a grid f times coarser sees f x f means (noise
+    sigma_k / f) on an f times smaller box."""
     model = Recording(0.0, 0.5)
-    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6)
+    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6, coarsest=1)
+    full = model.seen[0][0]
     seen = [sigma for _, sigma in model.seen]
     start = model.sigma_max**0.6 * model.sigma_min**0.4
-    assert len(seen) == 5 and seen[0] == pytest.approx(start) and seen[-1] == pytest.approx(ANNEAL_FLOOR)
-    ratios = [b / a for a, b in zip(seen, seen[1:])]
-    assert ratios == pytest.approx([(ANNEAL_FLOOR / start) ** 0.25] * 4)
+    ladder = [start * (ANNEAL_FLOOR / start) ** (k / 4) for k in range(5)]
+    assert seen == pytest.approx(ladder) and {shape for shape, _ in model.seen} == {full}
+    model = Recording(0.0, 0.5)
+    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6)  # coarse levels on: 1.15, 0.42 on 4x
+    factors = [level_scale(s, 4) for s in ladder]
+    assert factors == [4, 4, 1, 1, 1]  # 0.42 / 4 >= COARSE_SIGMA = 0.1 > 0.15 / 2
+    coarse = lambda n, f: 8 * math.ceil(n / f / 8)  # n / f pixels, rounded up, padded to the multiple 8
+    assert [shape for shape, _ in model.seen] == [tuple(coarse(n, f) for n in full) for f in factors]
+    assert [sigma * f for (_, sigma), f in zip(model.seen, factors)] == pytest.approx(ladder)
+
+
+def test_a_level_runs_on_the_coarsest_grid_where_its_noise_is_still_coarse_sigma():
+    assert [level_scale(COARSE_SIGMA * r, 4) for r in (0.5, 1, 1.9, 2, 3.9, 4, 100)] == [1, 1, 1, 2, 2, 4, 4]
+    assert level_scale(100 * COARSE_SIGMA, 1) == 1 and level_scale(100 * COARSE_SIGMA, 2) == 2
 
 
 def test_each_connected_region_gets_its_own_box_and_touching_boxes_merge():
@@ -190,14 +215,29 @@ def test_each_connected_region_gets_its_own_box_and_touching_boxes_merge():
 
 
 def test_inside_a_box_only_tiles_that_hold_the_hole_are_computed():
-    """An L-shaped stroke: one region whose box is 128 x 128, but it crosses only 3 of 9 tiles."""
+    """An L-shaped stroke: one region whose box is 128 x 128, but it crosses only 3 of 9 tiles, run as one batch."""
     model = Recording(0.0, 0.5)
     mask = torch.zeros(1, 128, 128)
     mask[0, 4:10, 4:60] = 1
     mask[0, 4:60, 4:10] = 1
-    out = inpaint(model, photo(128, 128), mask, "anneal", steps=2, context=64, tile=64)
-    assert [shape for shape, _ in model.seen] == [(64, 64)] * 3 * 2
+    out = inpaint(model, photo(128, 128), mask, "anneal", steps=2, context=64, tile=64, coarsest=1)
+    assert [shape for shape, _ in model.seen] == [(64, 64)] * 2 and model.tiles == [3, 3]
     assert torch.equal(out[0][mask[0] == 0], photo(128, 128)[0][mask[0] == 0])
+
+
+def test_a_long_thin_stroke_computes_only_the_tiles_along_it():
+    """A diagonal stroke 512 pixels long (one region, its box the whole photo): of the tiles of 64 (stride 48)
+    only those whose rows and columns both meet the stroke's span are computed, at every level, as one batch
+    of 16 and the rest; the same stroke on a photo 4x larger in area costs the same."""
+    for side in (512, 1024):
+        model = Recording(0.0, 0.5)
+        mask = torch.zeros(1, side, side)
+        mask[0, torch.arange(512), torch.arange(512)] = 1
+        out = inpaint(model, photo(side, side), mask, "replace", steps=2, context=0, tile=64)
+        starts = [a for a in tile_starts(side, 64, 16) if a < 512]
+        meets = sum(abs(a - b) < 64 for a in starts for b in starts)  # tiles [a, a+64) x [b, b+64) on the diagonal
+        assert model.tiles == [meets] * 2 and meets == 31 and len(tile_starts(side, 64, 16)) ** 2 >= 121
+        assert torch.equal(out[0][mask[0] == 0], photo(side, side)[0][mask[0] == 0])
 
 
 def test_texture_tail_samples_the_posterior_from_the_annealed_fill():
@@ -210,7 +250,7 @@ def test_texture_tail_samples_the_posterior_from_the_annealed_fill():
     fills, calls = {}, {}
     for method in ("anneal", "texture"):
         model = Recording(0.0, 0.5)
-        fills[method] = inpaint(model, image, mask, method, steps=8, prefill="mean")[0][hole] * 2 - 1
+        fills[method] = inpaint(model, image, mask, method, steps=8, prefill="mean", coarsest=1)[0][hole] * 2 - 1
         calls[method] = len(model.seen)
     assert calls["texture"] == calls["anneal"] + TAIL_STEPS
     v, s, a = 0.25, TAIL_SIGMA, float(fills["anneal"].var())

@@ -63,3 +63,26 @@ def test_local_range_brackets_the_known_pixels_and_is_ordered():
     k = known.expand_as(x) > 0
     assert (low[k] <= x[k]).all() and (x[k] <= high[k]).all()
     assert float(high[~k].max()) <= float(x[k].max()) and float(low[~k].min()) >= float(x[k].min())
+
+
+def test_the_biharmonic_system_on_the_hole_alone_is_the_whole_grids():
+    """Built on the hole and the 2 pixels around it, the fill equals the solve over the whole grid (its
+    Laplacian with reflecting borders squared, restricted to the hole), a hole at the border included."""
+    import numpy as np
+    from scipy.sparse.linalg import spsolve
+
+    from noisekit.photo.prefill import laplacian_rows
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 2, 24, 30, generator=g, dtype=torch.float64)
+    unknown = torch.zeros(24, 30, dtype=torch.bool)
+    unknown[3:9, 4:12] = unknown[15:24, 20:26] = True  # the second touches the bottom border
+    fill = biharmonic_fill(x, (~unknown).to(x)[None, None])
+    laplacian = laplacian_rows(np.ones((24, 30), dtype=bool))
+    bilaplacian = (laplacian @ laplacian).tocsr()
+    hole = unknown.flatten().numpy()
+    for c in range(2):
+        values = x[0, c].flatten().numpy().copy()
+        values[hole] = spsolve(bilaplacian[hole][:, hole].tocsc(), -(bilaplacian[hole][:, ~hole] @ values[~hole]))
+        torch.testing.assert_close(fill[0, c].flatten(), torch.from_numpy(values), rtol=0, atol=1e-9)
+    assert torch.equal(fill[0][:, ~unknown], x[0][:, ~unknown])

@@ -96,3 +96,25 @@ def test_progress_counts_tiles_and_memory_stays_per_tile():
 def test_bad_tile_or_overlap_is_refused(tile, overlap):
     with pytest.raises(ValueError, match=r"tiling: tile"):
         TiledDenoiser(Blur(), tile, overlap, multiple=8)
+
+
+def test_sparse_tiles_give_a_pixelwise_denoiser_its_own_answer_on_the_mask_and_cover_only_its_tiles():
+    """SparseDenoiser on the footprint state equals the model on the whole image wherever ``where`` is True
+    (the blend weights there sum to 1 over the computed tiles), and gather / scatter are inverse."""
+    from noisekit.photo.sparse import SparseDenoiser, SparseTiles
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 150, 170, generator=g, dtype=torch.float64)
+    where = torch.zeros(150, 170, dtype=torch.bool)
+    where[5:9, 10:160] = True  # a stroke along the top rows: one row of tiles of 64 (stride 48) of 3 x 4
+    where[140, 165] = True  # and one pixel in the far corner: one more tile
+    tiles = SparseTiles(where, 64, 16)
+    assert len(tiles) == 4 + 1 and tiles.pixels.numel() == 64 * 170 + 64 * 64  # the top band and the corner tile
+    model = GaussianDenoiser(0.2, 0.5)
+    sigma = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    out = tiles.scatter(SparseDenoiser(model, tiles)(tiles.gather(x), sigma), x)
+    torch.testing.assert_close(out[..., where], model(x, sigma)[..., where], rtol=0, atol=1e-6)  # float32 weights
+    footprint = torch.zeros(150 * 170, dtype=torch.bool)
+    footprint[tiles.pixels] = True
+    footprint = footprint.reshape(150, 170)
+    assert torch.equal(tiles.scatter(tiles.gather(x), torch.zeros_like(x)), x * footprint)
