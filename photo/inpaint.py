@@ -173,7 +173,7 @@ def masked_run(model, x: torch.Tensor, m: torch.Tensor, start: torch.Tensor, sig
     """``sampler`` from ``start`` noised to sigmas[0], on the masked model, computed only on the tiles that
     touch the hole: samplers.sample's set-up, but the prefill only seeds the start state (the known part of
     a soft mask keeps the original) and no final re-blend (the last state is already m fill + (1 - m) x)."""
-    tiles = SparseTiles(m.amax((0, 1)) > 0, tile, min(64, tile // 4))
+    tiles = SparseTiles(m.amax((0, 1)) > 0, tile, min(64, tile // 8))
     xs, ms = tiles.gather(x), tiles.gather(m).expand(x.shape[0], x.shape[1], -1)
     noise = unit_noise(xs.shape, seed, x.device, x.dtype)
     model_m = MaskedDenoiser(SparseDenoiser(model, tiles, input_multiple(model)), xs, noise, ms)
