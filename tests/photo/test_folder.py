@@ -6,22 +6,13 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from noisekit.batch import MANIFEST
 from noisekit.cli import main
 
 INPUT = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "input")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As with OMP_NUM_THREADS=1 (the workers take this process's count): quick on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def crop(name, box, mode="RGB"):

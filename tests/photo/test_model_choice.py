@@ -3,20 +3,12 @@ the white-noise model for a given ``--sigma N``, and ``--model`` over both; a fo
 import os
 
 import pytest
-import torch
 from PIL import Image
 
 from noisekit.cli import main
 
 INPUT = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "input")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
