@@ -46,6 +46,7 @@ class BatchError(ValueError):
 
 
 def file_hash(path: str) -> str:
+    """sha256 of a file, read in 1 MB blocks (a large file is never held in memory)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

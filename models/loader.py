@@ -17,6 +17,7 @@ import os
 import torch
 
 from .. import limits
+from ..batch import file_hash
 from .unet import UNet, UNetConfig
 from .wrappers import EDMDenoiser
 
@@ -185,16 +186,6 @@ def _rows(shape) -> int:
     return shape[0] if len(shape) else 1
 
 
-def file_sha256(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_delta(model: EDMDenoiser, base: str, path: str, **extra_meta):
     """Write ``model`` as an int8 per-output-channel delta from the bundled model ``base`` (atomically)."""
     from safetensors.torch import save_file
@@ -214,7 +205,7 @@ def save_delta(model: EDMDenoiser, base: str, path: str, **extra_meta):
         q = (delta / scale.double().clamp_min(1e-300)[:, None]).round().clamp(-127, 127)
         tensors[f"delta.{key}"] = q.to(torch.int8).reshape(weight.shape).contiguous()
         tensors[f"scale.{key}"] = scale.contiguous()
-    meta = {"format": DELTA_FORMAT, "base": base, "base_sha256": file_sha256(BUNDLED[base]),
+    meta = {"format": DELTA_FORMAT, "base": base, "base_sha256": file_hash(BUNDLED[base]),
             **{k: str(v) for k, v in extra_meta.items()}}
     tmp = path + ".tmp"
     save_file(tensors, tmp, metadata=meta)
@@ -232,7 +223,7 @@ def _delta_weights(path: str, header: dict, meta: dict) -> tuple[UNetConfig, tup
     base_path = BUNDLED[base]
     if not os.path.isfile(base_path):
         raise WeightsError(path, f"its base model {base_path} is missing: reinstall noisekit")
-    digest = file_sha256(base_path)
+    digest = file_hash(base_path)
     if digest != meta.get("base_sha256"):
         raise WeightsError(path, f"it stores differences from {base} with SHA-256 {meta.get('base_sha256')!r}, "
                                  f"but {base_path} has SHA-256 {digest!r}: the base file was changed or damaged. "

@@ -5,7 +5,6 @@ API prompt and the workflow in PNG text chunks as ComfyUI does.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 import os
@@ -18,6 +17,7 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
+from ... import batch
 from ...photo.files import open_image, write_numbered
 from .node import standin
 
@@ -75,12 +75,8 @@ def check_image_file(name) -> bool | str:
 
 
 def file_hash(name: str) -> str:
-    """sha256 of the file, read in 1 MB blocks (a large file is never held in memory)."""
-    digest = hashlib.sha256()
-    with open(resolve_input_path(name), "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """sha256 of the input file ``name``."""
+    return batch.file_hash(resolve_input_path(name))
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -355,6 +355,7 @@ def test_big_photo_is_refused_within_the_budget(tmp_path, capsys, monkeypatch):
 
 
 def test_load_image_hash_streams(work, monkeypatch):
+    from noisekit import batch
     from noisekit.runner.standins import files
 
     PATHS["input"] = str(work / "input")
@@ -375,7 +376,7 @@ def test_load_image_hash_streams(work, monkeypatch):
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(files, "open", lambda p, mode="r": Spy(real_open(p, mode)), raising=False)
+    monkeypatch.setattr(batch, "open", lambda p, mode="r": Spy(real_open(p, mode)), raising=False)  # it hashes
     import hashlib
 
     assert files.file_hash("a.png") == hashlib.sha256((work / "input" / "a.png").read_bytes()).hexdigest()
