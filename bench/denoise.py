@@ -39,7 +39,7 @@ import torch
 from PIL import Image
 
 from ..models.loader import load_model
-from ..training.degrade import Camera, camera_noise, from_u8, read_noise
+from ..training.degrade import CAMERA_LEVELS, Camera, camera_noise, from_u8
 from ..training.degrade import to_u8 as tensor_to_u8
 from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
 from ..samplers import Sampler
@@ -47,9 +47,6 @@ from ..photo.cli import model_for
 from ..photo.denoise import denoise_photo as denoise
 
 SIGMAS = (15, 25, 50)
-GAINS = (2.1, 1.0, 1.7)  # white balance of a daylight raw (within Brooks et al.'s ranges)
-CAMERA_LEVELS = {"moderate, PNG": Camera(2.5e-3, float(read_noise(torch.tensor(2.5e-3))), GAINS, None),
-                 "high, JPEG q90": Camera(2e-2, float(read_noise(torch.tensor(2e-2))), GAINS, 90)}
 CBM3D_GRID = (4, 6, 9, 13, 19, 27, 38)  # fixed sigmas (0..255) the oracle chooses from
 
 

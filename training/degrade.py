@@ -116,6 +116,13 @@ def draw_cameras(n: int, gen: torch.Generator, jpeg_fraction: float = 0.5) -> li
                    int(quality[i]) if compress[i] else None) for i in range(n)]
 
 
+GAINS = (2.1, 1.0, 1.7)  # white balance of a daylight raw (within Brooks et al.'s ranges)
+# The benchmark's two camera-noise levels (bench/denoise.py); bench/estimate.py tunes the blind estimate on them too,
+# with training photos. The high level's shot is above SHOT_RANGE: a camera noisier than the model was trained on.
+CAMERA_LEVELS = {"moderate, PNG": Camera(2.5e-3, float(read_noise(torch.tensor(2.5e-3))), GAINS, None),
+                 "high, JPEG q90": Camera(2e-2, float(read_noise(torch.tensor(2e-2))), GAINS, 90)}
+
+
 def raw_noise(raw: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """raw + Gaussian noise of variance shot * raw + read (the paper's approximation of Poisson + Gaussian)."""
     return raw + (shot * raw.clamp(min=0) + read).sqrt() * torch.randn(raw.shape, generator=gen, dtype=raw.dtype)
