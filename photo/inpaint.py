@@ -191,9 +191,9 @@ def gradient_energy(x: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     return mean(dy, ry) + mean(dx, rx)
 
 
-def match_grain(x: torch.Tensor, m: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def match_grain(x: torch.Tensor, m: torch.Tensor, z: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     """x plus white noise m * s * z in the hole, s per channel so that the hole's gradient energy reaches
-    the known pixels' (white noise of variance v adds 4 v to it)."""
+    the known pixels' (white noise of variance v adds 4 v to it); ``strength`` scales s."""
     known, hole = (m == 0).to(x), (m == 1).to(x)
     deficit = (gradient_energy(x, known) - gradient_energy(x, hole)).clamp(min=0)
-    return x + m * (deficit / 4).sqrt()[..., None, None] * z
+    return x + m * strength * (deficit / 4).sqrt()[..., None, None] * z

@@ -274,3 +274,16 @@ def test_grain_brings_the_holes_gradient_energy_to_the_surroundings():
     assert torch.equal(out[m.expand_as(x) == 0], flat[m.expand_as(x) == 0])
     grainy = x * (1 + m)  # the hole twice as grainy as its surroundings
     assert torch.equal(match_grain(grainy, m, torch.randn(x.shape, generator=g, dtype=torch.float64)), grainy)
+
+
+def test_grain_strength_scales_the_grain_and_its_energy_by_its_square():
+    """A flat hole: strength k adds k x the grain, so k^2 x the gradient energy (the bench's --grain sweep)."""
+    g = torch.Generator().manual_seed(1)
+    x = 0.1 * torch.randn(1, 3, 120, 120, generator=g, dtype=torch.float64)
+    m = torch.zeros(1, 1, 120, 120, dtype=torch.float64)
+    m[..., 30:90, 30:90] = 1
+    flat, z = x * (1 - m), torch.randn(x.shape, generator=g, dtype=torch.float64)
+    full, half = match_grain(flat, m, z), match_grain(flat, m, z, 0.5)
+    torch.testing.assert_close(half - flat, 0.5 * (full - flat), rtol=1e-12, atol=0)
+    hole = (m == 1).to(x)
+    torch.testing.assert_close(gradient_energy(half, hole), 0.25 * gradient_energy(full, hole), rtol=1e-12, atol=0)
