@@ -1,6 +1,7 @@
 """Photo denoising on held-out photos, side by side with classical denoisers.
 
     python -m noisekit.bench denoise [--size 256] [--model PATH] [--skip-cbm3d] [--table white|camera|all]
+                                     [--sheet PREFIX]
     python -m noisekit.bench denoise --command [--megapixels 12] [--cbm3d-megapixels 0.25]
 
 Held-out photos (training/photos.py HELDOUT, never trained on), a centre crop of --size
@@ -13,7 +14,8 @@ seconds per megapixel.
 Camera-noise table: the same photos through training/degrade.py's camera pipeline at two
 levels (CAMERA_LEVELS: one 8-bit PNG, one JPEG q90). Every method is blind: noisekit's
 ``auto``, NL-means and CBM3D at skimage's estimated sigma; and, as an oracle the user does not
-have, CBM3D at the fixed sigma of a grid that scores best on the level's photos.
+have, CBM3D at the fixed sigma of a grid that scores best on the level's photos. Writes a contact
+sheet per level (PREFIX_camera_png.jpg, PREFIX_camera_jpeg.jpg): a row per method, a column per photo.
 
 CBM3D is the `bm3d` package (non-commercial licence: a benchmark-only extra, never a dependency).
 
@@ -36,7 +38,7 @@ import time
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
 from ..training.degrade import CAMERA_LEVELS, Camera, camera_noise, from_u8
@@ -130,9 +132,10 @@ def blind_methods(model):
     return out
 
 
-def camera_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False):
-    """Print PSNR / SSIM per camera level for the blind methods and the oracle CBM3D."""
+def camera_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False, sheet: str = "denoise_bench"):
+    """Print PSNR / SSIM per camera level for the blind methods and the oracle CBM3D; a contact sheet per level."""
     sets = {level: camera_photos(photos, camera) for level, camera in CAMERA_LEVELS.items()}
+    sheets = {level: {"camera noise": noisy} for level, noisy in sets.items()}
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
     score = lambda results: tuple(np.mean([(psnr(r, c), ssim(r, c)) for r, c in zip(results, photos)], axis=0))
     print(f"\ncamera noise (training/degrade.py; {megapixels:.3f} MP per level), blind; PSNR dB / SSIM")
@@ -144,26 +147,44 @@ def camera_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False):
         table.pop("CBM3D, skimage sigma", None)
     for name, fn in table.items():
         cells, seconds = [], 0.0
-        for noisy in sets.values():
+        for level, noisy in sets.items():
             start = time.perf_counter()
             results = [fn(n) for n in noisy]
             seconds += time.perf_counter() - start
             cells.append("{:6.2f} dB / {:.3f}".format(*score(results)))
+            sheets[level][name] = results
         print(f"{name:<32}" + "".join(f"{c:>22}" for c in cells) + f"{seconds / (megapixels * len(sets)):>9.1f}",
               flush=True)
     if not skip_cbm3d and "CBM3D, skimage sigma" in table:
-        print(f"{'CBM3D, oracle fixed sigma':<32}" + "".join(f"{oracle_cbm3d(noisy, score):>22}"
-                                                              for noisy in sets.values()), flush=True)
+        cells = []
+        for level, noisy in sets.items():
+            (p, q), s, sheets[level]["CBM3D, oracle fixed sigma"] = oracle_cbm3d(noisy, score)
+            cells.append(f"{p:6.2f} dB / {q:.3f} @{s}")
+        print(f"{'CBM3D, oracle fixed sigma':<32}" + "".join(f"{c:>22}" for c in cells), flush=True)
+    for level, rows in sheets.items():
+        path = f"{sheet}_camera_{'jpeg' if CAMERA_LEVELS[level].quality else 'png'}.jpg"
+        contact_sheet({**rows, "original": photos}).save(path, quality=90)
+        print(f"contact sheet ({level}; rows: {' | '.join(rows)} | original): {path}")
 
 
-def oracle_cbm3d(noisy: list[np.ndarray], score) -> str:
-    """CBM3D at the grid sigma whose mean PSNR over the photos is best (the sigma is shown)."""
+def oracle_cbm3d(noisy: list[np.ndarray], score) -> tuple[tuple[float, float], int, list[np.ndarray]]:
+    """((PSNR, SSIM), sigma, results) of CBM3D at the grid sigma whose mean PSNR over the photos is best."""
     import bm3d
 
-    best = max((score([(np.clip(bm3d.bm3d_rgb(n / 255.0, s / 255), 0, 1) * 255).round().astype(np.uint8)
-                       for n in noisy]), s) for s in CBM3D_GRID)
-    (p, q), s = best
-    return f"{p:6.2f} dB / {q:.3f} @{s}"
+    runs = {s: [(np.clip(bm3d.bm3d_rgb(n / 255.0, s / 255), 0, 1) * 255).round().astype(np.uint8) for n in noisy]
+            for s in CBM3D_GRID}
+    best = max(runs, key=lambda s: score(runs[s])[0])
+    return score(runs[best]), best, runs[best]
+
+
+def contact_sheet(rows: dict[str, list[np.ndarray]]) -> Image.Image:
+    """One labelled row of images per entry."""
+    picture = Image.fromarray(np.concatenate([np.concatenate(r, axis=1) for r in rows.values()], axis=0))
+    draw, height = ImageDraw.Draw(picture), picture.height // len(rows)
+    for k, label in enumerate(rows):
+        draw.rectangle([0, k * height, 6 * len(label) + 6, k * height + 14], fill=(0, 0, 0))
+        draw.text((3, k * height + 2), label, fill=(255, 255, 255))
+    return picture
 
 
 def cpu_seconds(who=resource.RUSAGE_SELF) -> float:
@@ -238,6 +259,7 @@ def main(argv=()):
     ap.add_argument("--skip-cbm3d", action="store_true")
     ap.add_argument("--table", choices=("white", "camera", "all"), default="all")
     ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"))
+    ap.add_argument("--sheet", default="denoise_bench", help="camera contact sheets PREFIX_camera_{png,jpeg}.jpg")
     ap.add_argument("--command", action="store_true", help="time `noisekit denoise` as a process beside CBM3D")
     ap.add_argument("--megapixels", type=float, default=12.0, help="--command: the photo's size")
     ap.add_argument("--cbm3d-megapixels", type=float, default=0.25, help="--command: CBM3D's crop")
@@ -247,7 +269,7 @@ def main(argv=()):
         return command_main(args)
     photos = [centre_crop(load_photo(s, fetch_wallpapers(args.wallpapers)), args.size) for s in HELDOUT]
     if args.table == "camera":
-        return camera_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d)
+        return camera_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d, args.sheet)
     model = load_model(model_for("15", args.model))
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
     table = methods(model)
@@ -270,4 +292,4 @@ def main(argv=()):
         print(f"{name:<32}" + "".join(f"{c:>22}" for c in cells) + f"{seconds / (megapixels * len(SIGMAS)):>9.1f}",
               flush=True)
     if args.table == "all":
-        camera_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d)
+        camera_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d, args.sheet)

@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 from ..models.loader import load_model
 from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
 from ..photo.inpaint import inpaint, match_grain
-from .denoise import centre_crop
+from .denoise import centre_crop, contact_sheet
 
 
 def masks(size: int, seed: int) -> dict[str, np.ndarray]:
@@ -229,13 +229,3 @@ def speed(table, photos: list[np.ndarray], side: int = 1024, fraction: float = 0
                   + (f"   {wall / times['skimage biharmonic']:.1f}x biharmonic" if "skimage biharmonic" in times else "")
                   + (f"   {wall / first[name]:.2f}x its {cases[0][0]} time" if label != cases[0][0] else ""),
                   flush=True)
-
-
-def contact_sheet(rows: dict[str, list[np.ndarray]]) -> Image.Image:
-    """One labelled row of images per entry."""
-    picture = Image.fromarray(np.concatenate([np.concatenate(r, axis=1) for r in rows.values()], axis=0))
-    draw, height = ImageDraw.Draw(picture), picture.height // len(rows)
-    for k, label in enumerate(rows):
-        draw.rectangle([0, k * height, 6 * len(label) + 6, k * height + 14], fill=(0, 0, 0))
-        draw.text((3, k * height + 2), label, fill=(255, 255, 255))
-    return picture
