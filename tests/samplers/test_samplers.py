@@ -131,6 +131,33 @@ def test_last_step_does_not_cap_accuracy(name):
     assert error < jump_error / 30, (error, jump_error)
 
 
+class Rough(GaussianDenoiser):
+    """The exact Gaussian denoiser plus a small deterministic roughness in sigma, as a network's or
+    low precision's: +-``size`` varying from one level to the next."""
+
+    def __init__(self, size):
+        super().__init__(MEAN, STD)
+        self.size = size
+
+    def __call__(self, x, sigma, **kwargs):
+        return super().__call__(x, sigma, **kwargs) + self.size * torch.cos(sigma * 1e5)[:, None]
+
+
+def test_last_step_does_not_amplify_a_rough_denoiser(monkeypatch):
+    """50 exponential steps put the last levels 1.29x apart in u: four such nodes extrapolate to 0 with
+    weights summing to 87 in size, so the close nodes turn roughness 1e-5 into an end error of 3e-4.
+    The run's own check picks the wider nodes (3 nodes 1.66x apart: weights summing to 9)."""
+    sigmas = get_sigmas("exponential", 50, **SD)
+    x = MEAN + torch.sqrt(STD**2 + SD["sigma_max"] ** 2) * EPS
+    exact = GaussianDenoiser(MEAN, STD).ode_solution(x, SD["sigma_max"], 0.0)
+    error = lambda: float((Sampler("pc_sigma")(Rough(1e-5), x[None].clone(), sigmas, disable=True)[0] - exact)
+                          .pow(2).mean().sqrt())
+    chosen = error()
+    monkeypatch.setattr(co, "ZERO_NOISE_SPACINGS", (1.05,))
+    close = error()
+    assert chosen < 5e-5 and close > 5 * chosen, (chosen, close)
+
+
 def test_flow_models_converge():
     model = GaussianDenoiser(MEAN, STD, noise_form="flow")
     for name in ["euler", "heun", "lms", "dpmpp_2m", "unipc", "pc_sigma"]:
