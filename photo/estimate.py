@@ -25,11 +25,11 @@ simulated camera noise read 3-20x low). The mean of each f x f block keeps that
 low-frequency noise while white noise's std drops exactly f-fold; so the estimate is
 the largest of f times the reading of the f x f-binned view, f in BINS, each view weighted
 by BINS[f]. For white noise these agree. For camera noise the estimate is meant to be its
-RMS, the level that the camera model (noisekit-camera) was trained on. The 2x view reads the
-RMS of 8-bit camera noise (median 1.01x on the training photos). The 4x view also sees image
-detail as noise (1.6x the RMS there), and only it sees the low-frequency noise that JPEG
-leaves (1.5x the RMS). Its weight of 0.7 was chosen on the training photos:
-``python -m noisekit.bench estimate`` prints the trade-off.
+RMS, the level that the camera model (noisekit-camera) was trained on. On the training photos
+the 2x view reads the RMS of 8-bit camera noise (medians 1.01-1.03x). The 4x view also sees image
+detail as noise there (1.55-1.62x the RMS). It is the only view that sees the low-frequency noise
+JPEG leaves (1.07-1.50x the RMS; the 2x view reads 0.21-0.75x). Its weight of 0.7 was chosen on
+the training photos: ``python -m noisekit.bench estimate`` prints the trade-off.
 """
 from __future__ import annotations
 
