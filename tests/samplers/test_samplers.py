@@ -148,6 +148,8 @@ def test_last_step_does_not_amplify_a_rough_denoiser(monkeypatch):
     weights summing to 87 in size, so the close nodes turn roughness 1e-5 into an end error of 3e-4.
     The run's own check picks the wider nodes (3 nodes 1.66x apart: weights summing to 9)."""
     sigmas = get_sigmas("exponential", 50, **SD)
+    _, weights = co.zero_noise_weights(sigmas[:-1].flip(0).tolist())  # the last levels, newest first
+    assert sum(map(abs, weights)) == pytest.approx(87, rel=0.01)
     x = MEAN + torch.sqrt(STD**2 + SD["sigma_max"] ** 2) * EPS
     exact = GaussianDenoiser(MEAN, STD).ode_solution(x, SD["sigma_max"], 0.0)
     error = lambda: float((Sampler("pc_sigma")(Rough(1e-5), x[None].clone(), sigmas, disable=True)[0] - exact)
