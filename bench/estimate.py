@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..models.loader import load_model
 from ..photo.estimate import binned_sigma
@@ -45,12 +46,12 @@ def psnr_grid(model, noisy: torch.Tensor, clean: torch.Tensor, rms: float) -> li
     return out
 
 
-def rows(model, photos, crops: int, noises, seed: int = 321):
+def rows(model, photos, crops: int, noises, seed: int = 321, desc: str = ""):
     """(kind, readings, rms, PSNR grid) for ``crops`` random crops per photo, each with every noise of
     ``noises(gen)``: a list of cameras and "white"."""
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for photo in photos:
+    for photo in tqdm(photos, desc=desc, unit="photo"):
         h, w = photo.shape[:2]
         for _ in range(crops):
             y, x = (int(torch.randint(0, n - 256, (1,), generator=gen)) for n in (h, w))
@@ -90,9 +91,10 @@ def main(argv=()):
     model = load_model(args.model)
     root = fetch_wallpapers(args.wallpapers)
     photos = [load_photo(s, root) for s in TRAIN]
-    sets = {"drawn cameras (training range) and white noise": rows(model, photos, 4,
-                                                                   lambda g: draw_cameras(2, g) + ["white"]),
-            "the benchmark's two camera levels": rows(model, photos, 2, lambda g: list(CAMERA_LEVELS.values()))}
+    sets = {"drawn cameras (training range) and white noise": rows(model, photos, 4, lambda g: draw_cameras(2, g)
+                                                                   + ["white"], desc="drawn cameras"),
+            "the benchmark's two camera levels": rows(model, photos, 2, lambda g: list(CAMERA_LEVELS.values()),
+                                                      desc="benchmark levels")}
     for title, data in sets.items():
         print(f"{title}: {len(data)} crops")
         view_ratios(data)
