@@ -57,9 +57,9 @@ def all_finite(*tensors):
     return all(math.isfinite(float(t.sum(dtype=torch.promote_types(t.dtype, torch.float32)))) for t in tensors)
 
 
-def extrapolated(levels: list[float], estimates: list[torch.Tensor], spacing: float, at: float = 0.0):
-    """The estimates (at ``levels``, newest first) extrapolated to u = s^2 = ``at`` (co.zero_noise_weights)."""
-    picked, weights = co.zero_noise_weights(levels, min_ratio=spacing, at=at)
+def extrapolated(levels: list[float], estimates: list[torch.Tensor], spacing: float):
+    """The estimates (at ``levels``, newest first) extrapolated to sigma = 0 (co.zero_noise_weights)."""
+    picked, weights = co.zero_noise_weights(levels, min_ratio=spacing)
     return weighted_sum([(w, estimates[k]) for k, w in zip(picked, weights)])
 
 
