@@ -6,9 +6,12 @@ ComfyUI and diffusers.
 
 0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
    the bundled UNet in float64 generating from noise: RMS end error against a DOP853 reference
-   (converged: two tolerances compared) at 5-50 model calls on karras and exponential schedules, noisekit's candidates against ComfyUI's samplers
-   (run in ComfyUI's Python when NOISEKIT_COMFYUI is set; else the ones noisekit reproduces step
-   for step, with ComfyUI's last step) and diffusers' UniPC and DPM++ (when installed).
+   (converged: two tolerances compared) at 5-50 model calls on karras and exponential schedules,
+   noisekit's candidates against ComfyUI's samplers (run in ComfyUI's Python when NOISEKIT_COMFYUI
+   is set; else the ones noisekit reproduces step for step, with ComfyUI's last step) and diffusers'
+   UniPC and DPM++ (when installed). The summary gives each side's best, the ratio with a bootstrap
+   interval over the starts, the share of the error in the worst 5% of starts, and what the last
+   step alone costs when taken from the exact trajectory (a floor for every sampler using it).
 
 1. Error vs NFE: data x0 ~ N(m, diag s^2) of shape 4x64x64 in float64, s log-uniform in
    [0.1, 1.5]; start x(sigma_0) = m + sqrt(s^2 + sigma_0^2) eps, whose exact probability-flow
@@ -36,6 +39,7 @@ import torch
 
 from ..models.analytic import gaussian_problem, mixture, probability_flow, rms, start_and_exact
 from ..samplers import Sampler
+from ..samplers.solvers import KEEP, Run
 from ..schedules import get_sigmas
 
 NFES = (5, 10, 20, 50, 100)
@@ -92,8 +96,9 @@ class MixtureProblem:
             self.references[key] = self.solve(self.start(sigma0), sigma0, key[1])
         return self.references[key]
 
-    def error(self, out, sigma0: float):
-        return rms(out, self.reference(sigma0))
+    def error(self, out, sigma0: float) -> torch.Tensor:
+        """Squared error per start (mean over its elements): the RMS is the root of their mean."""
+        return (out - self.reference(sigma0)).square().flatten(1).mean(1)
 
 
 class NoGradModel:
@@ -109,31 +114,33 @@ class NoGradModel:
 
 
 class UNetProblem(MixtureProblem):
-    """The bundled UNet in float64 generating a 16x16 picture from noise (x = sigma0 eps); the
+    """The bundled UNet in float64 generating 16x16 pictures from noise (x = sigma0 eps); the
     reference integrates its ODE to sigma 1e-3 (DOP853), then takes D there (an O(1e-6) last step)."""
 
     rtols = (1e-8, 1e-10)
     candidates = {k: CANDIDATES[k] for k in ("pc_sigma", "pc_sigma o3", "unipc", "unipc o2", "dpmpp_2m", "ipndm")}
 
-    def __init__(self, name, seed=1):
+    def __init__(self, name, n, seed=1):
         from ..models.loader import load_model
 
         g = torch.Generator().manual_seed(seed)
         self.name, self.model = name, NoGradModel(load_model().double().eval())
-        self.eps = torch.randn((1, 3, 16, 16), generator=g, dtype=torch.float64)
+        self.eps = torch.randn((n, 3, 16, 16), generator=g, dtype=torch.float64)
         self.x0 = torch.zeros_like(self.eps)
         self.references = {}
 
     def solve(self, x, sigma0, rtol):
         end = probability_flow(self.model, x, sigma0, 1e-3, rtol)
-        return self.model(end, end.new_full((1,), 1e-3))
+        return self.model(end, end.new_full((len(end),), 1e-3))
 
 
 def mixture_problems():
-    return [MixtureProblem("64-d mixture (10 components, std 0.05..0.5)", mixture(64, 10, (0.05, 0.5)), 64),
+    """Enough starts that a few of them crossing to another mode (which dominates the error at 5-10
+    calls) do not decide a comparison alone; the bootstrap interval in the summary says how far."""
+    return [MixtureProblem("64-d mixture (10 components, std 0.05..0.5)", mixture(64, 10, (0.05, 0.5)), 256),
             MixtureProblem("2-d tight mixture (8 components, std 0.01..0.03)", mixture(2, 8, (0.01, 0.03), seed=1),
-                           256),
-            UNetProblem("bundled UNet, 1x3x16x16 from noise")]
+                           1024),
+            UNetProblem("bundled UNet, 8x3x16x16 from noise", 8)]
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
@@ -141,7 +148,7 @@ def sigmas_for(schedule, nfe, two_calls=False):
 
 
 def noisekit_errors(problem):
-    """{(label, schedule): {nfe: error}} of noisekit's candidates."""
+    """{(label, schedule): {nfe: squared error per start}} of noisekit's candidates."""
     out = {}
     for label, (name, options) in problem.candidates.items():
         for schedule in SCHEDULES:
@@ -155,7 +162,7 @@ def noisekit_errors(problem):
 
 
 def comfyui_errors(problems):
-    """{(problem name, label, schedule): {nfe: error}} of ComfyUI's samplers, run by
+    """{(problem name, label, schedule): {nfe: squared error per start}} of ComfyUI's samplers, run by
     bench/comfyui_reference.py in ComfyUI's own Python (NOISEKIT_COMFYUI, NOISEKIT_COMFYUI_PYTHON);
     None when no ComfyUI is given."""
     root, python = os.environ.get("NOISEKIT_COMFYUI"), os.environ.get("NOISEKIT_COMFYUI_PYTHON", sys.executable)
@@ -194,7 +201,7 @@ def same_step_errors(problem):
 
 
 def diffusers_errors(problem):
-    """{(label, schedule): {nfe: error}} of diffusers' UniPC and DPM++ multistep schedulers."""
+    """{(label, schedule): {nfe: squared error per start}} of diffusers' UniPC and DPM++ multistep schedulers."""
     out = {}
     for cls_name in ("UniPCMultistepScheduler", "DPMSolverMultistepScheduler"):
         for schedule in SCHEDULES:
@@ -225,13 +232,65 @@ def print_mixture_tables(problems):
         print(f"peers: {source}" + (", diffusers" if have_diffusers else " (diffusers not installed)"))
         print(f"{'sampler':<40}{'schedule':<13}" + "".join(f"{'NFE ' + str(n):>10}" for n in MIX_NFES))
         for (label, schedule), row in {**rows, **peer_rows}.items():
-            print(f"{label:<40}{schedule:<13}" + "".join(f"{row[n]:>10.2e}" for n in MIX_NFES))
-        print(f"{'NFE':<6}{'noisekit best':<46}{'best peer':<58}{'ratio':>6}")
-        for n in MIX_NFES:
-            ours = min(rows.items(), key=lambda kv: kv[1][n])
-            peer = min(peer_rows.items(), key=lambda kv: kv[1][n])
-            print(f"{n:<6}{' '.join(ours[0]) + f' {ours[1][n]:.2e}':<46}{' '.join(peer[0]) + f' {peer[1][n]:.2e}':<58}"
-                  f"{ours[1][n] / peer[1][n]:>6.2f}")
+            print(f"{label:<40}{schedule:<13}" + "".join(f"{root_mean(row[n]):>10.2e}" for n in MIX_NFES))
+        print_summary(rows, peer_rows, len(problem.eps))
+        for schedule in SCHEDULES:
+            print(f"the last step alone, {schedule}: " + ", ".join(
+                f"{nfe} calls: ComfyUI's jump {jump:.2e}, noisekit's {ours:.2e}"
+                for nfe, (jump, ours) in ((n, last_step_floors(problem, schedule, n)) for n in FLOOR_NFES)))
+
+
+FLOOR_NFES = (20, 50)
+
+
+def last_step_floors(problem, schedule: str, nfe: int) -> tuple[float, float]:
+    """RMS end error of the last step to sigma = 0 taken from the exact trajectory: x solved tightly
+    through the schedule's last KEEP levels, the model's D there, then ComfyUI's jump x = D(sigma_min)
+    and noisekit's ``Run.denoised_at_zero``. What the last step costs whatever the integrator before it."""
+    sigmas = sigmas_for(schedule, nfe)
+    x, at = problem.start(SIGMA_MAX), SIGMA_MAX
+    run = Run("last step", problem.model, x, sigmas, None, None, True)
+    for i in range(len(sigmas) - 1 - KEEP, len(sigmas) - 1):
+        x, at = probability_flow(problem.model, x, at, float(sigmas[i]), problem.rtols[0]), float(sigmas[i])
+        run.remember(i, problem.model(x, x.new_full((len(x),), at)))
+    jump = run.history[0][1]
+    return tuple(root_mean(problem.error(end, SIGMA_MAX)) for end in (jump, run.denoised_at_zero()))
+
+
+def root_mean(squared: torch.Tensor) -> float:
+    return float(squared.mean().sqrt())
+
+
+def best_ratio_interval(ours: list, theirs: list, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """5th and 95th percentiles of (best of ours' RMS) / (best of theirs' RMS) over the starts resampled with
+    replacement (a paired bootstrap: both sides see the same draw), the best re-chosen in every draw, so the
+    interval also counts the luck of picking the best of many candidates on one sample of starts."""
+    n = len(ours[0])
+    picks = torch.randint(n, (draws, n), generator=torch.Generator().manual_seed(seed))
+    counts = torch.zeros(draws, n, dtype=torch.float64).scatter_add_(1, picks, torch.ones(draws, n, dtype=torch.float64))
+    best = [(torch.stack(side) @ counts.T).min(0).values for side in (ours, theirs)]  # [draws] each, sums of squares
+    lo, hi = torch.quantile((best[0] / best[1]).sqrt(), torch.tensor([0.05, 0.95], dtype=torch.float64)).tolist()
+    return lo, hi
+
+
+def tail_share(squared: torch.Tensor, fraction: float = 0.05) -> float:
+    """The share of the squared error carried by the worst ``fraction`` of the starts."""
+    worst = squared.sort(descending=True).values[:max(1, round(fraction * len(squared)))]
+    return float(worst.sum() / squared.sum().clamp(min=1e-300))
+
+
+def print_summary(rows: dict, peer_rows: dict, starts: int):
+    """Per NFE: each side's best (sampler, schedule), the ratio, its bootstrap interval over the starts,
+    and how much of each best's squared error its worst 5% of starts carry."""
+    print(f"{'NFE':<6}{'noisekit best':<46}{'best peer':<58}{'ratio':>6}{'90% interval':>15}"
+          f"{'worst 5% share':>18}   ({starts} starts)")
+    for n in MIX_NFES:
+        ours = min(rows.items(), key=lambda kv: root_mean(kv[1][n]))
+        peer = min(peer_rows.items(), key=lambda kv: root_mean(kv[1][n]))
+        lo, hi = best_ratio_interval([r[n] for r in rows.values()], [r[n] for r in peer_rows.values()])
+        a, b = root_mean(ours[1][n]), root_mean(peer[1][n])
+        print(f"{n:<6}{' '.join(ours[0]) + f' {a:.2e}':<46}{' '.join(peer[0]) + f' {b:.2e}':<58}{a / b:>6.2f}"
+              f"{f'{lo:.2f}-{hi:.2f}':>15}{f'{tail_share(ours[1][n]):.2f} / {tail_share(peer[1][n]):.2f}':>18}")
 
 
 def slope(nfes, errors) -> float:
@@ -287,7 +346,7 @@ def diffusers_loop(sch, cls_name, model, x_ve, sigmas):
 
 
 def diffusers_run(cls_name, schedule, steps, problem):
-    """A diffusers scheduler's error on a mixture problem (started at its own first sigma)."""
+    """A diffusers scheduler's squared error per start on a mixture problem (started at its own first sigma)."""
     sch = make_scheduler(cls_name, schedule, steps)
     sigmas = scheduler_sigmas(sch)
     sigma0 = float(sigmas[0])
