@@ -139,7 +139,7 @@ class Run:
         the node spacing of co.ZERO_NOISE_SPACINGS that best predicts the newest estimate from the
         older ones. A smooth D keeps the closest nodes (the highest order). A D that is irregular
         at small sigma (a network, low precision) gets wider nodes, which amplify it less. On the
-        bundled UNet at 50 exponential steps this cuts the end error 4x."""
+        rough test denoiser (tests/samplers) the closest nodes give more than 5x its end error."""
         levels, estimates = [self.s[i] for i, _ in self.history], [d for _, d in self.history]
         nodes = {r: co.zero_noise_weights(levels, min_ratio=r) for r in co.ZERO_NOISE_SPACINGS}
         spacing = co.ZERO_NOISE_SPACINGS[0]
