@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw
 from ..models.loader import load_model
 from ..training.degrade import CAMERA_LEVELS, Camera, camera_noise, from_u8
 from ..training.degrade import to_u8 as tensor_to_u8
-from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
+from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
 from ..samplers import Sampler
 from ..photo.cli import model_for
 from ..photo.denoise import denoise_photo as denoise
@@ -258,7 +258,7 @@ def main(argv=()):
                                     "true sigma, noisekit-camera for blind camera noise, as `noisekit denoise` picks)")
     ap.add_argument("--skip-cbm3d", action="store_true")
     ap.add_argument("--table", choices=("white", "camera", "all"), default="all")
-    ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"))
+    ap.add_argument("--wallpapers", default=WALLPAPERS)
     ap.add_argument("--sheet", default="denoise_bench", help="camera contact sheets PREFIX_camera_{png,jpeg}.jpg")
     ap.add_argument("--command", action="store_true", help="time `noisekit denoise` as a process beside CBM3D")
     ap.add_argument("--megapixels", type=float, default=12.0, help="--command: the photo's size")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from ..models.loader import load_model
 from ..photo.estimate import binned_sigma
 from ..photo.image import photo_to_model_sigma
 from ..training.degrade import CAMERA_LEVELS, camera_noise, draw_cameras, from_u8
-from ..training.photos import TRAIN, fetch_wallpapers, load_photo
+from ..training.photos import TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
 
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5)  # sigma / RMS
 VIEWS = (1, 2, 4)
@@ -86,7 +85,7 @@ def view_ratios(data):
 def main(argv=()):
     ap = argparse.ArgumentParser(prog="python -m noisekit.bench estimate", description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="noisekit-camera")
-    ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"))
+    ap.add_argument("--wallpapers", default=WALLPAPERS)
     args = ap.parse_args(argv)
     model = load_model(args.model)
     root = fetch_wallpapers(args.wallpapers)

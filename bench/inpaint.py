@@ -20,7 +20,6 @@ fill, for k in GRAIN: the PSNR each gradient ratio costs.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -28,7 +27,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
-from ..training.photos import HELDOUT, fetch_wallpapers, load_photo
+from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
 from ..photo.inpaint import inpaint, match_grain
 from .denoise import centre_crop, contact_sheet
 
@@ -117,7 +116,7 @@ def main(argv=()):
     ap.add_argument("--grain", action="store_true", help="the default's fill plus k x the texture grain, k in GRAIN")
     ap.add_argument("--side", type=int, default=1024, help="--speed: the photo's side")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine: 2 spin-wait)")
-    ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"))
+    ap.add_argument("--wallpapers", default=WALLPAPERS)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model(args.model)

@@ -22,6 +22,7 @@ TRAIN = ("skimage:rocket.jpg", "skimage:motorcycle_left.png", "skimage:motorcycl
          "sklearn:flower.jpg", "matplotlib:grace_hopper.jpg") + tuple(
     f"wallpaper:{n}" for n in WALLPAPER_PHOTOS if n != "EveningGlow")
 HELDOUT = ("skimage:astronaut.png", "skimage:chelsea.png", "skimage:coffee.png", "wallpaper:EveningGlow")
+WALLPAPERS = os.path.expanduser("~/.cache/noisekit/wallpapers")  # where the scripts extract the package by default
 
 
 def fetch_wallpapers(dest: str) -> str:

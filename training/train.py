@@ -36,7 +36,7 @@ from ..models.loader import load_model, save_model
 from ..models.unet import UNet, UNetConfig
 from ..models.wrappers import EDMDenoiser
 from .degrade import Camera, camera_noise, draw_cameras, read_noise
-from .photos import HELDOUT, TRAIN, fetch_wallpapers, load_photo
+from .photos import HELDOUT, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
 
 SIGMA_DATA = 0.5
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training sigmas (generation range)
@@ -230,7 +230,7 @@ def main(argv=None):
                     help="compact state to commit for a resume elsewhere (deleted when the run ends)")
     ap.add_argument("--log", default=os.path.join(here, "train_log.jsonl"))
     ap.add_argument("--export", default=os.path.join(here, "..", "models", "weights", "noisekit-default.safetensors"))
-    ap.add_argument("--wallpapers", default=os.path.expanduser("~/.cache/noisekit/wallpapers"),
+    ap.add_argument("--wallpapers", default=WALLPAPERS,
                     help="where Debian's wallpaper package is (or will be) extracted")
     ap.add_argument("--steps", type=int, default=20000, help="total steps (also sets the LR schedule)")
     ap.add_argument("--batch", type=int, default=16)
