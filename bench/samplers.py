@@ -1,7 +1,7 @@
 """Sampler accuracy on exact non-Gaussian and Gaussian problems, and overhead, side by side with
 ComfyUI and diffusers.
 
-    python -m noisekit.bench samplers [--mixtures]
+    python -m noisekit.bench samplers [--mixtures | --photo]
     NOISEKIT_COMFYUI=/path/to/ComfyUI NOISEKIT_COMFYUI_PYTHON=/path/to/its/python python -m noisekit.bench samplers
 
 0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
@@ -23,6 +23,9 @@ ComfyUI and diffusers.
    noisekit's counterpart on exactly the scheduler's sigmas.
 3. Per-step overhead with a zero-cost model (a constant output) at 1x4x128x128 and
    1x3x512x512, float32: noisekit, a plain k-diffusion-style loop, and diffusers' step loop.
+4. --photo: `noisekit denoise --mode sample` as a sampler problem: the held-out photos' 32x32 centre
+   crops with white noise at 15, 25 and 50 / 255, the bundled UNet in float64 down photo/denoise.py's
+   own schedule at 4, 8 and 16 steps, RMS error against a DOP853 reference; which sampler is best.
 """
 from __future__ import annotations
 
@@ -120,13 +123,13 @@ class UNetProblem(MixtureProblem):
     rtols = (1e-8, 1e-10)
     candidates = {k: CANDIDATES[k] for k in ("pc_sigma", "pc_sigma o3", "unipc", "unipc o2", "dpmpp_2m", "ipndm")}
 
-    def __init__(self, name, n, seed=1):
+    def __init__(self, name, n, seed=1, x0=None):
         from ..models.loader import load_model
 
         g = torch.Generator().manual_seed(seed)
         self.name, self.model = name, NoGradModel(load_model().double().eval())
-        self.eps = torch.randn((n, 3, 16, 16), generator=g, dtype=torch.float64)
-        self.x0 = torch.zeros_like(self.eps)
+        self.eps = torch.randn((n, 3, 16, 16) if x0 is None else x0.shape, generator=g, dtype=torch.float64)
+        self.x0 = torch.zeros_like(self.eps) if x0 is None else x0
         self.references = {}
 
     def solve(self, x, sigma0, rtol):
@@ -141,6 +144,45 @@ def mixture_problems():
             MixtureProblem("2-d tight mixture (8 components, std 0.01..0.03)", mixture(2, 8, (0.01, 0.03), seed=1),
                            1024),
             UNetProblem("bundled UNet, 8x3x16x16 from noise", 8)]
+
+
+# ---- photo/denoise.py's "sample" mode: the bundled UNet from a noisy photo down to 0 ------------
+
+PHOTO_LEVELS = (15, 25, 50)  # white noise std on the 0..255 scale
+PHOTO_STEPS = (4, 8, 16)
+PHOTO_SAMPLERS = {k: CANDIDATES[k] for k in ("dpmpp_2m", "pc_sigma", "pc_sigma o3", "unipc", "ipndm", "lms")}
+
+
+def photo_problem(size: int = 32):
+    """The held-out photos' centre crops in model space, in float64; the start at sigma is crop + sigma eps."""
+    from ..photo.image import image_to_model
+    from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
+    from .denoise import centre_crop
+
+    crops = np.stack([centre_crop(load_photo(name, fetch_wallpapers(WALLPAPERS)), size) for name in HELDOUT])
+    x0 = image_to_model(torch.from_numpy(crops).double() / 255)
+    return UNetProblem(f"held-out photos, {len(crops)}x3x{size}x{size}", len(crops), x0=x0)
+
+
+def print_photo_table(problem):
+    """RMS end error of `noisekit denoise --mode sample` (photo/denoise.denoise_state: a karras schedule from
+    the noise level to the model's sigma_min, then 0) per sampler, noise level and step count."""
+    from ..photo.denoise import denoise_state
+
+    print(f"\n## photo denoise, mode sample: {problem.name}, the bundled UNet in fp64; RMS error vs a DOP853 "
+          f"reference (rtol {problem.rtols[0]:.0e} vs {problem.rtols[1]:.0e} in brackets)")
+    columns = [(level, steps) for level in PHOTO_LEVELS for steps in PHOTO_STEPS]
+    print(f"{'sampler':<14}" + "".join(f"{f'{level}/255, {steps} st':>15}" for level, steps in columns))
+    rows = {}
+    for label, (name, options) in PHOTO_SAMPLERS.items():
+        rows[label] = [root_mean(problem.error(denoise_state(problem.model, problem.start(2 * level / 255),
+                                                             2 * level / 255, "sample", steps, Sampler(name, **options)),
+                                               2 * level / 255)) for level, steps in columns]
+        print(f"{label:<14}" + "".join(f"{e:>15.2e}" for e in rows[label]), flush=True)
+    print(f"{'best':<14}" + "".join(f"{min(rows, key=lambda k: rows[k][j]):>15}" for j in range(len(columns))))
+    print(f"{'(reference)':<14}" + "".join(
+        f"{rms(problem.reference(2 * level / 255), problem.reference(2 * level / 255, problem.rtols[1])):>15.1e}"
+        for level in PHOTO_LEVELS for _ in PHOTO_STEPS))
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
@@ -429,8 +471,11 @@ def overhead(shape, steps=20):
 
 
 def main(argv=()):
-    """All sections; ``--mixtures`` only the non-Gaussian problems."""
+    """All sections but the photo one; ``--mixtures`` only the non-Gaussian problems; ``--photo`` only
+    photo/denoise.py's sample mode."""
     torch.set_num_threads(2)
+    if "--photo" in argv:
+        return print_photo_table(photo_problem())
     print("# Sampler accuracy on Gaussian mixtures (exact denoisers, not linear in x); peers in the same run")
     print_mixture_tables(mixture_problems())
     if "--mixtures" in argv:
