@@ -1,7 +1,7 @@
 """Sampler accuracy on exact non-Gaussian and Gaussian problems, and overhead, side by side with
 ComfyUI and diffusers.
 
-    python -m noisekit.bench samplers [--mixtures | --photo]
+    python -m noisekit.bench samplers [--mixtures | --photo | --tune]
     NOISEKIT_COMFYUI=/path/to/ComfyUI NOISEKIT_COMFYUI_PYTHON=/path/to/its/python python -m noisekit.bench samplers
 
 0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
@@ -26,6 +26,8 @@ ComfyUI and diffusers.
 4. --photo: `noisekit denoise --mode sample` as a sampler problem: the held-out photos' 32x32 centre
    crops with white noise at 15, 25 and 50 / 255, the bundled UNet in float64 down photo/denoise.py's
    own schedule at 4, 8 and 16 steps, RMS error against a DOP853 reference; which sampler is best.
+5. --tune: AYS-style levels per mixture at 5-10 calls, tuned (Nelder-Mead) on 4x as many other starts
+   of the same mixture and judged on the table's starts.
 """
 from __future__ import annotations
 
@@ -183,6 +185,54 @@ def print_photo_table(problem):
     print(f"{'(reference)':<14}" + "".join(
         f"{rms(problem.reference(2 * level / 255), problem.reference(2 * level / 255, problem.rtols[1])):>15.1e}"
         for level in PHOTO_LEVELS for _ in PHOTO_STEPS))
+
+
+# ---- levels tuned per problem (AYS-style) on starts the table never sees ---------------------------
+
+TUNE_NFES = (5, 8, 10)
+TUNE_SAMPLER = "pc_sigma o3"
+
+
+def tuned_sigmas(z: np.ndarray) -> torch.Tensor:
+    """len(z) + 1 levels from SIGMA_MAX to SIGMA_MIN, then 0, whose log-sigma increments are softmax(z)."""
+    w = np.exp(z - z.max())
+    logs = math.log(SIGMA_MAX) + math.log(SIGMA_MIN / SIGMA_MAX) * np.concatenate([[0.0], np.cumsum(w / w.sum())])
+    return torch.tensor(np.append(np.exp(logs), 0.0), dtype=torch.float64)
+
+
+def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
+    """RMS end error of ``sampler`` from ``problem``'s starts at SIGMA_MAX down ``sigmas``."""
+    return root_mean(problem.error(sampler(problem.model, problem.start(SIGMA_MAX), sigmas, disable=True), SIGMA_MAX))
+
+
+def tune_levels(problem, sampler, nfe: int) -> torch.Tensor:
+    """The nfe levels (then 0) that minimise ``sampler``'s RMS end error on ``problem``: Nelder-Mead on the
+    log of the error, from the exponential schedule's even increments, 80 evaluations per level."""
+    from scipy.optimize import minimize
+
+    z0 = np.zeros(nfe - 1)
+    simplex = np.vstack([z0, z0 + 0.5 * np.eye(nfe - 1)])
+    fit = minimize(lambda z: math.log(end_error(problem, sampler, tuned_sigmas(z))), z0, method="Nelder-Mead",
+                   options={"maxfev": 80 * nfe, "xatol": 1e-3, "fatol": 1e-4, "initial_simplex": simplex})
+    return tuned_sigmas(fit.x)
+
+
+def print_tuned_table():
+    """Per mixture and NFE: TUNE_SAMPLER on levels tuned on other starts of the same mixture (seed 2, 4x as
+    many), judged on the table's starts, beside the same sampler on karras and exponential."""
+    name, options = CANDIDATES[TUNE_SAMPLER]
+    sampler = Sampler(name, **options)
+    for problem in mixture_problems()[:2]:
+        twin = MixtureProblem(problem.name, problem.model, 4 * len(problem.eps), seed=2)
+        print(f"\n## {problem.name}: {TUNE_SAMPLER} on levels tuned on {len(twin.eps)} other starts, judged on the "
+              f"table's {len(problem.eps)}; RMS end error")
+        print(f"{'NFE':<5}{'karras':>10}{'exponential':>13}{'tuned (its own starts)':>24}{'tuned':>10}   levels")
+        for nfe in TUNE_NFES:
+            levels = tune_levels(twin, sampler, nfe)
+            print(f"{nfe:<5}{end_error(problem, sampler, sigmas_for('karras', nfe)):>10.2e}"
+                  f"{end_error(problem, sampler, sigmas_for('exponential', nfe)):>13.2e}"
+                  f"{end_error(twin, sampler, levels):>24.2e}{end_error(problem, sampler, levels):>10.2e}   "
+                  + " ".join(f"{v:.3g}" for v in levels.tolist()), flush=True)
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
@@ -471,11 +521,13 @@ def overhead(shape, steps=20):
 
 
 def main(argv=()):
-    """All sections but the photo one; ``--mixtures`` only the non-Gaussian problems; ``--photo`` only
-    photo/denoise.py's sample mode."""
+    """All sections but the photo and tuning ones; ``--mixtures`` only the non-Gaussian problems; ``--photo``
+    only photo/denoise.py's sample mode; ``--tune`` only the levels tuned per mixture."""
     torch.set_num_threads(2)
     if "--photo" in argv:
         return print_photo_table(photo_problem())
+    if "--tune" in argv:
+        return print_tuned_table()
     print("# Sampler accuracy on Gaussian mixtures (exact denoisers, not linear in x); peers in the same run")
     print_mixture_tables(mixture_problems())
     if "--mixtures" in argv:
