@@ -166,25 +166,30 @@ def photo_problem(size: int = 32):
     return UNetProblem(f"held-out photos, {len(crops)}x3x{size}x{size}", len(crops), x0=x0)
 
 
-def print_photo_table(problem):
-    """RMS end error of `noisekit denoise --mode sample` (photo/denoise.denoise_state: a karras schedule from
-    the noise level to the model's sigma_min, then 0) per sampler, noise level and step count."""
+def photo_error(problem, sampler, level: int, steps: int) -> float:
+    """RMS end error of photo/denoise.denoise_state's sample mode (a karras schedule from the noise level to
+    the model's sigma_min, then 0) from the crops with white noise of std ``level`` / 255."""
     from ..photo.denoise import denoise_state
 
+    sigma = 2 * level / 255  # model space is [-1, 1]
+    return root_mean(problem.error(denoise_state(problem.model, problem.start(sigma), sigma, "sample", steps, sampler),
+                                   sigma))
+
+
+def print_photo_table(problem):
+    """RMS end error of `noisekit denoise --mode sample` per sampler, noise level and step count."""
     print(f"\n## photo denoise, mode sample: {problem.name}, the bundled UNet in fp64; RMS error vs a DOP853 "
-          f"reference (rtol {problem.rtols[0]:.0e} vs {problem.rtols[1]:.0e} in brackets)")
+          f"reference (the last line: rtol {problem.rtols[0]:.0e} vs {problem.rtols[1]:.0e})")
     columns = [(level, steps) for level in PHOTO_LEVELS for steps in PHOTO_STEPS]
     print(f"{'sampler':<14}" + "".join(f"{f'{level}/255, {steps} st':>15}" for level, steps in columns))
     rows = {}
     for label, (name, options) in PHOTO_SAMPLERS.items():
-        rows[label] = [root_mean(problem.error(denoise_state(problem.model, problem.start(2 * level / 255),
-                                                             2 * level / 255, "sample", steps, Sampler(name, **options)),
-                                               2 * level / 255)) for level, steps in columns]
+        rows[label] = [photo_error(problem, Sampler(name, **options), level, steps) for level, steps in columns]
         print(f"{label:<14}" + "".join(f"{e:>15.2e}" for e in rows[label]), flush=True)
     print(f"{'best':<14}" + "".join(f"{min(rows, key=lambda k: rows[k][j]):>15}" for j in range(len(columns))))
-    print(f"{'(reference)':<14}" + "".join(
-        f"{rms(problem.reference(2 * level / 255), problem.reference(2 * level / 255, problem.rtols[1])):>15.1e}"
-        for level in PHOTO_LEVELS for _ in PHOTO_STEPS))
+    sigmas = [2 * level / 255 for level, _ in columns]
+    print(f"{'(reference)':<14}" + "".join(f"{rms(problem.reference(s), problem.reference(s, problem.rtols[1])):>15.1e}"
+                                           for s in sigmas))
 
 
 # ---- levels tuned per problem (AYS-style) on starts the table never sees ---------------------------
