@@ -28,10 +28,15 @@ VIEWS = (1, 2, 4)
 WEIGHTS_4X = (0.6, 0.7, 0.75, 0.8, 0.9)  # 1.0 is the "old" row
 
 
+def eight_bit(x: torch.Tensor) -> torch.Tensor:
+    """A [0, 1] image clipped and quantised to 8 bits, as a photo file stores it."""
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
 def white_noisy(clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """White noise of std uniform in 3..30 / 255, clipped and quantised to 8 bits."""
     s = float(torch.empty(1).uniform_(3 / 255, 30 / 255, generator=gen))
-    return ((clean + s * torch.randn(clean.shape, generator=gen)).clamp(0, 1) * 255).round() / 255
+    return eight_bit(clean + s * torch.randn(clean.shape, generator=gen))
 
 
 def psnr_grid(model, noisy: torch.Tensor, clean: torch.Tensor, rms: float) -> list[float]:
@@ -40,7 +45,7 @@ def psnr_grid(model, noisy: torch.Tensor, clean: torch.Tensor, rms: float) -> li
     with torch.no_grad():
         for g in GRID:
             sigma = max(photo_to_model_sigma(g * rms), model.sigma_min)
-            x0 = ((model(noisy * 2 - 1, torch.tensor([sigma])).clamp(-1, 1) + 1) / 2 * 255).round() / 255
+            x0 = eight_bit((model(noisy * 2 - 1, torch.tensor([sigma])) + 1) / 2)
             out.append(-10 * math.log10(float((x0 - clean).square().mean())))
     return out
 

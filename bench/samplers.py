@@ -170,8 +170,9 @@ def photo_error(problem, sampler, level: int, steps: int) -> float:
     """RMS end error of photo/denoise.denoise_state's sample mode (a karras schedule from the noise level to
     the model's sigma_min, then 0) from the crops with white noise of std ``level`` / 255."""
     from ..photo.denoise import denoise_state
+    from ..photo.image import photo_to_model_sigma
 
-    sigma = 2 * level / 255  # model space is [-1, 1]
+    sigma = photo_to_model_sigma(level / 255)
     return root_mean(problem.error(denoise_state(problem.model, problem.start(sigma), sigma, "sample", steps, sampler),
                                    sigma))
 
@@ -187,7 +188,9 @@ def print_photo_table(problem):
         rows[label] = [photo_error(problem, Sampler(name, **options), level, steps) for level, steps in columns]
         print(f"{label:<14}" + "".join(f"{e:>15.2e}" for e in rows[label]), flush=True)
     print(f"{'best':<14}" + "".join(f"{min(rows, key=lambda k: rows[k][j]):>15}" for j in range(len(columns))))
-    sigmas = [2 * level / 255 for level, _ in columns]
+    from ..photo.image import photo_to_model_sigma
+
+    sigmas = [photo_to_model_sigma(level / 255) for level, _ in columns]
     print(f"{'(reference)':<14}" + "".join(f"{rms(problem.reference(s), problem.reference(s, problem.rtols[1])):>15.1e}"
                                            for s in sigmas))
 
