@@ -26,8 +26,8 @@ ComfyUI and diffusers.
 4. --photo: `noisekit denoise --mode sample` as a sampler problem: the held-out photos' 32x32 centre
    crops with white noise at 15, 25 and 50 / 255, the bundled UNet in float64 down photo/denoise.py's
    own schedule at 4, 8 and 16 steps, RMS error against a DOP853 reference; which sampler is best.
-5. --tune: AYS-style levels per mixture at 5-10 calls, tuned (Nelder-Mead) on 4x as many other starts
-   of the same mixture and judged on the table's starts.
+5. --tune: levels tuned per problem at 5-10 calls (samplers/tune.py, as the Tune Sigmas node does) on
+   other starts of the same problem (other pictures for the UNet), judged on the table's starts.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ import torch
 from ..models.analytic import gaussian_problem, mixture, probability_flow, rms, start_and_exact
 from ..samplers import Sampler
 from ..samplers.solvers import KEEP, Run
+from ..samplers.tune import tune_sigmas
 from ..schedules import get_sigmas
 
 NFES = (5, 10, 20, 50, 100)
@@ -195,17 +196,18 @@ def print_photo_table(problem):
                                            for s in sigmas))
 
 
-# ---- levels tuned per problem (AYS-style) on starts the table never sees ---------------------------
+# ---- levels tuned per problem (samplers/tune.py) on starts the table never sees --------------------
 
 TUNE_NFES = (5, 8, 10)
 TUNE_SAMPLER = "pc_sigma o3"
+TUNE_PICTURES = 32  # the UNet's training pictures: with 8 the levels fitted those pictures, not the model
 
 
-def tuned_sigmas(z: np.ndarray) -> torch.Tensor:
-    """len(z) + 1 levels from SIGMA_MAX to SIGMA_MIN, then 0, whose log-sigma increments are softmax(z)."""
-    w = np.exp(z - z.max())
-    logs = math.log(SIGMA_MAX) + math.log(SIGMA_MIN / SIGMA_MAX) * np.concatenate([[0.0], np.cumsum(w / w.sum())])
-    return torch.tensor(np.append(np.exp(logs), 0.0), dtype=torch.float64)
+def tuning_starts(problem) -> MixtureProblem:
+    """Other starts of the same problem (seed 2): 4x as many of a mixture, TUNE_PICTURES other pictures of the UNet."""
+    if isinstance(problem, UNetProblem):
+        return UNetProblem(problem.name, TUNE_PICTURES, seed=2)
+    return MixtureProblem(problem.name, problem.model, 4 * len(problem.eps), seed=2)
 
 
 def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
@@ -213,34 +215,25 @@ def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
     return root_mean(problem.error(sampler(problem.model, problem.start(SIGMA_MAX), sigmas, disable=True), SIGMA_MAX))
 
 
-def tune_levels(problem, sampler, nfe: int) -> torch.Tensor:
-    """The nfe levels (then 0) that minimise ``sampler``'s RMS end error on ``problem``: Nelder-Mead on the
-    log of the error, from the exponential schedule's even increments, 80 evaluations per level."""
-    from scipy.optimize import minimize
-
-    z0 = np.zeros(nfe - 1)
-    simplex = np.vstack([z0, z0 + 0.5 * np.eye(nfe - 1)])
-    fit = minimize(lambda z: math.log(end_error(problem, sampler, tuned_sigmas(z))), z0, method="Nelder-Mead",
-                   options={"maxfev": 80 * nfe, "xatol": 1e-3, "fatol": 1e-4, "initial_simplex": simplex})
-    return tuned_sigmas(fit.x)
-
-
-def print_tuned_table():
-    """Per mixture and NFE: TUNE_SAMPLER on levels tuned on other starts of the same mixture (seed 2, 4x as
-    many), judged on the table's starts, beside the same sampler on karras and exponential."""
+def print_tuned_table(problems):
+    """Per problem and NFE: TUNE_SAMPLER on levels tuned (samplers/tune.py, from the exponential schedule) on
+    other starts of the same problem, judged on the table's starts, beside the same sampler on karras and
+    exponential."""
     name, options = CANDIDATES[TUNE_SAMPLER]
     sampler = Sampler(name, **options)
-    for problem in mixture_problems()[:2]:
-        twin = MixtureProblem(problem.name, problem.model, 4 * len(problem.eps), seed=2)
+    for problem in problems:
+        twin = tuning_starts(problem)
         print(f"\n## {problem.name}: {TUNE_SAMPLER} on levels tuned on {len(twin.eps)} other starts, judged on the "
-              f"table's {len(problem.eps)}; RMS end error")
-        print(f"{'NFE':<5}{'karras':>10}{'exponential':>13}{'tuned (its own starts)':>24}{'tuned':>10}   levels")
+              f"table's {len(problem.eps)}; RMS end error (tuning: against its teacher)")
+        print(f"{'NFE':<5}{'karras':>10}{'exponential':>13}{'tuning':>18}{'tuned':>10}{'s':>6}   levels")
         for nfe in TUNE_NFES:
-            levels = tune_levels(twin, sampler, nfe)
+            began = time.perf_counter()
+            tuning = tune_sigmas(twin.model, twin.start(SIGMA_MAX), sampler, sigmas_for("exponential", nfe))
+            seconds = time.perf_counter() - began
             print(f"{nfe:<5}{end_error(problem, sampler, sigmas_for('karras', nfe)):>10.2e}"
                   f"{end_error(problem, sampler, sigmas_for('exponential', nfe)):>13.2e}"
-                  f"{end_error(twin, sampler, levels):>24.2e}{end_error(problem, sampler, levels):>10.2e}   "
-                  + " ".join(f"{v:.3g}" for v in levels.tolist()), flush=True)
+                  f"{f'{tuning.start_error:.2e}->{tuning.error:.2e}':>18}{end_error(problem, sampler, tuning.sigmas):>10.2e}"
+                  f"{seconds:>6.0f}   " + " ".join(f"{v:.3g}" for v in tuning.sigmas.tolist()), flush=True)
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
@@ -530,12 +523,12 @@ def overhead(shape, steps=20):
 
 def main(argv=()):
     """All sections but the photo and tuning ones; ``--mixtures`` only the non-Gaussian problems; ``--photo``
-    only photo/denoise.py's sample mode; ``--tune`` only the levels tuned per mixture."""
+    only photo/denoise.py's sample mode; ``--tune`` only the levels tuned per problem."""
     torch.set_num_threads(2)
     if "--photo" in argv:
         return print_photo_table(photo_problem())
     if "--tune" in argv:
-        return print_tuned_table()
+        return print_tuned_table(mixture_problems())
     print("# Sampler accuracy on Gaussian mixtures (exact denoisers, not linear in x); peers in the same run")
     print_mixture_tables(mixture_problems())
     if "--mixtures" in argv:

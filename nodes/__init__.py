@@ -6,7 +6,7 @@ imports ComfyUI, lazily.
 """
 from importlib import import_module
 
-_MODULES = ("schedules", "custom_sigmas", "samplers", "forward", "sample", "plot", "photo")
+_MODULES = ("schedules", "custom_sigmas", "samplers", "forward", "sample", "plot", "photo", "tune")
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}

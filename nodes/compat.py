@@ -173,6 +173,14 @@ def run_guided(guider, latent: torch.Tensor, seed: int, fn) -> torch.Tensor:
     return guider.sample(torch.zeros_like(latent), latent, Call(), sigmas, seed=seed)
 
 
+def empty_latent(guider, batch: int, height: int, width: int) -> torch.Tensor:
+    """Zeros in the latent space of the guider's model for pictures of height x width: its latent format's
+    channels (and a frame axis for video formats) at 1/8 of the size, as ComfyUI's empty latents."""
+    latent_format = guider.model_patcher.get_model_object("latent_format")
+    frames = (1,) if getattr(latent_format, "latent_dimensions", 2) == 3 else ()
+    return torch.zeros(batch, int(latent_format.latent_channels), *frames, max(1, height // 8), max(1, width // 8))
+
+
 def make_sampler(name: str, **options):
     """The SAMPLER value for a registered solver with validated options.
 

@@ -132,3 +132,28 @@ def test_denoise_example_runs_in_comfyui(comfyui):
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
     saved = [img for out in entry["outputs"].values() for img in out.get("images", [])]
     assert saved and all((comfyui.base / "output" / img["subfolder"] / img["filename"]).is_file() for img in saved)
+
+
+def test_tune_sigmas_through_a_guider_feeds_samplercustom(comfyui):
+    """Tune Sigmas on a GUIDER (ComfyUI's own set-up, the model's 4-channel latent) gives SIGMAS SamplerCustom
+    runs; on the point-mass model every schedule lands on the answer."""
+    euler = {"class_type": "NoisekitSamplerEuler", "inputs": {"s_churn": 0.0, "s_tmin": 0.0, "s_tmax": 1000.0,
+                                                              "s_noise": 1.0}}
+    prompt = sampler_custom(euler, steps=4, extra={
+        "guider": {"class_type": "BasicGuider", "inputs": {"model": ["model", 0], "conditioning": ["cond", 0]}},
+        "tune": {"class_type": "NoisekitTuneSigmas", "inputs": {
+            "sigmas": ["base", 0], "sampler": ["sampler", 0], "seed": 1, "width": 32, "height": 24,
+            "batch_size": 2, "guider": ["guider", 0]}},
+        "base": {"class_type": "NoisekitScheduleKarras",
+                 "inputs": {"steps": 4, "sigma_min": 0.0291675, "sigma_max": 14.614642, "rho": 7.0}}})
+    prompt["model"]["inputs"]["data_std"] = 0.5
+    prompt["sample"]["inputs"]["sigmas"] = ["tune", 0]
+    entry = comfyui.run(prompt)
+    result = stats(entry)
+    assert result["shape"] == [2, 4, 8, 8]
+    text = entry["outputs"]["tune"]["text"][0]
+    levels = [float(v) for v in text.split("levels ")[1].split(", ")]
+    assert len(levels) == 5 and levels[0] == pytest.approx(14.614642, rel=1e-3) and levels[-1] == 0
+    prompt["sampler"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}}
+    error = next(m[1] for m in comfyui.run(prompt)["status"]["messages"] if m[0] == "execution_error")
+    assert error["exception_message"].startswith("Tune Sigmas (noisekit): input 'sampler': connect a noisekit")

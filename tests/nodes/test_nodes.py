@@ -9,7 +9,7 @@ import torch
 
 import noisekit
 from noisekit import progress
-from noisekit.models.analytic import GaussianDenoiser
+from noisekit.models.analytic import GaussianDenoiser, mixture
 from noisekit.nodes import compat
 from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
@@ -88,7 +88,8 @@ def _tiny_inputs(cls):
     return args
 
 
-@pytest.mark.parametrize("name", sorted(n for n in NODES if "Photo" not in n and "LoadModel" not in n))
+@pytest.mark.parametrize("name", sorted(n for n in NODES if "Photo" not in n and n not in ("NoisekitLoadModel",
+                                                                                            "NoisekitTuneSigmas")))
 def test_node_runs_with_defaults_and_returns_its_types(name):
     cls = NODES[name]
     args = _tiny_inputs(cls)
@@ -529,6 +530,38 @@ def test_sample_node_runs_comfyuis_own_sampler(comfy):
     ancestral.__name__ = "sample_euler_ancestral"
     with pytest.raises(ValueError, match=r"Sample \(noisekit\): input 'sampler': ComfyUI's sample_euler_ancestral .* SamplerCustom"):
         NODES["NoisekitSample"]().run(model, sigmas, comfy.samplers.KSAMPLER(ancestral), 3, width=8, height=8)
+
+
+def test_tune_sigmas_node_is_the_core_tuning_on_seeded_noise():
+    from noisekit.samplers.tune import tune_sigmas
+
+    model, sigmas, sampler = mixture(3 * 8 * 8, 3, (0.1, 0.3)), get_sigmas("karras", 4), Sampler("heun")
+    out = NODES["NoisekitTuneSigmas"]().tune(sigmas.float(), sampler, 5, width=8, height=8, batch_size=2, model=model)
+    x = add_noise(torch.zeros(2, 3, 8, 8), unit_noise((2, 3, 8, 8), 5), float(sigmas.float()[0]))
+    core = tune_sigmas(model, x, sampler, sigmas.float())
+    (tuned,) = out["result"]
+    assert tuned.dtype == torch.float32 and torch.equal(tuned, core.sigmas.float())
+    assert f"{core.error:.3g} tuned" in out["ui"]["text"][0]
+
+
+def test_tune_sigmas_node_through_a_guider_in_its_latent_space(comfy):
+    sampling = comfy.model_sampling.model_sampling("eps")
+    latent_format = type("Format", (), {"latent_channels": 4})()
+    guider = _Guider(GaussianDenoiser(0.25, 0.5), sampling)
+    guider.model_patcher.get_model_object = lambda name: latent_format if name == "latent_format" else sampling
+    shapes = []
+    guider.denoiser = lambda x, sigma: shapes.append(tuple(x.shape)) or GaussianDenoiser(0.25, 0.5)(x, sigma)
+    out = NODES["NoisekitTuneSigmas"]().tune(get_sigmas("karras", 3), Sampler("euler"), 0, width=24, height=16,
+                                             batch_size=2, guider=guider)
+    assert set(shapes) == {(2, 4, 2, 3)} and all(c == {"patched": True} for c in guider.calls)
+    assert len(out["result"][0]) == 4
+    node = NODES["NoisekitTuneSigmas"]()
+    with pytest.raises(ValueError, match="input 'model': connect either"):
+        node.tune(get_sigmas("karras", 3), Sampler("euler"), 0)
+    with pytest.raises(ValueError, match="input 'sampler': connect a noisekit sampler"):
+        node.tune(get_sigmas("karras", 3), comfy.samplers.KSAMPLER(lambda *a, **k: a[1]), 0, guider=guider)
+    with pytest.raises(ValueError, match="'sampler' ddim adds noise"):
+        node.tune(get_sigmas("karras", 3), Sampler("ddim", eta=1.0), 0, guider=guider)
 
 
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():

@@ -1,0 +1,108 @@
+"""Noise levels tuned to one model and one sampler (AYS-style: Sabour et al. 2024 optimise the steps
+for each model; here by direct search on the sampler's own end error).
+
+The tuned schedule keeps the given one's first level, last non-zero level and step count. Its
+log-sigma increments are softmax(z), and z minimises the RMS distance between the sampler's result
+and a teacher's from the same starts. The teacher is pc_sigma (order 3) with TEACHER_FACTOR times
+the steps on exponential levels over the same range. On the benchmark's Gaussian mixtures
+(``python -m noisekit.bench samplers --tune``), levels tuned on some starts carry over to others,
+which is what lets a schedule tuned on a few noise seeds serve every seed.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .. import progress
+from ..schedules import get_sigmas
+
+EVALUATIONS_PER_STEP = 80  # Nelder-Mead budget: the benchmark's gains settle by about here
+TEACHER_FACTOR = 20  # teacher steps per tuned step: its error stays far below the student's
+MAX_STEPS = 24  # direct search in more dimensions costs more than it finds
+STOCHASTIC_OPTIONS = ("eta", "s_churn")
+
+
+class Tuning(NamedTuple):
+    sigmas: torch.Tensor  # the tuned levels, then 0 (float64)
+    error: float  # the sampler's RMS distance to the teacher on them
+    start_error: float  # the same on the given schedule
+
+
+def levels_from_increments(z: np.ndarray, sigma_max: float, sigma_min: float) -> torch.Tensor:
+    """len(z) + 1 levels from sigma_max to sigma_min, then 0, whose log-sigma increments are softmax(z)."""
+    w = np.exp(z - z.max())
+    logs = math.log(sigma_max) + math.log(sigma_min / sigma_max) * np.concatenate([[0.0], np.cumsum(w / w.sum())])
+    return torch.tensor(np.append(np.exp(logs), 0.0), dtype=torch.float64)
+
+
+def increments_of(sigmas: torch.Tensor) -> np.ndarray:
+    """The z of ``levels_from_increments`` that gives ``sigmas`` (descending, positive, then 0)."""
+    return np.log(np.diff(-np.log(sigmas[:-1].double().numpy())))
+
+
+def check_tunable(sigmas: torch.Tensor, sampler) -> None:
+    """Raise unless the schedule has 3..MAX_STEPS distinct positive levels then 0, and the sampler is
+    deterministic (a noisekit ODE sampler without ancestral noise or churn)."""
+    steps = len(sigmas) - 1
+    if not 3 <= steps <= MAX_STEPS or float(sigmas[-1]) != 0 or not bool((sigmas[1:] < sigmas[:-1]).all()):
+        raise ValueError(f"tune_sigmas: 'sigmas' must be 4..{MAX_STEPS + 1} strictly descending levels ending in 0 "
+                         f"(3..{MAX_STEPS} steps: with 2 only the given levels fit), got {len(sigmas)} levels {sigmas.tolist()[:8]}; "
+                         "connect a schedule node with steps in that range")
+    entry = getattr(sampler, "entry", None)
+    if entry is None or "ode" not in entry.tags:
+        raise ValueError(f"tune_sigmas: 'sampler' must be a noisekit ODE sampler (euler, dpmpp_2m, unipc, pc_sigma, "
+                         f"...), got {getattr(sampler, 'name', type(sampler).__name__)}")
+    noisy = [k for k in STOCHASTIC_OPTIONS if sampler.options.get(k, 0) > 0]
+    if noisy:
+        raise ValueError(f"tune_sigmas: 'sampler' {sampler.name} adds noise ({noisy[0]} = {sampler.options[noisy[0]]}); "
+                         f"set {noisy[0]} to 0: levels are tuned for the deterministic ODE")
+
+
+def teacher_result(model, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """pc_sigma o3 from x at sigmas[0] with TEACHER_FACTOR times the steps, on exponential levels down to sigmas[-2]."""
+    from . import Sampler
+
+    steps = TEACHER_FACTOR * (len(sigmas) - 1)
+    fine = get_sigmas("exponential", steps, sigma_min=float(sigmas[-2]), sigma_max=float(sigmas[0]))
+    return Sampler("pc_sigma", order=3)(model, x, fine.to(x.dtype), disable=True)
+
+
+def tune_sigmas(model, x: torch.Tensor, sampler, sigmas: torch.Tensor, evaluations: int | None = None,
+                desc: str = "tune sigmas") -> Tuning:
+    """The levels for ``sampler`` on ``model`` from the states ``x`` at sigmas[0] (noise at that level), with
+    ``sigmas``' first and last non-zero levels and step count, minimising the RMS distance to the teacher.
+
+    Nelder-Mead from ``sigmas``' own increments, ``evaluations`` sampler runs (default
+    EVALUATIONS_PER_STEP per step); a bar counts them and an interrupt stops between them.
+    """
+    sigmas = sigmas.detach().double().cpu()
+    check_tunable(sigmas, sampler)
+    from scipy.optimize import minimize
+
+    steps = len(sigmas) - 1
+    evaluations = evaluations or EVALUATIONS_PER_STEP * steps
+    bar = progress.bar(evaluations + 1, desc)
+    target = teacher_result(model, x, sigmas)
+    bar.update(1)
+    top, bottom = float(sigmas[0]), float(sigmas[-2])
+
+    def log_error(z):
+        bar.update(1)
+        levels = levels_from_increments(z, top, bottom)
+        try:
+            return math.log(max(float((sampler(model, x, levels.to(x.dtype), disable=True) - target).square()
+                                      .mean().sqrt()), 1e-300))
+        except FloatingPointError:  # levels on which the sampler diverges
+            return math.inf
+
+    z0 = increments_of(sigmas)
+    start = log_error(z0)
+    simplex = np.vstack([z0, z0 + 0.5 * np.eye(steps - 1)])
+    fit = minimize(log_error, z0, method="Nelder-Mead",
+                   options={"maxfev": evaluations - 1, "xatol": 1e-3, "fatol": 1e-4, "initial_simplex": simplex})
+    bar.update(max(0, evaluations - 1 - fit.nfev))  # an early convergence completes the bar
+    best = (fit.x, fit.fun) if fit.fun < start else (z0, start)
+    return Tuning(levels_from_increments(best[0], top, bottom), math.exp(best[1]), math.exp(start))

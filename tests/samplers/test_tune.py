@@ -1,0 +1,100 @@
+"""Tuned levels (samplers/tune.py) judged against the exact ODE on a non-linear problem."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from noisekit import progress
+from noisekit.models.analytic import mixture, mixture_start, rms
+from noisekit.samplers import Sampler
+from noisekit.samplers.tune import (MAX_STEPS, increments_of, levels_from_increments, teacher_result,
+                                    tune_sigmas)
+from noisekit.schedules import get_sigmas
+
+# two tight components in 2-d: a start's end point depends steeply on which one its path falls to
+MIXTURE = mixture(2, 8, (0.01, 0.03), seed=1)
+TOP, BOTTOM = 14.614642, 0.0291675
+
+
+def starts(n, seed):
+    return mixture_start(MIXTURE, n, TOP, seed=seed)
+
+
+def exact_error(sampler, sigmas, x):
+    return rms(sampler(MIXTURE, x, sigmas, disable=True), MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
+
+
+def test_increments_round_trip_any_schedule():
+    sigmas = get_sigmas("karras", 7, sigma_min=BOTTOM, sigma_max=TOP)
+    torch.testing.assert_close(levels_from_increments(increments_of(sigmas), TOP, BOTTOM), sigmas)
+    z = np.array([0.3, -1.0, 2.0])
+    levels = levels_from_increments(z, TOP, BOTTOM)
+    assert float(levels[0]) == pytest.approx(TOP) and float(levels[-2]) == pytest.approx(BOTTOM)
+    steps = np.diff(-np.log(levels[:-1].numpy()))  # softmax(z) of the whole log range
+    np.testing.assert_allclose(steps / steps.sum(), np.exp(z) / np.exp(z).sum())
+
+
+def test_tuned_levels_carry_over_to_other_starts():
+    """Tuned on 256 starts, judged on 256 others against the exact ODE: at 5 calls the error falls by more than
+    half (measured 0.44x)."""
+    sampler = Sampler("pc_sigma", order=3)
+    given_levels = get_sigmas("exponential", 5, sigma_min=BOTTOM, sigma_max=TOP)
+    tuning = tune_sigmas(MIXTURE, starts(256, seed=2), sampler, given_levels)
+    assert tuning.error < 0.6 * tuning.start_error
+    held_out = starts(256, seed=1)
+    assert exact_error(sampler, tuning.sigmas, held_out) < 0.6 * exact_error(sampler, given_levels, held_out)
+    assert len(tuning.sigmas) == 6 and float(tuning.sigmas[-1]) == 0
+    assert tuning.sigmas[[0, -2]].tolist() == pytest.approx([TOP, BOTTOM])
+
+
+def test_teacher_is_far_closer_than_any_tuned_student():
+    x = starts(256, seed=1)
+    sigmas = get_sigmas("exponential", 5, sigma_min=BOTTOM, sigma_max=TOP)
+    teacher = rms(teacher_result(MIXTURE, x, sigmas), MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
+    assert teacher < 0.1 * exact_error(Sampler("pc_sigma", order=3), sigmas, x)
+
+
+def test_budget_and_interrupt():
+    calls = []
+
+    def model(x, sigma):
+        calls.append(1)
+        return MIXTURE(x, sigma)
+
+    sigmas = get_sigmas("exponential", 4, sigma_min=BOTTOM, sigma_max=TOP)
+    tune_sigmas(model, starts(8, seed=1), Sampler("euler"), sigmas, evaluations=30)
+    teacher_calls = 20 * 4
+    assert len(calls) <= teacher_calls + 30 * 4
+    progress.interrupt()
+    try:
+        with pytest.raises(progress.Interrupted):
+            tune_sigmas(model, starts(8, seed=1), Sampler("euler"), sigmas, evaluations=30)
+    finally:
+        progress.clear_interrupt()
+
+
+def test_bad_input_is_named():
+    x, sigmas = starts(4, seed=1), get_sigmas("karras", 5, sigma_min=BOTTOM, sigma_max=TOP)
+    with pytest.raises(ValueError, match="'sampler'.*ODE sampler"):
+        tune_sigmas(MIXTURE, x, Sampler("euler_ancestral"), sigmas)
+    with pytest.raises(ValueError, match="'sampler' ddim adds noise .eta = 0.5.; set eta to 0"):
+        tune_sigmas(MIXTURE, x, Sampler("ddim", eta=0.5), sigmas)
+    with pytest.raises(ValueError, match="'sampler'"):
+        tune_sigmas(MIXTURE, x, lambda *a, **k: a[1], sigmas)
+    with pytest.raises(ValueError, match="'sigmas'.*connect a schedule node"):
+        tune_sigmas(MIXTURE, x, Sampler("euler"), sigmas[:-1])  # does not end in 0
+    with pytest.raises(ValueError, match="'sigmas'"):
+        tune_sigmas(MIXTURE, x, Sampler("euler"), get_sigmas("karras", MAX_STEPS + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-5, 50, allow_nan=False), min_size=0, max_size=30))
+def test_any_levels_are_tuned_or_refused_by_name(values):
+    sigmas = torch.tensor(values, dtype=torch.float64)
+    valid = (4 <= len(values) <= MAX_STEPS + 1 and values[-1] == 0
+             and all(a > b for a, b in zip(values, values[1:])))
+    if valid:
+        return  # tuning proper is tested above; here only what is refused
+    with pytest.raises(ValueError, match="'sigmas'"):
+        tune_sigmas(MIXTURE, starts(2, seed=1), Sampler("euler"), sigmas, evaluations=2)
