@@ -199,15 +199,19 @@ def print_photo_table(problem):
 # ---- levels tuned per problem (samplers/tune.py) on starts the table never sees --------------------
 
 TUNE_NFES = (5, 8, 10)
-TUNE_SAMPLER = "pc_sigma o3"
+TUNE_SAMPLERS = ("pc_sigma o3", "unipc o2")  # the candidates that lead the table at 5-10 calls
 TUNE_PICTURES = 32  # the UNet's training pictures: with 8 the levels fitted those pictures, not the model
 
 
-def tuning_starts(problem) -> MixtureProblem:
-    """Other starts of the same problem (seed 2): 4x as many of a mixture, TUNE_PICTURES other pictures of the UNet."""
+def tuning_starts(problem) -> tuple:
+    """(model, starts at SIGMA_MAX) of the same problem, other seeds (2): 4x as many starts of a mixture;
+    TUNE_PICTURES other pictures of the UNet, in float32 as a user tunes (the judging stays in float64)."""
     if isinstance(problem, UNetProblem):
-        return UNetProblem(problem.name, TUNE_PICTURES, seed=2)
-    return MixtureProblem(problem.name, problem.model, 4 * len(problem.eps), seed=2)
+        twin = UNetProblem(problem.name, TUNE_PICTURES, seed=2)
+        twin.model.net.float()
+        return twin.model, twin.start(SIGMA_MAX).float()
+    twin = MixtureProblem(problem.name, problem.model, 4 * len(problem.eps), seed=2)
+    return twin.model, twin.start(SIGMA_MAX)
 
 
 def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
@@ -216,23 +220,21 @@ def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
 
 
 def print_tuned_table(problems):
-    """Per problem and NFE: TUNE_SAMPLER on levels tuned (samplers/tune.py, from the exponential schedule) on
-    other starts of the same problem, judged on the table's starts, beside the same sampler on karras and
-    exponential."""
-    name, options = CANDIDATES[TUNE_SAMPLER]
-    sampler = Sampler(name, **options)
+    """Per problem, sampler and NFE: levels tuned (samplers/tune.py, from the exponential schedule) on other
+    starts of the same problem, judged on the table's starts, beside the same sampler on karras and exponential."""
     for problem in problems:
-        twin = tuning_starts(problem)
-        print(f"\n## {problem.name}: {TUNE_SAMPLER} on levels tuned on {len(twin.eps)} other starts, judged on the "
-              f"table's {len(problem.eps)}; RMS end error (tuning: against its teacher)")
-        print(f"{'NFE':<5}{'karras':>10}{'exponential':>13}{'tuning':>18}{'tuned':>10}{'s':>6}   levels")
-        for nfe in TUNE_NFES:
+        model, starts = tuning_starts(problem)
+        print(f"\n## {problem.name}: levels tuned on {len(starts)} other starts, judged on the table's "
+              f"{len(problem.eps)}; RMS end error (tuning: on the tuning starts, against the teacher)")
+        print(f"{'sampler':<13}{'NFE':<5}{'karras':>10}{'exponential':>13}{'tuning':>20}{'tuned':>10}{'s':>6}   levels")
+        for label, nfe in [(label, nfe) for label in TUNE_SAMPLERS for nfe in TUNE_NFES]:
+            sampler = Sampler(CANDIDATES[label][0], **CANDIDATES[label][1])
             began = time.perf_counter()
-            tuning = tune_sigmas(twin.model, twin.start(SIGMA_MAX), sampler, sigmas_for("exponential", nfe))
+            tuning = tune_sigmas(model, starts, sampler, sigmas_for("exponential", nfe))
             seconds = time.perf_counter() - began
-            print(f"{nfe:<5}{end_error(problem, sampler, sigmas_for('karras', nfe)):>10.2e}"
+            print(f"{label:<13}{nfe:<5}{end_error(problem, sampler, sigmas_for('karras', nfe)):>10.2e}"
                   f"{end_error(problem, sampler, sigmas_for('exponential', nfe)):>13.2e}"
-                  f"{f'{tuning.start_error:.2e}->{tuning.error:.2e}':>18}{end_error(problem, sampler, tuning.sigmas):>10.2e}"
+                  f"{f'{tuning.start_error:.2e} -> {tuning.error:.2e}':>20}{end_error(problem, sampler, tuning.sigmas):>10.2e}"
                   f"{seconds:>6.0f}   " + " ".join(f"{v:.3g}" for v in tuning.sigmas.tolist()), flush=True)
 
 
