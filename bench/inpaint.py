@@ -161,6 +161,8 @@ def main(argv=()):
 
 
 GRAIN = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+TARGET_RATIO, TARGET_DB = 0.8, 0.3  # the texture target: gradient ratio in the hole, PSNR below the default
+WHITE_GAIN, MOST_GAIN = 4.0, 8.0  # E|grad e|^2 / E|e|^2 of white noise (2 per direction), and its maximum
 
 
 def grain_sweep(model, photos: list[np.ndarray]):
@@ -168,6 +170,7 @@ def grain_sweep(model, photos: list[np.ndarray]):
     (one white-noise draw, seed 2, for every k)."""
     kinds = ("box", "brush", "scratch")
     scores = {(kind, k): [] for kind in kinds for k in GRAIN}
+    needs = {kind: np.zeros(2) for kind in kinds}  # pooled (gradient energy to add, squared error allowed)
     for i, clean in enumerate(photos):
         for kind, hole in masks(clean.shape[0], seed=i).items():
             damaged = clean.copy()
@@ -176,6 +179,7 @@ def grain_sweep(model, photos: list[np.ndarray]):
             fill = inpaint(model, torch.from_numpy(damaged.astype(np.float32) / 255)[None], mask, seed=0)
             x, m = fill.movedim(-1, 1).double(), mask[None].double()
             z = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+            needs[kind] += texture_need((fill[0].numpy() * 255).round().astype(np.uint8), clean, hole)
             for k in GRAIN:
                 out = (match_grain(x, m, z, k).clamp(0, 1)[0].movedim(0, -1).numpy() * 255).round().astype(np.uint8)
                 scores[kind, k].append(hole_scores(out, clean, hole) + texture_scores(out, clean, hole))
@@ -186,6 +190,19 @@ def grain_sweep(model, photos: list[np.ndarray]):
         cells = [np.mean(scores[kind, k], axis=0) for kind in kinds]
         print(f"{k:<6}" + "".join(f"{f'{c[0]:.2f} / {c[1]:.3f}':>16}{f'{c[2]:.2f} / {c[3]:.2f}':>16}" for c in cells),
               flush=True)
+    print(f"gradient energy per unit of squared error that detail added to the default's fill, uncorrelated with the "
+          f"lost detail, needs to reach a gradient ratio of {TARGET_RATIO} within {TARGET_DB} dB (pooled): "
+          + ", ".join(f"{kind} {needs[kind][0] / needs[kind][1]:.1f}" for kind in kinds)
+          + f". White noise gives {WHITE_GAIN:.0f}; the most any pattern gives is {MOST_GAIN:.0f}, a checkerboard")
+
+
+def texture_need(fill: np.ndarray, clean: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(gradient energy missing for TARGET_RATIO, squared error TARGET_DB allows on top of the fill's) in the hole.
+    Detail e uncorrelated with the fill's error r adds |e|^2 to the squared error |r|^2 and about |grad e|^2 to
+    the gradient energy, so it meets the target only if |grad e|^2 / |e|^2 reaches their ratio."""
+    missing = TARGET_RATIO * gradient_energy(clean, hole) - gradient_energy(fill, hole)
+    error = float(((fill[hole].astype(np.float64) - clean[hole].astype(np.float64)) ** 2).sum())
+    return np.array([missing, (10 ** (TARGET_DB / 10) - 1) * error])
 
 
 def brush_mask(h: int, w: int, pixels: int, width: int, seed: int) -> np.ndarray:
