@@ -26,8 +26,9 @@ ComfyUI and diffusers.
 4. --photo: `noisekit denoise --mode sample` as a sampler problem: the held-out photos' 32x32 centre
    crops with white noise at 15, 25 and 50 / 255, the bundled UNet in float64 down photo/denoise.py's
    own schedule at 4, 8 and 16 steps, RMS error against a DOP853 reference; which sampler is best.
-5. --tune: levels tuned per problem at 5-10 calls (samplers/tune.py, as the Tune Sigmas node does) on
-   other starts of the same problem (other pictures for the UNet), judged on the table's starts.
+5. --tune: levels tuned per problem at 5-10 calls (samplers/tune.py, as the Tune Sigmas node does) from
+   karras and from exponential, on other starts of the same problem (other pictures for the UNet); the
+   start, and per NFE the sampler, chosen on the tuning's held-out starts; judged on the table's starts.
 """
 from __future__ import annotations
 
@@ -220,24 +221,33 @@ def end_error(problem, sampler, sigmas: torch.Tensor) -> float:
 
 
 def print_tuned_table(problems):
-    """Per problem, sampler and NFE: levels tuned (samplers/tune.py, from the exponential schedule) on other
-    starts of the same problem, judged on the table's starts, beside the same sampler on karras and exponential."""
+    """Per problem, sampler and NFE: levels tuned (samplers/tune.py) from karras and from exponential on other
+    starts of the same problem, the start whose tuning did better on the tuning's held-out starts, judged on the
+    table's starts beside the sampler on karras and exponential; then per NFE the (sampler, start) with the
+    least held-out error. Every choice is made on the tuning starts: the judged ones pick nothing."""
     for problem in problems:
         model, starts = tuning_starts(problem)
         print(f"\n## {problem.name}: levels tuned on {len(starts)} other starts, judged on the table's "
               f"{len(problem.eps)}; RMS end error (check: the tuning's held-out starts, against its teacher)")
-        print(f"{'sampler':<13}{'NFE':<5}{'karras':>10}{'exponential':>13}{'check':>22}{'tuned':>10}{'s':>6}   levels")
+        print(f"{'sampler':<13}{'NFE':<5}{'karras':>10}{'exponential':>13}{'from':>13}{'check':>22}{'tuned':>10}"
+              f"{'s':>6}   levels")
+        chosen = {}
         for label, nfe in [(label, nfe) for label in TUNE_SAMPLERS for nfe in TUNE_NFES]:
             sampler = Sampler(CANDIDATES[label][0], **CANDIDATES[label][1])
             began = time.perf_counter()
-            tuning = tune_sigmas(model, starts, sampler, sigmas_for("exponential", nfe))
+            tunings = {schedule: tune_sigmas(model, starts, sampler, sigmas_for(schedule, nfe)) for schedule in SCHEDULES}
             seconds = time.perf_counter() - began
+            schedule, tuning = min(tunings.items(), key=lambda item: item[1].check_error)
+            judged = end_error(problem, sampler, tuning.sigmas)
+            if tuning.check_error < chosen.get(nfe, (math.inf,))[0]:
+                chosen[nfe] = (tuning.check_error, judged, label, schedule)
             print(f"{label:<13}{nfe:<5}{end_error(problem, sampler, sigmas_for('karras', nfe)):>10.2e}"
-                  f"{end_error(problem, sampler, sigmas_for('exponential', nfe)):>13.2e}"
-                  f"{f'{tuning.check_start_error:.2e} -> {tuning.check_error:.2e}':>22}"
-                  f"{end_error(problem, sampler, tuning.sigmas):>10.2e}{seconds:>6.0f}   "
+                  f"{end_error(problem, sampler, sigmas_for('exponential', nfe)):>13.2e}{schedule:>13}"
+                  f"{f'{tuning.check_start_error:.2e} -> {tuning.check_error:.2e}':>22}{judged:>10.2e}{seconds:>6.0f}   "
                   + ("(given levels kept)" if tuning.kept else " ".join(f"{v:.3g}" for v in tuning.sigmas.tolist())),
                   flush=True)
+        print("chosen by the check: " + "; ".join(f"{nfe} calls {judged:.2e} ({label}, from {schedule})"
+                                                  for nfe, (_, judged, label, schedule) in sorted(chosen.items())))
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
