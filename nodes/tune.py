@@ -15,7 +15,7 @@ class TuneSigmas:
     RETURN_NAMES = ("sigmas",)
     OUTPUT_TOOLTIPS = ("The tuned levels: the input's first and last non-zero level and step count, then 0.",)
     FUNCTION = "tune"
-    CATEGORY = "noisekit/schedules"
+    CATEGORY = "noisekit/samplers"  # it needs a MODEL, which no schedule node does
     DESCRIPTION = ("Moves a schedule's levels to where this sampler makes the least error on this model "
                    "(AYS-style steps for your own checkpoint). From `batch_size` noise seeds it compares the sampler "
                    "with a 20x finer teacher run, about 80 sampler runs per step: minutes, once per model, sampler, "
