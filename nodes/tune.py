@@ -1,8 +1,11 @@
 """Tune Sigmas: a schedule's levels tuned to one model and one sampler (samplers/tune.py)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
+from ..photo.image import model_device
 from ..samplers import add_noise, noise_form, unit_noise
 from ..samplers.tune import MAX_STEPS, tune_sigmas
 from . import compat
@@ -58,24 +61,27 @@ class TuneSigmas:
             noise = unit_noise(latent.shape, seed, latent.device, latent.dtype)
             x = add_noise(latent, noise, float(sigmas[0]), noise_form(denoiser))
             with torch.no_grad():
-                found["tuning"] = tune_sigmas(denoiser, x, sampler, sigmas.to(latent.device), desc=node)
+                found["tuning"] = tune_sigmas(denoiser, x, sampler, sigmas, desc=node)
             return latent
 
         if model is not None:
-            run(check_model(node, model, "connect a GUIDER instead"), torch.zeros(batch_size, 3, height, width))
+            model = check_model(node, model, "connect a GUIDER instead")
+            run(model, torch.zeros(batch_size, 3, height, width, device=model_device(model)))
         else:
             if not hasattr(guider, "sample") or not hasattr(guider, "model_patcher"):
                 raise NodeError(node, "guider", f"expected a ComfyUI GUIDER, got {type(guider).__name__}")
             compat.run_guided(guider, compat.empty_latent(guider, batch_size, height, width), seed, run)
         tuning = found["tuning"]
-        text = (f"RMS distance to the teacher on the held-out seeds: {tuning.check_start_error:.3g} on the given "
-                f"levels, {tuning.check_error:.3g} tuned" if batch_size >= 3 else
-                f"RMS distance to the teacher: {tuning.start_error:.3g} on the given levels, {tuning.error:.3g} tuned"
-                " (a batch of 3 or more holds seeds out to check)")
+        held_out = not math.isnan(tuning.check_error)
+        before, after = (tuning.check_start_error, tuning.check_error) if held_out else (tuning.start_error, tuning.error)
+        text = (f"RMS distance to the teacher{' on the held-out seeds' if held_out else ''}: {before:.3g} on the "
+                f"given levels, {after:.3g} tuned" + ("" if held_out else " (a batch of 3 or more holds seeds out)"))
         if tuning.kept:
-            text += "; the tuned levels did no better there, so these are the given ones (try a larger batch_size)"
+            text += "; the tuned levels did no better, so these are the given ones (try a larger batch_size)"
         text += "; levels " + ", ".join(f"{v:.4g}" for v in tuning.sigmas.tolist())
-        return {"ui": {"text": [text]}, "result": (comfy_sigmas(tuning.sigmas),)}
+        ui = {"text": [text], "caption": [f"error {before:.3g} -> {after:.3g}" + (" (given kept)" if tuning.kept else "")],
+              "sigmas": tuning.sigmas.tolist(), "given": sigmas.tolist()}
+        return {"ui": ui, "result": (comfy_sigmas(tuning.sigmas),)}
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitTuneSigmas": TuneSigmas}

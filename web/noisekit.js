@@ -1,5 +1,5 @@
 // noisekit frontend extension: live sigma curves on schedule and sigma-tool nodes (values from the
-// Python nodes through /noisekit/sigmas) and a drag-to-edit curve on Custom Sigmas.
+// Python nodes through /noisekit/sigmas), a drag-to-edit curve on Custom Sigmas, and Tune Sigmas' result.
 // Everything is guarded: without these extension hooks the nodes still work, only the picture is absent.
 // Two renderers call the curve widget's draw(): the classic canvas (node coordinates, redrawn with the
 // canvas) and "Modern Node Design" (Nodes 2.0: a canvas of the widget's own, y = 0, redrawn only through
@@ -61,6 +61,14 @@ function drawCurve(node, ctx) {
   state.range = logRange(state.sigmas);
   state.points = curvePoints(state.sigmas, rect, state.range);
   const zero = zeroAxis(rect); // sigma = 0 has an axis of its own below the log scale
+  if (state.given?.length > 1) { // Tune Sigmas: the schedule it started from, faint, under the tuned one
+    ctx.strokeStyle = "#777";
+    ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    curvePoints(state.given, rect, state.range).forEach((p, k) => (k ? ctx.lineTo(p.x, p.y) : ctx.moveTo(p.x, p.y)));
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
   ctx.strokeStyle = "#666";
   ctx.lineWidth = 1;
   ctx.beginPath();
@@ -102,6 +110,10 @@ function drawCurve(node, ctx) {
     ctx.setLineDash([]);
     ctx.fillStyle = "#ffb347";
     ctx.fillText(`split at step ${mark.i}`, Math.min(mark.x + 3, rect.x + rect.w - 70), rect.y + rect.h - 2);
+  }
+  if (state.caption) {
+    ctx.fillStyle = "#ccc";
+    ctx.fillText(state.caption, rect.x + 4, rect.y + rect.h - 2, rect.w - 8);
   }
   const hover = state.points[state.hover];
   if (hover) {
@@ -251,6 +263,30 @@ function setupCustomSigmas(node) {
   addCurveWidget(node, onPointer);
 }
 
+// Tune Sigmas computes its levels only when the graph runs: its ui message carries them (and the given
+// ones, drawn faintly), and nodes downstream (Custom Sigmas' "edit the input's curve") see them as its output.
+function setupTuned(nodeType) {
+  const created = nodeType.prototype.onNodeCreated;
+  nodeType.prototype.onNodeCreated = function () {
+    const result = created?.apply(this, arguments);
+    this.__noisekitCurve = { sigmas: null, points: [], hover: -1, mark: -1,
+      empty: "queue the graph: the tuned levels are drawn here" };
+    addCurveWidget(this, null);
+    return result;
+  };
+  const executed = nodeType.prototype.onExecuted;
+  nodeType.prototype.onExecuted = function (message) {
+    const result = executed?.apply(this, arguments);
+    const state = this.__noisekitCurve;
+    if (state && Array.isArray(message?.sigmas)) {
+      Object.assign(state, { sigmas: message.sigmas, given: message.given, caption: message.caption?.[0] });
+      redraw(this);
+      refreshDownstream(this);
+    }
+    return result;
+  };
+}
+
 app?.registerExtension?.({
   name: "noisekit.sigmas",
   async setup() {
@@ -262,6 +298,7 @@ app?.registerExtension?.({
   async beforeRegisterNodeDef(nodeType, nodeData) {
     const name = nodeData?.name || "";
     const isCustom = name === "NoisekitCustomSigmas";
+    if (name === "NoisekitTuneSigmas") return setupTuned(nodeType);
     if (!isCustom && !name.startsWith("NoisekitSchedule") && !name.startsWith("NoisekitSigmas")) return;
     const created = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {

@@ -162,6 +162,27 @@ try {
     result.customAdded = await widget(custom, "sigmas");
   }
 
+  // Tune Sigmas draws the levels its run reports (ComfyUI hands the node's ui to onExecuted) over the given
+  // ones, and a Custom Sigmas fed by it takes them; both nodes leave again before the graph is saved.
+  const tune = await add("NoisekitTuneSigmas", 20, 640);
+  result.tuneBefore = await curve(tune);
+  const fed = await add("NoisekitCustomSigmas", 420, 640);
+  await page.evaluate(([a, b]) => {
+    const graph = window.comfyAPI.app.app.graph;
+    graph.getNodeById(a).connect(0, graph.getNodeById(b), graph.getNodeById(b).findInputSlot("start"));
+    graph.getNodeById(a).onExecuted({ sigmas: [14.6, 2.4, 0.38, 0.03, 0], given: [14.6, 4, 0.6, 0.03, 0],
+      caption: ["error 0.0379 -> 0.0264"], text: ["RMS distance ..."] });
+  }, [tune, fed]);
+  await waitPoints(tune, 5);
+  await waitPoints(fed, 5);
+  result.tuneAfter = await curve(tune);
+  result.tuneFed = await curve(fed);
+  if (mode === "nodes2") result.tunePixels = await drawnPixels(tune);
+  await page.evaluate((ids) => {
+    const graph = window.comfyAPI.app.app.graph;
+    for (const id of ids) graph.remove(graph.getNodeById(id));
+  }, [tune, fed]);
+
   // Plot both schedules and save the picture; keep the graph as the editor saves it and as it queues it
   // (the Custom Sigmas widget is a plain list of numbers), for noisekit's runner to check against.
   const plot = await add("NoisekitSigmaPlot", 420, 460);

@@ -97,6 +97,14 @@ def test_runner_reads_the_editor_saved_graph_as_the_frontend_queues_it(seen, tmp
     assert len(list((tmp_path / "out").glob("*.png"))) == 1
 
 
+def test_tune_sigmas_draws_the_levels_its_run_reports_and_feeds_them_on(seen):
+    assert seen["tuneBefore"] == {"points": 0, "sigmas": None, "mark": -1}
+    assert seen["tuneAfter"]["points"] == 5 and seen["tuneAfter"]["sigmas"] == [14.6, 2.4, 0.38, 0.03, 0]
+    assert seen["tuneFed"]["sigmas"] == seen["tuneAfter"]["sigmas"]
+    if seen["mode"] == "nodes2":
+        assert seen["tunePixels"] > 100
+
+
 def test_no_errors_from_noisekit(seen):
     """No uncaught exception at all; no console error or failed request of noisekit's (the offline
     frontend itself logs a few: optional user files, fonts from the internet)."""

@@ -154,6 +154,8 @@ def test_tune_sigmas_through_a_guider_feeds_samplercustom(comfyui):
     text = entry["outputs"]["tune"]["text"][0]
     levels = [float(v) for v in text.split("levels ")[1].split(", ")]
     assert len(levels) == 5 and levels[0] == pytest.approx(14.614642, rel=1e-3) and levels[-1] == 0
+    ui = entry["outputs"]["tune"]  # what the web extension draws: the tuned levels over the given ones
+    assert ui["sigmas"] == pytest.approx(levels, rel=1e-3, abs=1e-4) and len(ui["given"]) == 5
     prompt["sampler"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}}
     error = next(m[1] for m in comfyui.run(prompt)["status"]["messages"] if m[0] == "execution_error")
     assert error["exception_message"].startswith("Tune Sigmas (noisekit): input 'sampler': connect a noisekit")
