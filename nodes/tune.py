@@ -35,8 +35,7 @@ class TuneSigmas:
                                                        "are for."}),
                     "seed": SEED,
                     "width": ("INT", {"default": 512, "min": 8, "max": 4096, "step": 8,
-                                      "tooltip": "Picture width to tune at (a smaller one is faster and usually "
-                                                 "gives similar levels)."}),
+                                      "tooltip": "Picture width to tune at (a smaller one is faster)."}),
                     "height": ("INT", {"default": 512, "min": 8, "max": 4096, "step": 8, "tooltip": "Picture height."}),
                     "batch_size": ("INT", {"default": 8, "min": 1, "max": 64,
                                            "tooltip": "Noise seeds tuned on together: more carry over to other seeds "

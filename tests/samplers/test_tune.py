@@ -101,6 +101,15 @@ def test_bad_input_is_named():
         tune_sigmas(MIXTURE, x, Sampler("euler"), get_sigmas("karras", MAX_STEPS + 1))
 
 
+def test_starts_beyond_the_memory_budget_are_refused_before_any_work(monkeypatch):
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", "1M")  # (KEEP + 4) x 8x3x64x64 float32 = 3.75 MiB
+    calls = []
+    sigmas = get_sigmas("karras", 4, sigma_min=BOTTOM, sigma_max=TOP)
+    with pytest.raises(ValueError, match=r"tuning sigmas on 8 starts of \(3, 64, 64\) would need about 3.8 MB"):
+        tune_sigmas(lambda x, s: calls.append(1) or x, torch.zeros(8, 3, 64, 64), Sampler("euler"), sigmas)
+    assert calls == []
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-5, 50, allow_nan=False), min_size=0, max_size=30))
 def test_any_levels_are_tuned_or_refused_by_name(values):
