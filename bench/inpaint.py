@@ -71,11 +71,15 @@ def texture_scores(result: np.ndarray, clean: np.ndarray, hole: np.ndarray) -> t
     return gradient_energy(result, hole) / max(gradient_energy(clean, hole), 1e-10), sharpness(result, hole)
 
 
+def hole_difference(result: np.ndarray, clean: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """result - clean inside the hole, in float64 (8-bit values would wrap)."""
+    return result[hole].astype(np.float64) - clean[hole].astype(np.float64)
+
+
 def hole_scores(result: np.ndarray, clean: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     from skimage.metrics import structural_similarity
 
-    diff = result[hole].astype(np.float64) - clean[hole].astype(np.float64)
-    p = float(10 * np.log10(255.0**2 / max(np.mean(diff**2), 1e-10)))
+    p = float(10 * np.log10(255.0**2 / max(np.mean(hole_difference(result, clean, hole) ** 2), 1e-10)))
     _, full = structural_similarity(result, clean, channel_axis=-1, data_range=255, full=True)
     return p, float(full[hole].mean())
 
@@ -201,7 +205,7 @@ def texture_need(fill: np.ndarray, clean: np.ndarray, hole: np.ndarray) -> np.nd
     Detail e uncorrelated with the fill's error r adds |e|^2 to the squared error |r|^2 and about |grad e|^2 to
     the gradient energy, so it meets the target only if |grad e|^2 / |e|^2 reaches their ratio."""
     missing = TARGET_RATIO * gradient_energy(clean, hole) - gradient_energy(fill, hole)
-    error = float(((fill[hole].astype(np.float64) - clean[hole].astype(np.float64)) ** 2).sum())
+    error = float((hole_difference(fill, clean, hole) ** 2).sum())
     return np.array([missing, (10 ** (TARGET_DB / 10) - 1) * error])
 
 

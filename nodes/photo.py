@@ -16,7 +16,7 @@ from ..photo.prefill import PREFILLS
 from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
 from ..registry import default_of
 from . import compat
-from .spec import SEED, NodeError, check_image, check_mask, check_model, check_sampler, node_errors
+from .spec import SEED, NodeError, check_guider, check_image, check_mask, check_model, check_sampler, node_errors
 
 CATEGORY = "noisekit/photo"
 SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
@@ -43,8 +43,7 @@ def guided(node: str, model, guider, vae):
         raise NodeError(node, "guider", "a VAE needs a GUIDER (CFGGuider / BasicGuider) of the same model")
     if vae is None:
         raise NodeError(node, "vae", "connect the VAE of the guider's model")
-    if not hasattr(guider, "sample") or not hasattr(guider, "model_patcher"):
-        raise NodeError(node, "guider", f"expected a ComfyUI GUIDER, got {type(guider).__name__}")
+    check_guider(node, guider)
     if not callable(getattr(vae, "encode", None)) or not callable(getattr(vae, "decode", None)):
         raise NodeError(node, "vae", f"expected a VAE, got {type(vae).__name__}")
     return guider, vae

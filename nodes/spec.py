@@ -119,6 +119,13 @@ def check_model(node: str, model, other: str = "use SamplerCustom with a noiseki
     return model
 
 
+def check_guider(node: str, guider):
+    """A ComfyUI GUIDER (CFGGuider, BasicGuider, ...): what noisekit calls on one is ``sample`` and ``model_patcher``."""
+    if not hasattr(guider, "sample") or not hasattr(guider, "model_patcher"):
+        raise NodeError(node, "guider", f"expected a ComfyUI GUIDER, got {type(guider).__name__}")
+    return guider
+
+
 def check_sampler(node: str, sampler):
     """The sampler behind a SAMPLER value: the core Sampler (inside ComfyUI noisekit's KSAMPLERs carry it),
     or ComfyUI's own (KSamplerSelect) as a k-diffusion function."""

@@ -9,7 +9,7 @@ from ..photo.image import model_device
 from ..samplers import add_noise, noise_form, unit_noise
 from ..samplers.tune import MAX_STEPS, tune_sigmas
 from . import compat
-from .spec import SEED, NodeError, check_model, check_sampler, check_sigmas, comfy_sigmas, node_errors
+from .spec import SEED, NodeError, check_guider, check_model, check_sampler, check_sigmas, comfy_sigmas, node_errors
 
 
 class TuneSigmas:
@@ -67,8 +67,7 @@ class TuneSigmas:
             model = check_model(node, model, "connect a GUIDER instead")
             run(model, torch.zeros(batch_size, 3, height, width, device=model_device(model)))
         else:
-            if not hasattr(guider, "sample") or not hasattr(guider, "model_patcher"):
-                raise NodeError(node, "guider", f"expected a ComfyUI GUIDER, got {type(guider).__name__}")
+            guider = check_guider(node, guider)
             compat.run_guided(guider, compat.empty_latent(guider, batch_size, height, width), seed, run)
         tuning = found["tuning"]
         held_out = not math.isnan(tuning.check_error)

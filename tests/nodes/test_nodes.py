@@ -562,6 +562,8 @@ def test_tune_sigmas_node_through_a_guider_in_its_latent_space(comfy):
         node.tune(get_sigmas("karras", 3), comfy.samplers.KSAMPLER(lambda *a, **k: a[1]), 0, guider=guider)
     with pytest.raises(ValueError, match="'sampler' ddim adds noise"):
         node.tune(get_sigmas("karras", 3), Sampler("ddim", eta=1.0), 0, guider=guider)
+    with pytest.raises(ValueError, match="input 'guider': expected a ComfyUI GUIDER, got str"):
+        node.tune(get_sigmas("karras", 3), Sampler("euler"), 0, guider="CFGGuider")
 
 
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():
