@@ -10,7 +10,7 @@ if __package__:  # pytest imports this file bare (no package) when it collects t
     if "torch" not in sys.modules:  # before OpenMP starts (not inside ComfyUI): on a CPU shared with other
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # work, idle threads sleep instead of spinning
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-    from .nodes.compat import install
+    from .nodes.server import install
 
     install()  # inside ComfyUI: its progress bars and noisekit's routes; a no-op elsewhere
 

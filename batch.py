@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -36,27 +35,13 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from . import progress
+from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 MANIFEST = "noisekit-manifest.jsonl"
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 3, 130  # as ``noisekit run``: 3 = an item failed
 
 
 class BatchError(ValueError):
     """The job cannot start (bad inputs, a locked output folder); nothing ran."""
-
-
-def file_hash(path: str) -> str:
-    """sha256 of a file, read in 1 MB blocks (a large file is never held in memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def value_hash(value) -> str:
-    """sha256 of a JSON value, independent of dict order."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def usable_cores() -> int:

@@ -6,12 +6,9 @@ import argparse
 import sys
 from importlib import metadata
 
-from . import progress
+from . import exits, progress
 from .photo import cli as photo_cli
 from .runner import cli as runner_cli
-
-EXIT_CODES = ("Exit codes: 0 success, 2 bad input or arguments, 3 failed while running, 4 outputs differ from "
-              "the goldens (run --golden), 130 interrupted (Ctrl-C); each command's --help says what they mean there.")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -34,7 +31,7 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisekit", description="noisekit: diffusion schedules, samplers, photo "
                                      "denoise/inpaint, and a headless runner for saved ComfyUI graphs.",
-                                     epilog=EXIT_CODES, formatter_class=HelpFormatter)
+                                     epilog=exits.SUMMARY, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"noisekit {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     runner_cli.add_parsers(sub)
@@ -51,17 +48,17 @@ def main(argv=None) -> int:
             return args.func(args)
         except KeyboardInterrupt:
             print(f"\nnoisekit {args.command}: interrupted; nothing was written", file=sys.stderr)
-            return runner_cli.EXIT_INTERRUPTED
+            return exits.EXIT_INTERRUPTED
         except FloatingPointError as e:  # NaN/inf mid-sampling or in the result: the message names the step
             print(f"noisekit {args.command}: {e}", file=sys.stderr)
-            return runner_cli.EXIT_FAILED
+            return exits.EXIT_FAILED
         except (ValueError, OSError) as e:  # bad input: its message names the file or option and the fix
             print(f"noisekit {args.command}: {e}", file=sys.stderr)
-            return runner_cli.EXIT_INVALID
+            return exits.EXIT_INVALID
         except Exception as e:  # a bug, not the input's fault: still one line, not a traceback
             print(f"noisekit {args.command}: internal error {type(e).__name__}: {e} (please report this with the "
                   "input that caused it)", file=sys.stderr)
-            return runner_cli.EXIT_FAILED
+            return exits.EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Long work calls ``bar(total, desc)`` and ``.update(n)``, or hands the core funct
 ``tracker(desc)`` (a progress(done, total) callback) or ``step_callback(total)`` (a
 k-diffusion sampler callback). Whoever runs the work decides where updates go:
 the graph runner installs a reporter with ``set_reporter`` (ComfyUI-shaped ``progress``
-events); inside ComfyUI nodes/compat.py installs ComfyUI's own ProgressBar with
+events); inside ComfyUI nodes/adapter.py installs ComfyUI's own ProgressBar with
 ``set_bar``; otherwise a tqdm bar with an ETA is drawn on a terminal and stays there when
 the work is done. Off a terminal (a log, a pipe) library calls draw nothing; the ``noisekit``
 command installs ``line_reporter``, one plain line now and then. ``interrupt()`` asks for a

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..models.loader import load_model
 from ..photo.estimate import binned_sigma
-from ..photo.image import photo_to_model_sigma
+from ..models.space import photo_to_model_sigma
 from ..training.degrade import CAMERA_LEVELS, camera_noise, draw_cameras, from_u8
 from ..training.photos import TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
 

@@ -159,7 +159,7 @@ PHOTO_SAMPLERS = {k: CANDIDATES[k] for k in ("dpmpp_2m", "pc_sigma", "pc_sigma o
 
 def photo_problem(size: int = 32):
     """The held-out photos' centre crops in model space, in float64; the start at sigma is crop + sigma eps."""
-    from ..photo.image import image_to_model
+    from ..models.space import image_to_model
     from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
     from .denoise import centre_crop
 
@@ -172,7 +172,7 @@ def photo_error(problem, sampler, level: int, steps: int) -> float:
     """RMS end error of photo/denoise.denoise_state's sample mode (a karras schedule from the noise level to
     the model's sigma_min, then 0) from the crops with white noise of std ``level`` / 255."""
     from ..photo.denoise import denoise_state
-    from ..photo.image import photo_to_model_sigma
+    from ..models.space import photo_to_model_sigma
 
     sigma = photo_to_model_sigma(level / 255)
     return root_mean(problem.error(denoise_state(problem.model, problem.start(sigma), sigma, "sample", steps, sampler),
@@ -190,7 +190,7 @@ def print_photo_table(problem):
         rows[label] = [photo_error(problem, Sampler(name, **options), level, steps) for level, steps in columns]
         print(f"{label:<14}" + "".join(f"{e:>15.2e}" for e in rows[label]), flush=True)
     print(f"{'best':<14}" + "".join(f"{min(rows, key=lambda k: rows[k][j]):>15}" for j in range(len(columns))))
-    from ..photo.image import photo_to_model_sigma
+    from ..models.space import photo_to_model_sigma
 
     sigmas = [photo_to_model_sigma(level / 255) for level, _ in columns]
     print(f"{'(reference)':<14}" + "".join(f"{rms(problem.reference(s), problem.reference(s, problem.rtols[1])):>15.1e}"

@@ -17,7 +17,7 @@ import os
 import torch
 
 from .. import limits
-from ..batch import file_hash
+from ..files import file_hash
 from .unet import UNet, UNetConfig
 from .wrappers import EDMDenoiser
 

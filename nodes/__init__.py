@@ -1,7 +1,7 @@
 """ComfyUI node classes (classic API).
 
 Each module listed in _MODULES defines NODE_CLASS_MAPPINGS and
-NODE_DISPLAY_NAME_MAPPINGS; this package merges them. Only nodes/compat.py
+NODE_DISPLAY_NAME_MAPPINGS; this package merges them. Only nodes/adapter.py
 imports ComfyUI, lazily.
 """
 from importlib import import_module

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..schedules import SIGMA_MAX, STEPS
 from ..schedules.tools import check_sigmas, parse_sigmas
-from .spec import NodeError, comfy_sigmas, node_errors
+from .inputs import NodeError, comfy_sigmas, node_errors
 
 # A schedule no model could mean is refused: more sigmas than a schedule node makes (steps + 1), or a
 # sigma above the largest sigma_max a schedule node takes (1e30 would give a uniform grey picture).

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 
 from .. import limits
-from ..photo.image import image_to_model, state_to_image
+from ..models.space import image_to_model, state_to_image
 from ..samplers import add_noise, unit_noise
 from ..samplers.forward import FORMS
-from .spec import SEED, NodeError, check_image, check_latent, check_sigmas, node_errors
+from .inputs import SEED, NodeError, check_image, check_latent, check_sigmas, node_errors
 
 CATEGORY = "noisekit/noise"
 FORM_INPUT = (list(FORMS), {"default": "ve", "tooltip": "ve: x0 + sigma eps (SD, EDM); vp: DDPM's "

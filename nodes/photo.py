@@ -9,14 +9,14 @@ from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..photo.denoise import MODES, denoise_photo, denoise_state
 from ..photo.estimate import estimate_sigma
-from ..photo.image import PixelVAE, photo_to_model_sigma
+from ..models.space import PixelVAE, photo_to_model_sigma
 from ..photo.inpaint import METHODS, METHODS_HELP, inpaint, inpaint_state
 from ..photo.masks import MAX_EDGE, crop_box, feather_mask, grow_mask
 from ..photo.prefill import PREFILLS
 from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
 from ..registry import default_of
-from . import compat
-from .spec import SEED, NodeError, check_guider, check_image, check_mask, check_model, check_sampler, node_errors
+from . import adapter
+from .inputs import SEED, NodeError, check_guider, check_image, check_mask, check_model, check_sampler, node_errors
 
 CATEGORY = "noisekit/photo"
 SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
@@ -95,7 +95,7 @@ class LoadModel:
             model = load_model(path.strip() or model_name, device=devices.get_device())
         except (OSError, ValueError) as e:
             raise NodeError(self.DISPLAY, "path" if path.strip() else "model_name", str(e)) from e
-        return (compat.comfy_model(model) if compat.in_comfyui() else model, PixelVAE())
+        return (adapter.comfy_model(model) if adapter.in_comfyui() else model, PixelVAE())
 
 
 class DenoisePhoto:
@@ -153,7 +153,7 @@ class DenoisePhoto:
                 return denoise_state(model, x, max(level, model.sigma_min), mode, steps, sampler, seed + i)
 
             latent, size = encode_box(vae, item[None], box, resolution)
-            out.append(decode_box(vae, compat.run_guided(guider, latent, seed + i, run), size, box)[0])
+            out.append(decode_box(vae, adapter.run_guided(guider, latent, seed + i, run), size, box)[0])
         return torch.stack(out).to(image)
 
 
@@ -219,7 +219,7 @@ class InpaintPhoto:
             return inpaint_state(model, x, latent_mask(work_mask, x.shape[-2:]).to(x), seed=seed, tile=WHOLE,
                                  **options)
 
-        return stitch(image, decode_box(vae, compat.run_guided(guider, latent, seed, run), size, box), mask, box)
+        return stitch(image, decode_box(vae, adapter.run_guided(guider, latent, seed, run), size, box), mask, box)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .spec import NodeError, check_sigmas, node_errors
+from .inputs import NodeError, check_sigmas, node_errors
 
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 MARGIN = (70, 28, 24, 52)  # left, top, right, bottom

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 
 from .. import progress
-from ..photo.image import image_to_model, model_device, state_to_image
+from ..models.space import image_to_model, model_device, state_to_image
 from ..samplers import noise_form, sample
 from ..schedules.tools import split_at_denoise
-from .spec import (SEED, NodeError, check_image, check_latent, check_mask, check_model, check_sampler, check_sigmas,
+from .inputs import (SEED, NodeError, check_image, check_latent, check_mask, check_model, check_sampler, check_sigmas,
                    node_errors)
 
 CATEGORY = "noisekit/samplers"

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..samplers import SAMPLERS
-from . import compat
-from .spec import SEED, NodeError, camel, widget_spec, node_errors
+from . import adapter
+from .inputs import SEED, NodeError, camel, widget_spec, node_errors
 
 CATEGORY = "noisekit/samplers"
 
@@ -24,7 +24,7 @@ def sampler_node(entry):
 
         @node_errors
         def make(self, **options):
-            return (compat.make_sampler(entry.name, **options),)
+            return (adapter.make_sampler(entry.name, **options),)
 
     SamplerNode.__name__ = f"Sampler{camel(entry.name)}"
     return SamplerNode
@@ -66,7 +66,7 @@ class SamplerSelect:
         options = {k: v for k, v in (("eta", eta), ("s_noise", s_noise)) if k in declared}
         if eta < 0:
             options.pop("eta", None)
-        return (compat.make_sampler(sampler_name, **options),)
+        return (adapter.make_sampler(sampler_name, **options),)
 
 
 class Noise:
@@ -84,7 +84,7 @@ class Noise:
         return {"required": {"noise_seed": SEED}}
 
     def make(self, noise_seed):
-        return (compat.SeededNoise(noise_seed),)
+        return (adapter.SeededNoise(noise_seed),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitSampler": SamplerSelect, "NoisekitNoise": Noise}

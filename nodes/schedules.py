@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS
 from ..schedules.tools import img2img_sigmas
-from .spec import NodeError, camel, check_sigmas, comfy_sigmas, widget_spec, node_errors
+from .inputs import NodeError, camel, check_sigmas, comfy_sigmas, widget_spec, node_errors
 
 CATEGORY = "noisekit/schedules"
 TOOL_CATEGORY = "noisekit/sigmas"

@@ -5,11 +5,11 @@ import math
 
 import torch
 
-from ..photo.image import model_device
+from ..models.space import model_device
 from ..samplers import add_noise, noise_form, unit_noise
 from ..samplers.tune import MAX_STEPS, tune_sigmas
-from . import compat
-from .spec import SEED, NodeError, check_guider, check_model, check_sampler, check_sigmas, comfy_sigmas, node_errors
+from . import adapter
+from .inputs import SEED, NodeError, check_guider, check_model, check_sampler, check_sigmas, comfy_sigmas, node_errors
 
 
 class TuneSigmas:
@@ -68,7 +68,7 @@ class TuneSigmas:
             run(model, torch.zeros(batch_size, 3, height, width, device=model_device(model)))
         else:
             guider = check_guider(node, guider)
-            compat.run_guided(guider, compat.empty_latent(guider, batch_size, height, width), seed, run)
+            adapter.run_guided(guider, adapter.empty_latent(guider, batch_size, height, width), seed, run)
         tuning = found["tuning"]
         held_out = not math.isnan(tuning.check_error)
         before, after = (tuning.check_start_error, tuning.check_error) if held_out else (tuning.start_error, tuning.error)

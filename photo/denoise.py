@@ -13,8 +13,9 @@ import torch
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 from .estimate import estimate_sigma
-from .image import image_to_model, model_device, model_to_image, photo_to_model_sigma
-from .tiling import TiledDenoiser, input_multiple
+from ..models.space import image_to_model, model_device, model_to_image, photo_to_model_sigma
+from ..models.space import input_multiple
+from .tiling import TiledDenoiser
 
 MODES = ("one_step", "sample")
 

@@ -9,11 +9,8 @@ and never replaces an existing one (``write_numbered``, ``write_new``).
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import struct
-import tempfile
 import zlib
 
 import numpy as np
@@ -21,6 +18,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .. import limits
+from ..files import write_new
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
@@ -145,65 +143,6 @@ def check_output(path: str):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
-
-
-def user_file_mode() -> int:
-    """0o666 less the process umask: the mode open() would give a new file (mkstemp makes 0o600)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists but belongs to someone else
-    return True
-
-
-def remove_stale_temps(directory: str):
-    """Delete ``.noisekit-PID-*.tmp`` files left in ``directory`` by a run that was killed (its PID is gone)."""
-    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
-        return
-    for name in os.listdir(directory):
-        found = re.fullmatch(r"\.noisekit-(\d+)-.*\.tmp", name)
-        if found and not _alive(int(found.group(1))):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(directory, name))
-
-
-def write_numbered(directory: str, name_for, first: int, save) -> tuple[str, int]:
-    """Write a file with ``save(binary_file)`` and name it ``name_for(n)`` for the first n >= ``first``
-    not yet taken in ``directory``; returns (path, n). The file appears complete or not at all (a temp
-    file hard-linked to its name, which fails rather than replace a file) and has the user's file mode.
-    The temp file's name carries the process id, so leftovers of a killed run are removed by the next."""
-    remove_stale_temps(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".noisekit-{os.getpid()}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(f)
-        os.chmod(tmp, user_file_mode())
-        n = first
-        while True:
-            path = os.path.join(directory, name_for(n))
-            try:
-                os.link(tmp, path)
-                return path, n
-            except FileExistsError:
-                if name_for(n + 1) == name_for(n):  # a fixed name: never overwrite it
-                    raise FileExistsError(f"{path} exists; noisekit never overwrites a file") from None
-                n += 1
-    finally:
-        os.unlink(tmp)
-
-
-def write_new(path: str, save) -> str:
-    """``write_numbered`` for one fixed name: the file ``path``, complete, or FileExistsError."""
-    directory, name = os.path.split(os.path.abspath(path))
-    return write_numbered(directory, lambda n: name, 0, save)[0]
 
 
 def encode(values: np.ndarray, info: dict, fmt: str, bits: int) -> bytes | Image.Image:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from .. import batch, devices
 from ..models.loader import load_model
 from .cli import denoise_file, inpaint_file, model_for, parse_sigma
-from .files import FORMATS, write_new
+from ..files import file_hash, value_hash, write_new
+from .files import FORMATS
 
 NOT_SETTINGS = {"command", "func", "input", "mask", "output", "device", "workers", "ray", "json_progress"}
 
@@ -34,10 +35,10 @@ def items(args) -> list[dict]:
     out = []
     for name in names:
         path = os.path.abspath(os.path.join(args.input, name))
-        item = {"key": name, "input": path, "hash": batch.file_hash(path), "sets": {}}
+        item = {"key": name, "input": path, "hash": file_hash(path), "sets": {}}
         if args.command == "inpaint":
             item["mask"] = mask_for(name, os.path.abspath(args.mask))
-            item["hash"] = batch.value_hash([item["hash"], item["mask"] and batch.file_hash(item["mask"])])
+            item["hash"] = value_hash([item["hash"], item["mask"] and file_hash(item["mask"])])
         out.append(item)
     return out
 
@@ -49,7 +50,7 @@ class PhotoJob:
 
     @property
     def hash(self) -> str:
-        return batch.value_hash({k: v for k, v in vars(self.args).items() if k not in NOT_SETTINGS})
+        return value_hash({k: v for k, v in vars(self.args).items() if k not in NOT_SETTINGS})
 
     def start(self):
         """In each worker: the model, loaded once."""

@@ -30,11 +30,11 @@ from scipy import ndimage
 from ..samplers import MaskedDenoiser, Sampler, add_noise, noise_form, repaint_sampler, unit_noise
 from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
-from .image import image_to_model, model_device, model_to_image
+from ..models.space import image_to_model, model_device, model_to_image
 from .masks import check_mask, feather_mask, grow_mask, pad_box
 from .prefill import PREFILLS, fill_hole
 from .sparse import SparseDenoiser, SparseTiles
-from .tiling import input_multiple
+from ..models.space import input_multiple
 
 METHODS = ("anneal", "texture", "replace", "repaint")
 METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); texture: "

@@ -25,7 +25,8 @@ import contextlib
 import math
 
 import torch
-import torch.nn.functional as F
+
+from ..models.space import pad_to_multiple
 
 PRECISIONS = ("auto", "fp32")
 
@@ -52,22 +53,6 @@ def ramp(length: int, overlap: int, rise: bool, fall: bool) -> torch.Tensor:
     if fall:
         w[length - n:] = edge.flip(0)
     return w
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad H and W up to a multiple (replicate when the image is too small to reflect)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)
-
-
-def input_multiple(model) -> int:
-    """What the model's input height and width must be multiples of (8 when it does not say)."""
-    config = getattr(getattr(model, "net", None), "config", None)
-    return getattr(config, "multiple", 8)
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -21,8 +21,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
-from ..photo.files import write_new, write_numbered
-from .cli import EXIT_INVALID, apply_sets, default_input_dir, parse_set
+from ..files import file_hash, value_hash, write_new, write_numbered
+from ..exits import EXIT_INTERRUPTED, EXIT_INVALID
+from .cli import apply_sets, default_input_dir, parse_set
 from .standins import PATHS
 
 SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
@@ -59,7 +60,7 @@ def folder_items(folder: str, input_dir: str, target: str) -> list[dict]:
     items = []
     for name in names:
         path, stem = os.path.join(folder, name), os.path.splitext(name)[0]
-        items.append({"key": stem if stems[stem] == 1 else name, "input": path, "hash": batch.file_hash(path),
+        items.append({"key": stem if stems[stem] == 1 else name, "input": path, "hash": file_hash(path),
                       "sets": {target: os.path.relpath(path, input_dir).replace(os.sep, "/")}})
     return items
 
@@ -87,7 +88,7 @@ def row_items(path: str) -> list[dict]:
     rows = read_rows(path)
     if not rows:
         raise ValueError(f"--over {path}: no rows")
-    return [{"key": f"row-{i:05}", "input": f"{path} row {i}", "hash": batch.value_hash(row), "sets": row}
+    return [{"key": f"row-{i:05}", "input": f"{path} row {i}", "hash": value_hash(row), "sets": row}
             for i, row in enumerate(rows, 1)]
 
 
@@ -112,7 +113,7 @@ class GraphJob:
 
     @property
     def hash(self) -> str:
-        return batch.value_hash(self.prompt)
+        return value_hash(self.prompt)
 
     def start(self):
         """In each worker: one Runner, whose cache keeps the model loaded between items."""
@@ -151,7 +152,7 @@ def cmd_run_over(args) -> int:
     """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130 interrupted."""
     from .execute import default_node_classes
     from .formats import GraphFormatError, load_prompt, read_graph
-    from .report import write_json_atomic
+    from ..files import write_json_atomic
 
     from .comfy import find_comfyui
 
@@ -176,7 +177,7 @@ def cmd_run_over(args) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:  # while reading the inputs, before any item ran
         print("noisekit run: interrupted", file=sys.stderr)
-        return batch.EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED
     if args.report:
         write_json_atomic(args.report, {"graph": args.graph, **summary})
     return batch.exit_code(summary)

@@ -14,8 +14,7 @@ import signal
 import sys
 import threading
 
-EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
-EXIT_GOLDEN = 4  # --golden: an output differs from its golden beyond the tolerance
+from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 
 
 def parse_set(items: list[str]) -> list[tuple[str, str, object]]:
@@ -87,7 +86,8 @@ def cmd_run(args) -> int:
     from .. import devices
     from . import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted, load_prompt, read_graph
     from .execute import default_node_classes
-    from .report import JsonLines, build_report, check_writable, error_record, write_json_atomic
+    from ..files import write_json_atomic
+    from .report import JsonLines, build_report, check_writable, error_record, to_json
     from .standins import PATHS
 
     if args.report:  # refused before the run, not after the images were written
@@ -107,7 +107,7 @@ def cmd_run(args) -> int:
             print(message, file=sys.stderr)
         if args.report:
             report = build_report(args.graph, status, prompt, node_classes=classes, device=args.device, **fields)
-            write_json_atomic(args.report, {**report, **comfyui, **(extra or {})})
+            write_json_atomic(args.report, {**report, **comfyui, **(extra or {})}, default=to_json)
         return code
 
     if args.update_golden and not args.golden:
@@ -189,7 +189,7 @@ def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
 
 def cmd_convert(args) -> int:
     """UI workflow -> the API prompt ComfyUI's frontend would queue for it (stdout, or a new file)."""
-    from ..photo.files import write_new
+    from ..files import write_new
     from .convert import object_info_classes, workflow_to_prompt
     from .execute import default_node_classes
     from .formats import GraphFormatError, is_ui_workflow, read_graph

@@ -27,9 +27,9 @@ import torch
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from ..photo.files import write_numbered
+from ..files import write_json_atomic, write_numbered
 from .formats import is_link
-from .report import image_paths, write_json_atomic
+from .report import image_paths
 
 SIDECAR = "golden.json"
 DEFAULT_TOLERANCE = {"psnr": 40.0, "ssim": 0.98, "max_abs": 0.02, "exact": False}

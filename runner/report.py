@@ -48,20 +48,6 @@ def check_writable(path: str, what: str):
         raise ValueError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
 
 
-def write_json_atomic(path: str, data: dict):
-    """Write the whole file or nothing: a temp file beside it, then os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".noisekit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, default=to_json)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def image_paths(ui: dict, kind: str) -> list[str]:
     """Files of one type ("output" or "temp") listed in the ui dicts of a run."""
     return [image.get("path") or os.path.join(PATHS[kind], image.get("subfolder", ""), image["filename"])

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from noisekit.batch import MANIFEST, BatchError, Manifest, attempt, exit_code, start_quietly, value_hash
+from noisekit.batch import MANIFEST, BatchError, Manifest, attempt, exit_code, start_quietly
+from noisekit.files import value_hash
 
 
 def record(key, status="done", input_hash="h1", graph_hash="g1"):

@@ -1,6 +1,6 @@
 """Stand-ins that touch files, and their guards: loaders read only inside the input directory
 (``name``, ``sub/name``, ``name [input]``); SaveImage writes ``prefix_00001_.png`` with the next
-free counter, atomically and never replacing a file (photo/files.py's write_numbered), with the
+free counter, atomically and never replacing a file (noisekit/files.py), with the
 API prompt and the workflow in PNG text chunks as ComfyUI does.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
-from ... import batch
-from ...photo.files import open_image, write_numbered
+from ...files import file_hash, write_numbered
+from ...photo.files import open_image
 from .node import standin
 
 # "temp" is a private folder made per run (new_temp_dir), never a fixed shared path another user could plant
@@ -74,9 +74,9 @@ def check_image_file(name) -> bool | str:
     return True if os.path.isfile(path) else f"Invalid image file: {name} (no such file in {os.path.dirname(path)})"
 
 
-def file_hash(name: str) -> str:
+def input_hash(name: str) -> str:
     """sha256 of the input file ``name``."""
-    return batch.file_hash(resolve_input_path(name))
+    return file_hash(resolve_input_path(name))
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -128,7 +128,7 @@ class LoadImage:
 
     @classmethod
     def IS_CHANGED(cls, image):
-        return file_hash(image)
+        return input_hash(image)
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):
@@ -157,7 +157,7 @@ class LoadImageMask:
 
     @classmethod
     def IS_CHANGED(cls, image, channel):
-        return file_hash(image)
+        return input_hash(image)
 
     @classmethod
     def VALIDATE_INPUTS(cls, image):

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from noisekit.batch import file_hash
+from noisekit.files import file_hash
 from noisekit.models import loader
 from noisekit.models.loader import BUNDLED, WeightsError, load_model, read_header, save_delta, save_model
 from noisekit.models.unet import UNet, UNetConfig

@@ -10,7 +10,7 @@ import torch
 import noisekit
 from noisekit import progress
 from noisekit.models.analytic import GaussianDenoiser, mixture
-from noisekit.nodes import compat
+from noisekit.nodes import adapter
 from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
@@ -208,9 +208,9 @@ def test_noise_strip_frames():
 def test_noise_node_is_batch_invariant():
     noise, = NODES["NoisekitNoise"]().make(42)
     four = noise.generate_noise({"samples": torch.zeros(4, 3, 8, 8)})
-    one = compat.SeededNoise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
+    one = adapter.SeededNoise(45).generate_noise({"samples": torch.zeros(1, 3, 8, 8)})
     assert noise.seed == 42 and four.dtype == torch.float32 and four.device.type == "cpu"
-    assert torch.equal(four[3], one[0]) and torch.equal(four[:1], compat.SeededNoise(42).generate_noise(
+    assert torch.equal(four[3], one[0]) and torch.equal(four[:1], adapter.SeededNoise(42).generate_noise(
         {"samples": torch.zeros(1, 3, 8, 8)}))
     # ComfyUI's batch_index (a latent picked from a batch) keeps that item's noise
     picked = noise.generate_noise({"samples": torch.zeros(2, 3, 8, 8), "batch_index": [3, 1]})
@@ -370,7 +370,7 @@ class _ComfyChain:
 
 
 def test_inside_comfyui_a_sampler_is_a_ksampler_that_samples_exactly(comfy):
-    assert compat.in_comfyui()
+    assert adapter.in_comfyui()
     point = GaussianDenoiser(0.25, 0.0)
     sigmas = get_sigmas("karras", 10, sigma_max=10.0).float()  # below the stub model's top sigma 14.61
     noise = unit_noise((2, 4, 8, 8), 7)
@@ -395,9 +395,9 @@ def test_inside_comfyui_a_sampler_is_a_ksampler_that_samples_exactly(comfy):
 def test_inside_comfyui_const_model_sampling_switches_to_the_flow_form(comfy):
     flow = GaussianDenoiser(0.25, 0.5, noise_form="flow")
     chain = _ComfyChain(flow, comfy.model_sampling.model_sampling("flow"))
-    seen = compat.ComfyDenoiser(chain)
+    seen = adapter.ComfyDenoiser(chain)
     assert (seen.parameterisation, seen.sigma_max) == ("flow", 1.0)
-    assert compat.ComfyDenoiser(_ComfyChain(flow, comfy.model_sampling.model_sampling("v"))).parameterisation == "v"
+    assert adapter.ComfyDenoiser(_ComfyChain(flow, comfy.model_sampling.model_sampling("v"))).parameterisation == "v"
     ks, = NODES["NoisekitSamplerEulerAncestral"]().make(eta=1.0, s_noise=1.0)
     sigmas = get_sigmas("flow", 8, shift=1.0).float()
     noise = unit_noise((1, 1, 8, 8), 2)
@@ -412,7 +412,9 @@ def test_inside_comfyui_const_model_sampling_switches_to_the_flow_form(comfy):
 
 
 def test_inside_comfyui_progress_and_interrupt_go_through_comfy(comfy):
-    assert compat.install()  # what the pack's __init__ does when ComfyUI imports it
+    from noisekit.nodes.server import install
+
+    assert install()  # what the pack's __init__ does when ComfyUI imports it
     try:
         _progress_goes_through_comfy(comfy)
     finally:
@@ -440,8 +442,8 @@ def test_hosted_net_under_edm_model_sampling_is_the_noisekit_model():
 
     torch.manual_seed(0)
     edm = EDMDenoiser(UNet(UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)), sigma_data=0.5)
-    net = compat.HostedNet(denoiser=edm)
-    assert net.dtype == torch.float32 and compat.noisekit_model(type("Patcher", (), {"model": type(
+    net = adapter.HostedNet(denoiser=edm)
+    assert net.dtype == torch.float32 and adapter.noisekit_model(type("Patcher", (), {"model": type(
         "BaseModel", (), {"diffusion_model": net})()})()) is edm
     x, sigma = torch.randn(2, 3, 12, 12), torch.tensor([0.3, 4.0])
     s, sd = sigma.view(-1, 1, 1, 1), edm.sigma_data
@@ -450,7 +452,7 @@ def test_hosted_net_under_edm_model_sampling_is_the_noisekit_model():
             s**2 + sd**2).sqrt()
         padded = torch.nn.functional.pad(x, (0, 4, 0, 4), mode="reflect")
         torch.testing.assert_close(comfy_d, edm(padded, sigma)[..., :12, :12], rtol=1e-5, atol=1e-5)
-    assert compat.noisekit_model(edm) is edm
+    assert adapter.noisekit_model(edm) is edm
 
 
 class _Guider:
@@ -474,7 +476,7 @@ class _Guider:
 
 
 def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
-    from noisekit.photo.image import PixelVAE
+    from noisekit.models.space import PixelVAE
 
     sampling = comfy.model_sampling.model_sampling("eps")
     image = torch.rand(1, 37, 50, 3)
@@ -495,7 +497,7 @@ def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
 
 
 def test_photo_nodes_name_a_missing_half_of_the_guided_route(comfy):
-    from noisekit.photo.image import PixelVAE
+    from noisekit.models.space import PixelVAE
 
     image, mask = torch.rand(1, 8, 8, 3), torch.ones(1, 8, 8)
     node = NODES["NoisekitInpaintPhoto"]()
@@ -569,7 +571,7 @@ def test_tune_sigmas_node_through_a_guider_in_its_latent_space(comfy):
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():
     import pickle
 
-    from noisekit.nodes.spec import NodeError
+    from noisekit.nodes.inputs import NodeError
 
     error = NodeError("Inpaint Photo (noisekit)", "mask", "does not match the image")
     # ComfyUI shows f"{module}.{qualname}" (the pack's module is its file path); this reads as the pack's

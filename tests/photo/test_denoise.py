@@ -7,7 +7,7 @@ from noisekit.models.unet import UNet, UNetConfig
 from noisekit.models.wrappers import EDMDenoiser
 from noisekit.samplers import Sampler
 from noisekit.photo.denoise import denoise_photo
-from noisekit.photo.image import photo_to_model_sigma
+from noisekit.models.space import photo_to_model_sigma
 from noisekit.photo.estimate import estimate_sigma
 
 

@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noisekit.photo.image import PixelVAE
+from noisekit.models.space import PixelVAE
 from noisekit.photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
 
 

@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from noisekit.models.analytic import GaussianDenoiser
-from noisekit.photo.tiling import TiledDenoiser, pad_to_multiple, ramp, tile_starts
+from noisekit.models.space import pad_to_multiple
+from noisekit.photo.tiling import TiledDenoiser, ramp, tile_starts
 
 
 class LocalConv:

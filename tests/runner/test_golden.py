@@ -9,7 +9,7 @@ from PIL import Image
 from noisekit.cli import main
 from noisekit.runner import Runner
 from noisekit.runner import golden
-from noisekit.runner.cli import EXIT_GOLDEN, EXIT_OK
+from noisekit.exits import EXIT_GOLDEN, EXIT_OK
 
 
 def noise_graph(seed=3, sigma=0.3) -> dict:

@@ -21,7 +21,7 @@ from noisekit.models.loader import WeightsError, load_model, save_model
 from noisekit.models.unet import UNet, UNetConfig
 from noisekit.models.wrappers import EDMDenoiser
 from noisekit.nodes import NODE_CLASS_MAPPINGS as N
-from noisekit.photo.files import write_numbered
+from noisekit.files import write_numbered
 from noisekit.runner import default_node_classes, load_prompt
 from noisekit.runner.standins import NODE_CLASS_MAPPINGS as S
 from noisekit.runner.standins import PATHS
@@ -355,7 +355,7 @@ def test_big_photo_is_refused_within_the_budget(tmp_path, capsys, monkeypatch):
 
 
 def test_load_image_hash_streams(work, monkeypatch):
-    from noisekit import batch
+    from noisekit import files as floor
     from noisekit.runner.standins import files
 
     PATHS["input"] = str(work / "input")
@@ -376,10 +376,10 @@ def test_load_image_hash_streams(work, monkeypatch):
         def __exit__(self, *exc):
             self.f.close()
 
-    monkeypatch.setattr(batch, "open", lambda p, mode="r": Spy(real_open(p, mode)), raising=False)  # it hashes
+    monkeypatch.setattr(floor, "open", lambda p, mode="r": Spy(real_open(p, mode)), raising=False)  # it hashes
     import hashlib
 
-    assert files.file_hash("a.png") == hashlib.sha256((work / "input" / "a.png").read_bytes()).hexdigest()
+    assert files.input_hash("a.png") == hashlib.sha256((work / "input" / "a.png").read_bytes()).hexdigest()
     assert reads and all(0 < n <= 2**20 for n in reads)
 
 

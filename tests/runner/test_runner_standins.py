@@ -10,7 +10,7 @@ from PIL import Image
 
 from noisekit.runner import Runner, validate
 from noisekit.runner.standins import NODE_CLASS_MAPPINGS as S
-from noisekit.photo.files import write_numbered
+from noisekit.files import write_numbered
 from noisekit.runner.standins import PATHS
 
 
@@ -218,7 +218,7 @@ def test_vae_standins_name_the_input_and_the_fix():
         S["VAEEncode"]().encode(NotAVAE(), torch.zeros(1, 4, 4, 3))
     with pytest.raises(ValueError, match="VAEEncode: input 'pixels' must be an IMAGE"):
         S["VAEEncode"]().encode(NotAVAE(), torch.zeros(4, 4, 3))
-    from noisekit.photo.image import PixelVAE
+    from noisekit.models.space import PixelVAE
 
     with pytest.raises(ValueError, match=r"VAEDecode: input 'samples' must be a LATENT \[B,3,H,W\] for this VAE, got \(1, 4, 2, 2\)"):
         S["VAEDecode"]().decode(PixelVAE(), {"samples": torch.zeros(1, 4, 2, 2)})  # EmptyLatentImage's 4 channels

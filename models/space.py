@@ -1,4 +1,4 @@
-"""IMAGE <-> model space, and where a model runs.
+"""IMAGE <-> model space, the shapes a network takes, and where a model runs.
 
 ComfyUI's IMAGE is [B,H,W,C] in [0, 1]; pixel-space models (the bundled one) work on
 [B,C,H,W] in [-1, 1], so x = 2 image - 1 and a noise std s on the [0, 1] scale is
@@ -7,6 +7,7 @@ sigma = 2 s in model space.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def image_to_model(image: torch.Tensor) -> torch.Tensor:
@@ -38,6 +39,22 @@ def model_device(model, fallback: torch.device | str = "cpu") -> torch.device:
         for p in model.parameters():
             return p.device
     return torch.device(fallback)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple (replicate when the image is too small to reflect)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def input_multiple(model) -> int:
+    """What the model's input height and width must be multiples of (8 when it does not say)."""
+    config = getattr(getattr(model, "net", None), "config", None)
+    return getattr(config, "multiple", 8)
 
 
 class PixelVAE:

@@ -1,13 +1,12 @@
-"""The one module that knows ComfyUI exists. Every ``comfy`` import is lazy.
+"""The ComfyUI adapter: noisekit's values as ComfyUI's and ComfyUI's as noisekit's. Every ``comfy`` import
+is lazy (only this module and nodes/server.py touch ComfyUI).
 
 Inside ComfyUI a SAMPLER is a ``comfy.samplers.KSAMPLER`` around the core
 solver (so it plugs into SamplerCustom / SamplerCustomAdvanced with any
 checkpoint), noisekit's model is a ComfyUI MODEL (a ModelPatcher around a BaseModel
 with EDM model_sampling and a 3-channel pixel latent), a GUIDER can be run as a core
-Denoiser (``run_guided``), and ``install`` makes progress go to ``comfy.utils.ProgressBar``
-(whose hook also raises ComfyUI's interrupt). Outside, a SAMPLER is the core
-``samplers.Sampler``, a MODEL noisekit's own Denoiser, and progress goes to noisekit's
-own ``progress`` module.
+Denoiser (``run_guided``). Outside, a SAMPLER is the core ``samplers.Sampler`` and a MODEL
+noisekit's own Denoiser. (Joining ComfyUI's server and progress bars is nodes/server.py.)
 """
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ import sys
 
 import torch
 
-from .. import progress
-from ..photo.tiling import input_multiple, pad_to_multiple
+from ..models.space import input_multiple, pad_to_multiple
 from ..samplers import Sampler, unit_noise
 
 # ComfyUI's model_sampling mix-in classes (comfy/model_sampling.py) -> the core's parameterisation.
@@ -224,36 +222,3 @@ class SeededNoise:
             return unit_noise(samples.shape, self.seed, "cpu", torch.float32)
         one = (1, *samples.shape[1:])
         return torch.cat([unit_noise(one, self.seed + int(i)) for i in index])
-
-
-def install() -> bool:
-    """Inside ComfyUI: progress bars become ComfyUI's ProgressBar (whose hook sends the progress
-    event and raises ComfyUI's interrupt) and noisekit's routes join its server. Outside: nothing."""
-    if not in_comfyui():
-        return False
-    import comfy.utils
-
-    progress.set_bar(comfy.utils.ProgressBar)
-    register_routes()
-    return True
-
-
-def register_routes() -> bool:
-    """Add noisekit's GET routes to ComfyUI's server, when running inside it."""
-    server = sys.modules.get("server")
-    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
-    if instance is None:
-        return False
-    from aiohttp import web
-
-    from .sigma_route import presets, schedule_curve
-
-    def json_route(path, handler):
-        @instance.routes.get(path)
-        async def route(request):
-            status, body = handler(dict(request.rel_url.query)) if handler is schedule_curve else handler()
-            return web.json_response(body, status=status)
-
-    json_route("/noisekit/sigmas", schedule_curve)
-    json_route("/noisekit/presets", presets)
-    return True

@@ -1,20 +1,22 @@
-"""The schedule-curve route behind the live curves on schedule nodes.
+"""noisekit inside ComfyUI's server: its progress bars, and the HTTP routes behind the live curves.
 
 GET /noisekit/sigmas?type=<node type>&<widget>=<value>... runs that schedule or
 sigma-tool node's own code on the widget values (a tool's SIGMAS inputs come as
 comma-separated numbers, the upstream curve), so the picture is computed by the
-same Python as the graph; JavaScript never re-implements a formula. Pure
-functions, no file or network access; nodes/compat.py registers them on
-ComfyUI's server.
+same Python as the graph; JavaScript never re-implements a formula. The handlers
+are pure functions, no file or network access; ``install`` registers them.
 """
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
+from .. import progress
 from ..schedules import MODEL_PRESETS
 from ..schedules.tools import parse_sigmas
+from .adapter import in_comfyui
 from .schedules import NODE_CLASS_MAPPINGS as SCHEDULE_NODES
 
 MAX_STEPS = 1000
@@ -77,3 +79,34 @@ def schedule_curve(query: dict) -> tuple[int, dict]:
 
 def presets() -> tuple[int, dict]:
     return 200, {"presets": MODEL_PRESETS}
+
+
+def install() -> bool:
+    """Inside ComfyUI: progress bars become ComfyUI's ProgressBar (whose hook sends the progress
+    event and raises ComfyUI's interrupt) and noisekit's routes join its server. Outside: nothing."""
+    if not in_comfyui():
+        return False
+    import comfy.utils
+
+    progress.set_bar(comfy.utils.ProgressBar)
+    register_routes()
+    return True
+
+
+def register_routes() -> bool:
+    """Add noisekit's GET routes to ComfyUI's server, when running inside it."""
+    server = sys.modules.get("server")
+    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
+    if instance is None:
+        return False
+    from aiohttp import web
+
+    def json_route(path, handler):
+        @instance.routes.get(path)
+        async def route(request):
+            status, body = handler(dict(request.rel_url.query)) if handler is schedule_curve else handler()
+            return web.json_response(body, status=status)
+
+    json_route("/noisekit/sigmas", schedule_curve)
+    json_route("/noisekit/presets", presets)
+    return True

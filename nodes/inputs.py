@@ -9,7 +9,7 @@ from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
 from ..schedules.tools import check_sigmas as check_sigma_values
-from .compat import comfy_sampler_function, noisekit_model
+from .adapter import comfy_sampler_function, noisekit_model
 
 SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                 "tooltip": "Random seed: the same seed gives the same noise on any device and batch size."})
@@ -37,7 +37,7 @@ class NodeError(ValueError):
     """A bad input, named with the node and the input.
 
     ComfyUI reports an error's type as ``<module>.<class>``, and it imports this pack under its file
-    path, so the type would read ``/.../custom_nodes/noisekit.nodes.spec.NodeError``; the module is named
+    path, so the type would read ``/.../custom_nodes/noisekit.nodes.inputs.NodeError``; the module is named
     for the pack instead (pickling goes through ``_node_error``, found by its real module path)."""
 
     __module__ = "noisekit"

@@ -1,7 +1,7 @@
 """The live-curve route as a function: the same numbers as the nodes, clear JSON errors."""
 import pytest
 
-from noisekit.nodes.sigma_route import MAX_STEPS, presets, schedule_curve
+from noisekit.nodes.server import MAX_STEPS, presets, schedule_curve
 from noisekit.schedules import MODEL_PRESETS, get_sigmas
 
 
