@@ -80,7 +80,7 @@ class ServerStandIn:
         pass
 
 
-def _check_same(path: str, device: str, custom_nodes):
+def _check_same_as_loaded(path: str, device: str, custom_nodes):
     folders = sorted(os.path.realpath(f) for f in custom_nodes)
     if _loaded["path"] != path or _loaded["device"] != device or (folders and folders != _loaded["custom_nodes"]):
         raise ComfyUnavailable(f"ComfyUI from {_loaded['path']} on {_loaded['device']} (custom nodes also from "
@@ -88,7 +88,7 @@ def _check_same(path: str, device: str, custom_nodes):
                                f"cannot be loaded again from {path} on {device} with custom nodes from {folders}")
 
 
-def _configure_args(path: str, device: str):
+def _configure_args(device: str):
     """ComfyUI's command-line options, set before comfy.model_management reads them at import."""
     from comfy.cli_args import args
 
@@ -153,7 +153,7 @@ def load_comfyui(path: str, device: str = "cpu", custom_nodes=()) -> dict:
     PATH/custom_nodes and in ``custom_nodes`` folders, noisekit's); returns its state."""
     path = os.path.realpath(path)
     if _loaded:
-        _check_same(path, device, custom_nodes)
+        _check_same_as_loaded(path, device, custom_nodes)
         return _loaded
     if not (os.path.isfile(os.path.join(path, "main.py")) and os.path.isdir(os.path.join(path, "comfy"))):
         raise ComfyUnavailable(f"--comfyui {path}: not a ComfyUI checkout (no main.py and comfy/ there)")
@@ -164,7 +164,7 @@ def load_comfyui(path: str, device: str = "cpu", custom_nodes=()) -> dict:
     if path not in sys.path:
         sys.path.insert(0, path)
     try:
-        args = _configure_args(path, device)
+        args = _configure_args(device)
         import folder_paths
         from utils.extra_config import load_extra_path_config
 
@@ -205,7 +205,8 @@ def load_comfyui(path: str, device: str = "cpu", custom_nodes=()) -> dict:
     failed_packs = [r.getMessage().split(" module for custom nodes")[0].replace("Cannot import ", "")
                     for r in log.records if r.getMessage().startswith("Cannot import ")]
     failed_packs = [p for p in failed_packs if any(os.path.realpath(p).startswith(d + os.sep) for d in packs)]
-    _loaded.update(path=path, device=device, custom_nodes=sorted(os.path.realpath(f) for f in custom_nodes), nodes=nodes, server=server, log=log,
+    _loaded.update(path=path, device=device, custom_nodes=sorted(os.path.realpath(f) for f in custom_nodes),
+                   nodes=nodes, server=server, log=log,
                    info={"path": path, "version": comfyui_version.__version__,
                          "node_types": len(nodes.NODE_CLASS_MAPPINGS),
                          "import_failed": sorted(failed) + failed_packs})
