@@ -33,6 +33,12 @@ from . import coefficients as co
 from .noise import BrownianTreeNoiseSampler, NoiseSampler
 
 KEEP = 6  # denoised estimates kept: the multistep orders (<= 4) plus spares for the last step
+
+
+def sampling_bytes(numel: int, itemsize: int = 4) -> int:
+    """A sampler run's memory for a state of ``numel`` numbers: the state, the noise, the model's estimate,
+    a working copy and the KEEP estimates it remembers."""
+    return (KEEP + 4) * numel * itemsize
 CHECK_EVERY = 4  # steps between NaN/inf checks of the state (the states in between are kept until then)
 
 
