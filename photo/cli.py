@@ -10,7 +10,7 @@ from .. import batch, devices
 from ..models.loader import BUNDLED, load_model
 from ..registry import Param
 from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE, SAMPLERS
-from .commands import DenoisedPhoto, denoise_file, inpaint_file, model_for, warn
+from .commands import DenoisedPhoto, denoise_file, inpaint_file, model_for, warn_implausible
 from .denoise import DenoiseOptions
 from .files import check_output
 from .folder import PhotoJob, run_folder
@@ -60,7 +60,7 @@ def cmd_denoise(args) -> int:
     start = time.perf_counter()
 
     def starting(photo: DenoisedPhoto):
-        warn(photo)
+        warn_implausible(photo)
         print(photo.summary(), flush=True)
 
     with devices.use_device(args.device) as device:

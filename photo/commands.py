@@ -47,13 +47,15 @@ class DenoisedPhoto:
         return None
 
 
-def warn(photo: DenoisedPhoto) -> None:
-    """An implausible estimate's warning, on stderr."""
-    if photo.warning():
-        print(f"noisekit denoise: {photo.source}: warning: {photo.warning()}", file=sys.stderr)
+def warn_implausible(photo: DenoisedPhoto) -> None:
+    """An implausible estimate's warning, on stderr (from a folder's workers too)."""
+    warning = photo.warning()
+    if warning:
+        print(f"noisekit denoise: {photo.source}: warning: {warning}", file=sys.stderr)
 
 
-def denoise_file(model, options: DenoiseOptions, source: str, target: str, starting=warn) -> DenoisedPhoto:
+def denoise_file(model, options: DenoiseOptions, source: str, target: str,
+                 starting=warn_implausible) -> DenoisedPhoto:
     """Denoise the photo ``source`` into the new file ``target``; ``starting(photo)`` is called once its
     noise level is known, before the work."""
     image, photo_file = read_photo(source)
