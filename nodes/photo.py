@@ -19,8 +19,8 @@ from .inputs import (SEED, NodeError, check_guider, check_image, check_mask, che
                      widget_spec)
 
 CATEGORY = "noisekit/photo"
-SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
-                              "else euler_ancestral)."}
+SAMPLER_INPUT = {"tooltip": f"Optional SAMPLER (default: {DENOISE_SAMPLER.default} for denoise; for inpaint "
+                              "annealed_mean with anneal, else euler_ancestral)."}
 MODEL_INPUT = ("MODEL", {"tooltip": "Load Model (noisekit): its pixel model works on the photo directly. For any "
                                     "other checkpoint connect a GUIDER and a VAE instead."})
 GUIDER_INPUTS = {
@@ -31,8 +31,8 @@ GUIDER_INPUTS = {
 
 
 def check_route(node: str, model, guider, vae) -> str:
-    """"guider" (the photo through a GUIDER and its VAE) or "model" (noisekit's pixel model on the photo
-    itself); bad combinations named."""
+    """The photo's route: "guider" (through a GUIDER and its VAE) or "model" (noisekit's pixel model on the
+    photo itself); bad combinations named."""
     if guider is None and vae is None:
         if model is None:
             raise NodeError(node, "model", "connect Load Model (noisekit), or a GUIDER and a VAE for another model")

@@ -23,7 +23,7 @@ DENOISE_SAMPLER = Param("sampler", "COMBO", "dpmpp_2m", choices=tuple(SAMPLERS.n
                         tooltip="The sampler in sample mode.")
 DENOISE_TILE = Param("tile", "INT", 256, 128, 4096, 64, tooltip="Tile size: smaller uses less memory.")
 PRECISION = Param("precision", "COMBO", "auto", choices=PRECISIONS,
-                  tooltip="auto: bf16 on CPUs that compute it natively (faster, a rounding away from fp32); fp32: "
+                  tooltip="auto: bf16 on CPUs that compute it natively (faster, nearly the same result); fp32: "
                           "the same result on every machine")
 
 # inpaint (photo/inpaint.py)
