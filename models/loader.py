@@ -46,6 +46,7 @@ def read_header(path: str) -> tuple[dict, dict]:
     library (its header limits are well tested): a truncated, padded or malformed file is refused."""
     from safetensors import SafetensorError, safe_open
 
+    limits.check_memory(f"loading {path}", os.path.getsize(path))  # safe_open maps the whole file
     try:
         with safe_open(path, "pt") as f:
             meta = f.metadata() or {}
@@ -59,6 +60,9 @@ def read_header(path: str) -> tuple[dict, dict]:
             raise WeightsError(path, "truncated or corrupted: its header does not describe exactly the bytes on "
                                      "disk") from None
         raise WeightsError(path, f"not a safetensors file, or a damaged one ({why})") from None
+    except MemoryError:  # the mapping did not fit in this process's address space (ulimit -v)
+        raise WeightsError(path, f"its {limits.human(os.path.getsize(path))} could not be mapped into memory: "
+                                 "this process's address space is limited (ulimit -v); raise the limit") from None
     return entries, meta
 
 

@@ -33,6 +33,12 @@ def photo_to_model_sigma(sigma01: float) -> float:
     return 2.0 * sigma01
 
 
+def forward_bytes(model, batch: int, height: int, width: int) -> int:
+    """Peak memory of one model call on a batch of pictures (0 for an analytic denoiser: no network)."""
+    config = getattr(getattr(model, "net", None), "config", None)
+    return config.forward_bytes_per_pixel * batch * height * width if config is not None else 0
+
+
 def model_device(model, fallback: torch.device | str = "cpu") -> torch.device:
     """Where a network's weights live (an analytic denoiser runs wherever its input is: ``fallback``)."""
     if isinstance(model, torch.nn.Module):

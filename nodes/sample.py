@@ -1,16 +1,32 @@
 """Sample: MODEL + SIGMAS + SAMPLER + seed -> image, without ComfyUI's conditioning stack."""
 from __future__ import annotations
 
+import math
+
 import torch
 
-from .. import progress
-from ..models.space import image_to_model, model_device, state_to_image
+from .. import limits, progress
+from ..models.space import forward_bytes, image_to_model, model_device, state_to_image
 from ..samplers import noise_form, sample
+from ..samplers.solvers import sampling_bytes
 from ..schedules.tools import split_at_denoise
 from .inputs import (SEED, NodeError, check_image, check_latent, check_mask, check_model, check_sampler, check_sigmas,
                    node_errors)
 
 CATEGORY = "noisekit/samplers"
+# Noise below half an 8-bit level of the [-1, 1] model space draws nothing visible: from it the picture is flat.
+VISIBLE_NOISE = 1 / 255
+
+
+def check_generation_sigmas(node: str, model, sigmas: torch.Tensor):
+    """Generating from noise needs a schedule that starts at visible noise (and the model's sigma_min) and
+    steps down: else the result is the flat start, a grey picture."""
+    floor = max(VISIBLE_NOISE, float(getattr(model, "sigma_min", 0.0) or 0.0))
+    if len(sigmas) < 2 or float(sigmas[0]) < floor or float(sigmas[-1]) >= float(sigmas[0]):
+        raise NodeError(node, "sigmas", f"generating from noise needs a schedule from a noise level of at least "
+                                        f"{floor:.3g} down to less, got {[round(float(s), 6) for s in sigmas[:8]]}"
+                                        f"{' ...' if len(sigmas) > 8 else ''}; connect a schedule node (e.g. "
+                                        "Karras), or a start image to keep")
 
 
 class Sample:
@@ -66,7 +82,8 @@ class Sample:
                 raise NodeError(node, "mask", "a mask needs a start image or latent to keep")
             if denoise < 1:
                 raise NodeError(node, "denoise", "denoise < 1 needs a start image or latent; set it to 1")
-            start = torch.zeros(batch_size, 3, height, width)  # generation: pure noise at sigmas[0]
+            check_generation_sigmas(node, model, sigmas)
+        shape = tuple(start.shape) if start is not None else (batch_size, 3, height, width)
         if not 0 <= denoise <= 1:
             raise NodeError(node, "denoise", f"must be in [0, 1], got {denoise}")
         if denoise < 1 and len(sigmas) > 1:
@@ -74,6 +91,10 @@ class Sample:
         if noise_form(model) == "flow" and len(sigmas) and float(sigmas.max()) > 1:
             raise NodeError(node, "sigmas", f"a flow model needs sigmas in [0, 1], got max {float(sigmas.max()):g}; "
                                             "use a flow schedule")
+        limits.check_memory(f"sampling {shape}",
+                            sampling_bytes(math.prod(shape)) + forward_bytes(model, shape[0], *shape[-2:]))
+        if start is None:
+            start = torch.zeros(shape)  # generation: pure noise at sigmas[0]
         device = model_device(model)
         denoise_mask = None
         if mask is not None:

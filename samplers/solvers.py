@@ -33,6 +33,12 @@ from . import coefficients as co
 from .noise import BrownianTreeNoiseSampler, NoiseSampler
 
 KEEP = 6  # denoised estimates kept: the multistep orders (<= 4) plus spares for the last step
+
+
+def sampling_bytes(numel: int, itemsize: int = 4) -> int:
+    """A sampler run's memory for a state of ``numel`` numbers: the state, the noise, the model's estimate,
+    a working copy and the KEEP estimates it remembers."""
+    return (KEEP + 4) * numel * itemsize
 CHECK_EVERY = 4  # steps between NaN/inf checks of the state (the states in between are kept until then)
 
 
@@ -72,20 +78,20 @@ class Run:
         self.name, self.model, self.callback, self.disable = name, model, callback, disable
         self.extra_args = extra_args or {}
         self.sigmas = sigmas.to(device=x.device, dtype=x.dtype)  # a new tensor whenever dtype/device differ
-        self.f = sigmas.detach().double().cpu().tolist()
+        self.levels = sigmas.detach().double().cpu().tolist()  # the sigmas as floats, for the step arithmetic
         self.form = noise_form(model)
-        self.s = [co.ve_level(v, self.form) for v in self.f]
-        self.lam = [co.half_log_snr(v, self.form) for v in self.f]
+        self.ve_levels = [co.ve_level(v, self.form) for v in self.levels]  # sigma / alpha: the VE form's noise level
+        self.lam = [co.half_log_snr(v, self.form) for v in self.levels]
         self.s_in = x.new_ones([x.shape[0]])
         self.history = []  # [(i, D_i)], newest first: for multistep updates and the last step
         self.unchecked = []  # [(i, x_i, D_i)] reported since the last NaN/inf check
-        self.last = max((i for i in range(len(self.f) - 1) if self.f[i + 1] != self.f[i]), default=-1)
+        self.last = max((i for i in range(len(self.levels) - 1) if self.levels[i + 1] != self.levels[i]), default=-1)
 
     def __iter__(self):
         """Step indices; repeated sigmas (a clamped schedule) are no step and are skipped."""
-        steps = range(len(self.f) - 1) if self.disable else trange(len(self.f) - 1, desc=self.name)
+        steps = range(len(self.levels) - 1) if self.disable else trange(len(self.levels) - 1, desc=self.name)
         for i in steps:
-            if self.f[i + 1] != self.f[i]:
+            if self.levels[i + 1] != self.levels[i]:
                 yield i
 
     def denoised(self, x, sigma):
@@ -100,12 +106,12 @@ class Run:
         return [(j, d) for j, d in self.history if math.isfinite(self.lam[j])][:order]
 
     def alpha(self, i):
-        return signal_scale(self.f[i], self.form)
+        return signal_scale(self.levels[i], self.form)
 
     def report(self, i, x, denoised, sigma_hat=None):
         """Check x and D for NaN/inf every CHECK_EVERY steps and at sigma = 0 or the last step, then call back."""
         self.unchecked.append((i, x, denoised))
-        if len(self.unchecked) == CHECK_EVERY or i == self.last or self.f[i + 1] == 0:
+        if len(self.unchecked) == CHECK_EVERY or i == self.last or self.levels[i + 1] == 0:
             self.check_finite()
         if self.callback is not None:
             sigma = self.sigmas[i]
@@ -121,8 +127,8 @@ class Run:
             return
         i = next(j for j, x, d in unchecked if not all_finite(x, d))
         raise FloatingPointError(
-            f"{self.name}: NaN or inf in the sampler state at step {i} (sigma {self.f[i]:.6g} -> "
-            f"{self.f[i + 1]:.6g}); check the model output and the sigmas")
+            f"{self.name}: NaN or inf in the sampler state at step {i} (sigma {self.levels[i]:.6g} -> "
+            f"{self.levels[i + 1]:.6g}); check the model output and the sigmas")
 
     def noise_sampler(self, x, given=None, brownian=False):
         """The caller's noise sampler, or per-item seeded noise from extra_args["seed"]."""
@@ -130,7 +136,7 @@ class Run:
             return given
         seed = self.extra_args.get("seed")
         if brownian:
-            positive = [v for v in self.f if v > 0]
+            positive = [v for v in self.levels if v > 0]
             return BrownianTreeNoiseSampler(x, min(positive), max(positive), seed)
         return NoiseSampler(x, seed)
 
@@ -140,7 +146,7 @@ class Run:
         older ones. A smooth D keeps the closest nodes (the highest order). A D that is irregular
         at small sigma (a network, low precision) gets wider nodes, which amplify it less. On the
         rough test denoiser (tests/samplers) the closest nodes give more than 5x its end error."""
-        levels, estimates = [self.s[i] for i, _ in self.history], [d for _, d in self.history]
+        levels, estimates = [self.ve_levels[i] for i, _ in self.history], [d for _, d in self.history]
         nodes = {r: co.zero_noise_weights(levels, min_ratio=r) for r in co.ZERO_NOISE_SPACINGS}
         spacing = co.ZERO_NOISE_SPACINGS[0]
         if len({tuple(picked) for picked, _ in nodes.values()}) > 1 and math.isfinite(levels[0]):
@@ -156,19 +162,19 @@ def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
     """Euler on dx/dsigma (Karras et al. 2022, Alg. 2 without the correction), with optional churn:
     the noise level is first raised by (1 + gamma) in VE-equivalent units, gamma = min(s_churn / steps, sqrt2 - 1)."""
     run = Run("euler", model, x, sigmas, extra_args, callback, disable)
-    gamma = min(s_churn / (len(run.f) - 1), 2**0.5 - 1) if len(run.f) > 1 else 0.0
+    gamma = min(s_churn / (len(run.levels) - 1), 2**0.5 - 1) if len(run.levels) > 1 else 0.0
     noise = run.noise_sampler(x, noise_sampler) if gamma > 0 else None
     for i in run:
-        sigma, sigma_hat = run.sigmas[i], run.f[i]
-        if gamma > 0 and s_tmin <= run.f[i] <= s_tmax and math.isfinite(run.s[i]):
-            s_hat = run.s[i] * (1 + gamma)
+        sigma, sigma_hat = run.sigmas[i], run.levels[i]
+        if gamma > 0 and s_tmin <= run.levels[i] <= s_tmax and math.isfinite(run.ve_levels[i]):
+            s_hat = run.ve_levels[i] * (1 + gamma)
             a, sigma_hat = run.alpha(i), co.flow_level(s_hat, run.form)
             a_hat = signal_scale(sigma_hat, run.form)
-            x = a_hat * (x / a + (s_hat**2 - run.s[i] ** 2) ** 0.5 * s_noise * noise(sigma, run.sigmas[i + 1]))
+            x = a_hat * (x / a + (s_hat**2 - run.ve_levels[i] ** 2) ** 0.5 * s_noise * noise(sigma, run.sigmas[i + 1]))
             sigma = sigma.new_tensor(sigma_hat)
         denoised = run.denoised(x, sigma)
         # x + (x - D) / sigma * (sigma' - sigma) in one pass (lerp needs one dtype: the state's)
-        x = torch.lerp(x, denoised.to(x.dtype), 1 - run.f[i + 1] / sigma_hat)
+        x = torch.lerp(x, denoised.to(x.dtype), 1 - run.levels[i + 1] / sigma_hat)
         run.report(i, x, denoised, sigma)
     return x
 
@@ -185,12 +191,12 @@ def sample_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=N
     noise = run.noise_sampler(x, noise_sampler) if eta > 0 else None
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = denoised
         else:
-            s_down, s_up = co.ancestral_step(run.s[i], run.s[i + 1], eta)
+            s_down, s_up = co.ancestral_step(run.ve_levels[i], run.ve_levels[i + 1], eta)
             a, a_next = run.alpha(i), run.alpha(i + 1)
-            c = a_next * s_down / run.f[i]  # x' = alpha'(D + s_down (x - alpha D) / sigma)
+            c = a_next * s_down / run.levels[i]  # x' = alpha'(D + s_down (x - alpha D) / sigma)
             x = weighted_sum([(c, x), (a_next - c * a, denoised)])
             if s_up > 0:
                 x = x + (a_next * s_up * s_noise) * noise(run.sigmas[i], run.sigmas[i + 1])
@@ -225,10 +231,10 @@ def _two_stage(name, midpoint):
             sigma, sigma_next = run.sigmas[i], run.sigmas[i + 1]
             denoised = run.denoised(x, sigma)
             run.remember(i, denoised)
-            if run.f[i + 1] == 0:
+            if run.levels[i + 1] == 0:
                 x = run.denoised_at_zero()
             elif midpoint:
-                sigma_mid = sigma.new_tensor(math.sqrt(run.f[i] * run.f[i + 1]))
+                sigma_mid = sigma.new_tensor(math.sqrt(run.levels[i] * run.levels[i + 1]))
                 x2 = x + to_d(x, sigma, denoised) * (sigma_mid - sigma)
                 x = x + to_d(x2, sigma_mid, run.denoised(x2, sigma_mid)) * (sigma_next - sigma)
             else:
@@ -260,11 +266,11 @@ def sample_adams(model, x, sigmas, extra_args=None, callback=None, disable=None,
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = run.denoised_at_zero()
         else:
-            derivs = [(run.f[i], to_d(x, run.sigmas[i], denoised))] + derivs[: order - 1]
-            step = weights([t for t, _ in derivs], run.f[i], run.f[i + 1])
+            derivs = [(run.levels[i], to_d(x, run.sigmas[i], denoised))] + derivs[: order - 1]
+            step = weights([t for t, _ in derivs], run.levels[i], run.levels[i + 1])
             x = weighted_sum([(1.0, x)] + [(w, d) for w, (_, d) in zip(step, derivs)])
         run.report(i, x, denoised)
     return x
@@ -303,7 +309,7 @@ def exponential_step(run, x, i, order):
     """x_next = (sigma'/sigma) x + alpha' sum_j w_j D_j over the newest ``order`` estimates, exact
     for D polynomial in lambda (``co.exponential_weights``); from pure noise (lambda = -inf) the
     first-order limit x_next = sigma' x + alpha' D."""
-    a_next, ratio = run.alpha(i + 1), run.f[i + 1] / run.f[i]
+    a_next, ratio = run.alpha(i + 1), run.levels[i + 1] / run.levels[i]
     if not math.isfinite(run.lam[i]):
         return ratio * x + a_next * run.history[0][1]
     points = run.usable(order)
@@ -322,7 +328,7 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=No
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = run.denoised_at_zero()
         else:
             x = dpmpp_2m_step(run, x, i)
@@ -336,7 +342,7 @@ def dpmpp_2m_step(run, x, i):
     points = run.usable(2)
     if len(points) < 2:  # the first step (or from pure noise): first order
         return exponential_step(run, x, i, 1)
-    a_next, ratio = run.alpha(i + 1), run.f[i + 1] / run.f[i]
+    a_next, ratio = run.alpha(i + 1), run.levels[i + 1] / run.levels[i]
     h = run.lam[i + 1] - run.lam[i]
     c = a_next * -math.expm1(-h)
     (_, d), (j, d_prev) = points
@@ -353,7 +359,7 @@ def sample_res_multistep(model, x, sigmas, extra_args=None, callback=None, disab
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = run.denoised_at_zero()
         else:
             x = exponential_step(run, x, i, 2)
@@ -370,7 +376,7 @@ def predict_correct(run, x, step, order):
         if denoised is None:
             denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = run.denoised_at_zero()
             run.report(i, x, denoised)
             break
@@ -396,7 +402,7 @@ def unipc_step(run, x, i, points, variant):
     b_h, rho = co.unipc_rhos(rks, h, variant, len(others)) if others else (0.0, [])
     cs = [-a_next * b_h * r / rk for r, rk in zip(rho, rks)]
     c_i = a_next * -math.expm1(-h) - sum(cs)
-    return weighted_sum([(run.f[i + 1] / run.f[i], x), (c_i, run.history[0][1])]
+    return weighted_sum([(run.levels[i + 1] / run.levels[i], x), (c_i, run.history[0][1])]
                         + [(c, d) for c, (_, d) in zip(cs, others)])
 
 
@@ -417,8 +423,8 @@ def level_step(run, x, i, points):
     """x_next = (sigma'/sigma) x + alpha' sum_j w_j D_j, exact for D polynomial in the noise level
     through ``points`` (``co.level_weights``)."""
     a_next = run.alpha(i + 1)
-    weights = co.level_weights([run.s[j] for j, _ in points], run.s[i], run.s[i + 1])
-    return weighted_sum([(run.f[i + 1] / run.f[i], x)] + [(a_next * w, d) for w, (_, d) in zip(weights, points)])
+    weights = co.level_weights([run.ve_levels[j] for j, _ in points], run.ve_levels[i], run.ve_levels[i + 1])
+    return weighted_sum([(run.levels[i + 1] / run.levels[i], x)] + [(a_next * w, d) for w, (_, d) in zip(weights, points)])
 
 
 def sample_pc_sigma(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
@@ -449,18 +455,18 @@ def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None,
     for i in run:
         denoised = run.denoised(x, run.sigmas[i])
         run.remember(i, denoised)
-        if run.f[i + 1] == 0:
+        if run.levels[i + 1] == 0:
             x = denoised if eta > 0 else run.denoised_at_zero()
             run.report(i, x, denoised)
             continue
         a_next = run.alpha(i + 1)
         if not math.isfinite(run.lam[i]):  # from pure noise (x = eps): the h -> inf limit
             h, eta_h = math.inf, (math.inf if eta > 0 else 0.0)
-            x = (0.0 if eta > 0 else run.f[i + 1]) * x + a_next * denoised
+            x = (0.0 if eta > 0 else run.levels[i + 1]) * x + a_next * denoised
         else:
             h = run.lam[i + 1] - run.lam[i]
             eta_h = eta * h
-            x = ((run.f[i + 1] / run.f[i]) * math.exp(-eta_h)) * x + (a_next * -math.expm1(-h - eta_h)) * denoised
+            x = ((run.levels[i + 1] / run.levels[i]) * math.exp(-eta_h)) * x + (a_next * -math.expm1(-h - eta_h)) * denoised
         points = run.usable(order)
         if len(points) > 1 and math.isfinite(h):
             one_minus, he = -math.expm1(-h - eta_h), h + eta_h
@@ -479,7 +485,7 @@ def sample_dpmpp_sde_multistep(model, x, sigmas, extra_args=None, callback=None,
                 coeff = phi_2 if (order == 3 or solver_type == "heun") else 0.5 * one_minus
                 x = x + (a_next * coeff / r0) * (denoised - d1)
         if eta > 0:
-            x = x + (run.f[i + 1] * math.sqrt(-math.expm1(-2 * eta_h)) * s_noise) * noise(
+            x = x + (run.levels[i + 1] * math.sqrt(-math.expm1(-2 * eta_h)) * s_noise) * noise(
                 run.sigmas[i], run.sigmas[i + 1])
         run.report(i, x, denoised)
     return x

@@ -20,7 +20,7 @@ import torch
 from .. import progress
 from ..limits import check_memory
 from ..schedules import get_sigmas
-from .solvers import KEEP
+from .solvers import sampling_bytes
 
 EVALUATIONS_PER_STEP = 80  # Nelder-Mead budget: the benchmark's gains settle by about here
 TEACHER_FACTOR = 20  # teacher steps per tuned step: its error stays far below the student's
@@ -90,7 +90,7 @@ def tune_sigmas(model, x: torch.Tensor, sampler, sigmas: torch.Tensor, evaluatio
     sigmas = sigmas.detach().double().cpu()
     check_tunable(sigmas, sampler)
     # the starts, the teacher's result and a sampler's state with its KEEP estimates, at once
-    check_memory(f"tuning sigmas on {len(x)} starts of {tuple(x.shape[1:])}", (KEEP + 4) * x.numel() * x.element_size())
+    check_memory(f"tuning sigmas on {len(x)} starts of {tuple(x.shape[1:])}", sampling_bytes(x.numel(), x.element_size()))
     from scipy.optimize import minimize
 
     steps = len(sigmas) - 1

@@ -219,6 +219,9 @@ SIGMA_TOOLS.register("set_first", (Param("sigma", "FLOAT", 14.614642, 0.0, 20000
 SIGMA_TOOLS.register("extend", (Param("points", "INT", 1, 1, 100, 1, tooltip="Sigmas inserted between each pair."),
     Param("mode", "COMBO", "log_linear", choices=("log_linear", "linear"),
           tooltip="Spacing of the new sigmas: even in log sigma (geometric) or in sigma.")))(tools.extend)
+SIGMA_TOOLS.register("resample", (Param("steps", "INT", 10, 1, 10000, 1,
+    tooltip="The step count to resample to; the schedule's shape, first and last level and a final 0 are kept."),),
+    )(tools.resample)
 SIGMA_TOOLS.register("multiply", (Param("factor", "FLOAT", 1.0, 0.001, 100.0, 0.001,
     tooltip="Scale every sigma by this (> 0)."),))(tools.multiply)
 SIGMA_TOOLS.register("clamp", (

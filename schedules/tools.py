@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .continuous import flow_shift_sigmas
@@ -140,6 +141,30 @@ def extend(sigmas: torch.Tensor, points: int = 1, mode: str = "log_linear") -> t
         filled = torch.where((b > 0) & (a > 0), geometric, filled)
     filled[:, 0] = sigmas[:-1]  # the original sigmas exactly, not exp(log(.)) of them
     return torch.cat([filled.reshape(-1), sigmas[-1:]])
+
+
+def resample(sigmas: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """The same schedule at another step count: log sigma as a monotone cubic (PCHIP) of the fraction of the
+    schedule done, read at ``steps`` even fractions. Its shape, its first and last noise level and a final 0
+    are kept exactly, and at the schedule's own step count every sigma is given back."""
+    from scipy.interpolate import PchipInterpolator
+
+    sigmas = check_sigmas(sigmas, "resample")
+    if steps < 1:
+        raise ValueError(f"resample: 'steps' must be >= 1, got {steps}")
+    zero_end = len(sigmas) > 1 and float(sigmas[-1]) == 0
+    levels = sigmas[:-1] if zero_end else sigmas
+    if len(levels) < 2 or float(levels[-1]) <= 0:
+        raise ValueError(f"resample: 'sigmas' needs at least two noise levels above 0 (only the last sigma may be "
+                         f"0), got {sigmas.tolist()}")
+    count = steps if zero_end else steps + 1
+    if count < 2:  # one step to 0 from the first level
+        out = levels[:1].double()
+    else:
+        log = PchipInterpolator(np.linspace(0, 1, len(levels)), levels.double().log().numpy())
+        out = torch.from_numpy(np.exp(log(np.linspace(0, 1, count))))
+        out[0], out[-1] = levels[0], levels[-1]  # exactly, not exp(log(.)) of them
+    return torch.cat([out, torch.zeros(1, dtype=torch.float64)] if zero_end else [out]).to(sigmas.dtype)
 
 
 def multiply(sigmas: torch.Tensor, factor: float = 1.0) -> torch.Tensor:

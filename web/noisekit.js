@@ -8,7 +8,7 @@ import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
 import {
   curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep,
-  parseSigmas, presetBounds, removePoint, resample, zeroAxis,
+  parseSigmas, presetBounds, removePoint, zeroAxis,
 } from "./lib/curve.js";
 
 const CURVE_HEIGHT = 110;
@@ -220,9 +220,20 @@ function setupCustomSigmas(node) {
     refreshDownstream(node);
   };
   watchWidgets(node, state.refresh);
-  node.addWidget?.("button", "set step count", null, () => {
+  node.addWidget?.("button", "set step count", null, async () => {
     const steps = Number(window.prompt("Number of steps", String(state.sigmas.length - 1)));
-    if (Number.isInteger(steps) && steps >= 1 && steps <= 1000) write(resample(state.sigmas, steps));
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000)) return;
+    // the Resample Sigmas tool's own Python: shape, both ends and a final 0 kept
+    const query = curveQuery("NoisekitSigmasResample", [{ name: "steps", value: steps }], { sigmas: state.sigmas });
+    try {
+      const response = await api.fetchApi(query);
+      const body = await response.json();
+      if (response.ok) write(body.sigmas);
+      else { state.error = body.error; redraw(node); }
+    } catch (e) {
+      state.error = String(e);
+      redraw(node);
+    }
   }, { serialize: false });
   editInput = node.addWidget?.("button", "edit the input's curve", null, () => {
     const slot = node.findInputSlot?.("start") ?? -1;

@@ -110,6 +110,26 @@ def test_truncated_file_is_refused(tmp_path):
     assert path in str(e.value)
 
 
+@pytest.mark.parametrize("budget", ["", "64G"])
+def test_huge_weights_file_is_refused_naming_it_under_an_address_space_cap(tmp_path, budget):
+    """A 20 GB (sparse) file in a process limited to 12 GiB of address space: exit 2 and its path, whether the
+    memory budget refuses it (the default here) or the budget admits it and mapping it fails."""
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(open(BUNDLED["noisekit-default"], "rb").read())
+    os.truncate(path, 20 * 2**30)  # sparse: takes no disk
+    photo = os.path.join(os.path.dirname(os.path.dirname(__file__)), "goldens", "inputs", "cat_noisy25.png")
+    cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))
+    done = subprocess.run([sys.executable, "-m", "noisekit.cli", "denoise", photo, str(tmp_path / "out.png"),
+                           "--model", str(path)], preexec_fn=cap, capture_output=True, text=True,
+                          env={**os.environ, "NOISEKIT_MEMORY_BUDGET": budget}, timeout=120)
+    assert done.returncode == 2 and str(path) in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.png").exists()
+
+
 def _raw_safetensors(path, tensors, meta):
     from safetensors.torch import save_file
 

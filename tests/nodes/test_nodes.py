@@ -11,6 +11,7 @@ import noisekit
 from noisekit import progress
 from noisekit.models.analytic import GaussianDenoiser, mixture
 from noisekit.nodes import adapter
+from noisekit.nodes.inputs import NodeError
 from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
@@ -272,6 +273,37 @@ def test_sample_node_denoise_runs_the_tail_of_the_schedule():
     assert torch.equal(half["samples"], tail["samples"])
     _, none = node.run(model, sigmas, Sampler("euler"), 4, image=image, denoise=0.0)
     assert torch.equal(none["samples"], image.movedim(-1, 1) * 2 - 1)
+
+
+@pytest.mark.parametrize("text", ["0, 0", "1e-45, 0", "0.001, 0", "0.5, 0.5"])
+def test_sample_node_refuses_a_schedule_that_would_generate_a_flat_picture(text):
+    """From noise at a level below half an 8-bit step (or with no step) the result is the grey start: refused,
+    naming the input; a schedule of zeros on a start image returns that image."""
+    sigmas = torch.tensor([float(v) for v in text.split(",")])  # as Custom Sigmas gives them
+    with pytest.raises(NodeError, match=r"Sample \(noisekit\): input 'sigmas': generating from noise needs"):
+        NODES["NoisekitSample"]().run(GaussianDenoiser(0.0, 0.5), sigmas, Sampler("euler"), 0, width=8, height=8)
+    if text == "0, 0":  # no work on a start: the start comes back
+        image = torch.rand(1, 8, 8, 3)
+        out, _ = NODES["NoisekitSample"]().run(GaussianDenoiser(0.0, 0.5), sigmas, Sampler("euler"), 0, image=image)
+        torch.testing.assert_close(out, image)
+
+
+def test_sample_node_refuses_work_beyond_the_memory_budget_before_allocating(monkeypatch):
+    """The issue's case (4096 x 4096, batch 64: 12.9 GB for the state alone) is refused before the first tensor;
+    with the bundled network its activations count too."""
+    from noisekit.models.loader import load_model
+
+    model = GaussianDenoiser(0.0, 0.5)
+    sigmas = get_sigmas("karras", 4)
+    allocated = []
+    monkeypatch.setattr(torch, "zeros", lambda *a, **k: allocated.append(a) or pytest.fail("allocated"))
+    with pytest.raises(ValueError, match=r"Sample \(noisekit\): sampling \(64, 3, 4096, 4096\) would need"):
+        NODES["NoisekitSample"]().run(model, sigmas, Sampler("euler"), 0, width=4096, height=4096, batch_size=64)
+    monkeypatch.undo()
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", "1G")  # the state (0.1 GiB) fits, the network's activations not:
+    with pytest.raises(ValueError, match="would need about 2.6 GB"):  # (20 x 32 x 4 + 10 x 3 x 4) B x 2^20 pixels
+        NODES["NoisekitSample"]().run(load_model(), sigmas, Sampler("euler"), 0, width=512, height=512, batch_size=4)
+    assert model.calls == 0 and not allocated
 
 
 def test_sample_node_reports_each_step_and_stops_between_steps():
@@ -571,7 +603,6 @@ def test_tune_sigmas_node_through_a_guider_in_its_latent_space(comfy):
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():
     import pickle
 
-    from noisekit.nodes.inputs import NodeError
 
     error = NodeError("Inpaint Photo (noisekit)", "mask", "does not match the image")
     # ComfyUI shows f"{module}.{qualname}" (the pack's module is its file path); this reads as the pack's

@@ -33,6 +33,15 @@ def test_split_denoise_and_multiply_tools():
     assert body["sigmas"] == [4.0, 2.0, 0.0]
 
 
+def test_resample_tool_is_what_the_editors_set_step_count_asks():
+    """web/noisekit.js's "set step count" sends the curve and the count to this tool (no formula of its own)."""
+    status, body = schedule_curve({"type": "NoisekitSigmasResample", "sigmas": "100,1,0", "steps": "4"})
+    assert status == 200
+    assert body["sigmas"] == pytest.approx([100.0, 100 ** (2 / 3), 100 ** (1 / 3), 1.0, 0.0], rel=1e-6)
+    status, body = schedule_curve({"type": "NoisekitSigmasResample", "sigmas": "5,0", "steps": "4"})
+    assert status == 400 and "two noise levels" in body["error"]
+
+
 def test_splice_takes_both_sigmas_inputs():
     status, body = schedule_curve({"type": "NoisekitSigmasSplice", "sigmas": "8,4,2", "other": "2,1,0"})
     assert status == 200 and body["sigmas"][0] == 8.0 and body["sigmas"][-1] == 0.0

@@ -36,7 +36,7 @@ def run(label, callback=None):
 def test_same_name_gives_comfyuis_numbers(label):
     out, theirs = run(label)
     assert out.dtype == torch.float64
-    torch.testing.assert_close(out, theirs, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out, theirs, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("label", DIFFERENT)
@@ -54,4 +54,4 @@ def test_unipc_matches_comfyuis_uni_pc_up_to_the_last_step(label):
     recorded = RECORD["outputs"][label]["states"]
     assert len(recorded) == len(RECORD["sigmas"]) - 3 >= 4
     for mine, theirs in zip(states, recorded):
-        torch.testing.assert_close(mine, f64(theirs), rtol=0, atol=1e-6)
+        torch.testing.assert_close(mine, f64(theirs), rtol=0, atol=1e-13)

@@ -319,6 +319,25 @@ def test_extend_inserts_log_linear_points_and_keeps_the_originals():
     close(SIGMA_TOOLS.get("extend")(t64([8.0, 2.0]), points=2, mode="linear"), [8.0, 6.0, 4.0, 2.0])
 
 
+def test_resample_keeps_the_shape_and_both_ends():
+    # log sigma of an exponential schedule is linear in the fraction done, which PCHIP reproduces: resampled
+    # to any count it is the exponential schedule of that count
+    for steps in (3, 10, 25):
+        close(tools.resample(get_sigmas("exponential", 10, sigma_min=0.03, sigma_max=14.6), steps),
+              get_sigmas("exponential", steps, sigma_min=0.03, sigma_max=14.6), rtol=1e-12)
+    close(SIGMA_TOOLS.get("resample")(t64([100.0, 1.0, 0.0]), steps=4), [100.0, 100 ** (2 / 3), 100 ** (1 / 3), 1.0, 0.0])
+    for name in ("karras", "normal", "ays"):
+        s = get_sigmas(name, 10)
+        close(tools.resample(s, 10), s, rtol=1e-12)  # its own count gives it back
+        for steps in (1, 4, 50):
+            r = tools.resample(s, steps)
+            assert len(r) == steps + 1 and r[0] == s[0] and r[-1] == 0 and bool((r[1:] < r[:-1]).all())
+            assert steps == 1 or r[-2] == s[-2]  # the last noise level, exactly
+    no_zero = get_sigmas("karras", 8)[:-1]
+    r = tools.resample(no_zero, 5)
+    assert len(r) == 6 and r[0] == no_zero[0] and r[-1] == no_zero[-1]
+
+
 def test_value_tools():
     s = t64([8.0, 2.0, 0.5, 0.0])
     close(SIGMA_TOOLS.get("multiply")(s, factor=2.0), [16.0, 4.0, 1.0, 0.0])
@@ -392,6 +411,8 @@ def test_tools_refuse_bad_sigmas(bad, word):
     (lambda s: tools.split_at_denoise(s, 1.5), "'denoise'"),
     (lambda s: tools.extend(s, 1, "cubic"), "'mode'"),
     (lambda s: tools.splice(s, t64([[1.0]])), "'other'"),
+    (lambda s: tools.resample(s, 0), "'steps'"),
+    (lambda s: tools.resample(s[2:], 5), "'sigmas'"),
 ])
 def test_tool_parameters_are_named(call, word):
     s = t64([8.0, 2.0, 0.5, 0.0])

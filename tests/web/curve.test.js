@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, resample, sigmaAt, ZERO_GAP, zeroAxis } from "../../web/lib/curve.js";
+import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, sigmaAt, ZERO_GAP, zeroAxis } from "../../web/lib/curve.js";
 
 const rect = { x: 0, y: 0, w: 100, h: 100 };
 
@@ -76,15 +76,7 @@ describe("snapping, adding and removing points", () => {
   });
 });
 
-describe("step count and query", () => {
-  it("resamples log-linearly and keeps the final zero", () => {
-    const r = resample([100, 1, 0], 4);
-    expect(r.length).toBe(5);
-    expect(r[0]).toBeCloseTo(100);
-    expect(r[1]).toBeCloseTo(10 ** (4 / 3));
-    expect(r[3]).toBeCloseTo(1);
-    expect(r[4]).toBe(0);
-  });
+describe("route query", () => {
   it("builds the route query from the widgets", () => {
     const q = curveQuery("NoisekitScheduleKarras", [{ name: "steps", value: 20 }, { name: "rho", value: 7 }, { name: "x", value: { a: 1 } }]);
     expect(q).toBe("/noisekit/sigmas?type=NoisekitScheduleKarras&steps=20&rho=7");

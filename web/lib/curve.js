@@ -107,23 +107,6 @@ export function presetBounds(presets) {
   return { min: Math.min(...mins), max: Math.max(...maxs), snap: [...new Set([...mins, ...maxs])] };
 }
 
-// Resample a schedule to `steps` steps, linearly in log sigma (the final 0 is kept).
-export function resample(sigmas, steps) {
-  const endsInZero = sigmas[sigmas.length - 1] === 0;
-  const body = endsInZero ? sigmas.slice(0, -1) : sigmas.slice();
-  const count = endsInZero ? steps : steps + 1;
-  if (body.length < 2 || count < 2) return sigmas.slice();
-  const logs = body.map((s) => Math.log(s));
-  const out = [];
-  for (let k = 0; k < count; k++) {
-    const pos = (k * (logs.length - 1)) / (count - 1);
-    const j = Math.min(Math.floor(pos), logs.length - 2);
-    const w = pos - j;
-    out.push(Math.exp(logs[j] * (1 - w) + logs[j + 1] * w));
-  }
-  return endsInZero ? [...out, 0] : out;
-}
-
 // The query for /noisekit/sigmas from a node type, its widgets and, for sigma tools, the
 // upstream curves of its SIGMAS inputs ({input name: [sigmas]}).
 // (Relative to ComfyUI's API base: pass it to api.fetchApi, which adds the base and /api.)
