@@ -13,11 +13,12 @@ from typing import Any
 
 import torch
 
+from .. import limits
 from ..models.space import image_to_model, input_multiple, model_device, model_to_image
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 from .noise_level import check_sigma, noise_level
-from .params import DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, MODE, PRECISION
+from .params import DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, MODE, PHOTO_BYTES_PER_PIXEL, PRECISION
 from .tiling import TiledDenoiser
 
 
@@ -74,6 +75,7 @@ def denoise_photo(model, image: torch.Tensor, options: DenoiseOptions = DenoiseO
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"denoise: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
+    limits.check_memory(f"denoise: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
     device = model_device(model, image.device)
     overlap = options.tile // 8 if options.overlap is None else options.overlap
     tiled = TiledDenoiser(model, options.tile, overlap, input_multiple(model), precision=options.precision)

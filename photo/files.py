@@ -20,15 +20,13 @@ from PIL import Image, ImageOps
 
 from .. import limits
 from ..files import write_new
+from .params import PHOTO_BYTES_PER_PIXEL
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
 _PNG16 = {2: ("RGB", "RGB;16B", "RGB;16L"), 6: ("RGBA", "RGBA;16B", "RGBA;16L")}
 GREY_ALPHA = 4  # the PNG colour type of grey + alpha, which Pillow also decodes to 8 bits at 16
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
-# Peak memory of denoising or inpainting per pixel: 6.8 GB was measured for a 12000 x 12000 photo (issue 15),
-# 47 bytes a pixel (the photo in float32 several times over, plus the tiles' accumulators).
-PHOTO_BYTES_PER_PIXEL = 48
 
 
 def open_image(path: str, what: str = "processing", bytes_per_pixel: int = PHOTO_BYTES_PER_PIXEL) -> Image.Image:

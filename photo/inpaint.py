@@ -30,13 +30,14 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from .. import limits
 from ..models.space import image_to_model, input_multiple, model_device, model_to_image
 from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE, MaskedDenoiser, Sampler, add_noise, noise_form, repaint_sampler, \
     unit_noise
 from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
 from .masks import check_mask, feather_mask, grow_mask, pad_box
-from .params import FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD, PREFILL, STRENGTH
+from .params import FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD, PHOTO_BYTES_PER_PIXEL, PREFILL, STRENGTH
 from .prefill import fill_hole
 from .sparse import SparseDenoiser, SparseTiles
 
@@ -96,6 +97,7 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOpti
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"inpaint: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
+    limits.check_memory(f"inpaint: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
     mask = feather_mask(grow_mask(check_mask(mask, image.shape[0], image.shape[1:3]), options.grow), options.feather)
     boxes = region_boxes(mask, options.context)
     out = image.clone()

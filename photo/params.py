@@ -10,6 +10,9 @@ from ..samplers import SAMPLERS
 from .prefill import PREFILLS
 from .tiling import PRECISIONS
 
+# Peak memory of denoising or inpainting per pixel (the photo in float32 several times over, the tiles'
+# accumulators and the stored values): the measured peak (README, "Memory budget") with a margin.
+PHOTO_BYTES_PER_PIXEL = 90
 MAX_EDGE = 256  # grow and feather widths in pixels (growing stops anyway once the mask covers the photo)
 METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); texture: "
                 "anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); replace: sampling "
