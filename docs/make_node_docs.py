@@ -1,6 +1,6 @@
 """The help pages ComfyUI's node library shows: web/docs/<NodeName>.md for every registered node, and pictures.
 
-    python docs/make_node_docs.py           # pages and pictures (about a minute on a laptop CPU)
+    python docs/make_node_docs.py           # pages, their pictures and the pack's icon (seconds)
     python docs/make_node_docs.py --text    # pages only
 
 A page is made from the node's own declarations (display name, DESCRIPTION, INPUT_TYPES with defaults,
@@ -471,6 +471,31 @@ def pictures() -> dict[str, Picture]:
     return out
 
 
+ICON = ROOT / "docs" / "icon.png"  # pyproject.toml's [tool.comfy] Icon, for the Comfy Registry and ComfyUI-Manager
+
+
+def icon(size: int = 256) -> Image.Image:
+    """A photo from noise to clean in vertical bands, one per level of a karras schedule (Noise Strip's frames),
+    and that schedule's curve over it on a log scale, the final 0 at the bottom."""
+    node = NODE_CLASS_MAPPINGS["NoisekitNoiseStrip"]
+    sigmas = get_sigmas("karras", 7, sigma_min=0.05, sigma_max=4.0)
+    frames = node().apply(photo("chelsea.png", FACE, (size, size)), sigmas, **defaults(node))[1]
+    out, n = Image.new("RGB", (size, size)), len(frames)
+    for k, frame in enumerate(frames):
+        band = (k * size // n, 0, (k + 1) * size // n, size)
+        out.paste(to_pil(frame[None]).crop(band), band[:2])
+    top, bottom, hi, lo = size * 0.12, size * 0.88, math.log(sigmas[0]), math.log(sigmas[-2])
+    points = [((k + 0.5) * size / n, bottom if s == 0 else top + (bottom - top) * 0.85 * (hi - math.log(s)) / (hi - lo))
+              for k, s in enumerate(sigmas.tolist())]
+    draw = ImageDraw.Draw(out)
+    for colour, width in (("black", size // 16), ("white", size // 32)):
+        draw.line(points, fill=colour, width=width, joint="curve")
+        for x, y in points:
+            r = width * 0.9
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+    return out
+
+
 def save(image: Image.Image, path: Path):
     """Small files: charts as palette PNGs, photos as JPEG."""
     buffer = io.BytesIO()
@@ -559,7 +584,9 @@ def main(argv=None) -> int:
             (IMAGES / stale).unlink()
         for file, picture in drawn.items():
             save(picture.draw(), IMAGES / file)
-            print(f"{IMAGES / file}: {(IMAGES / file).stat().st_size // 1024} KB")
+        icon().quantize(256).save(ICON, optimize=True)  # a photo: all the colours a palette PNG holds
+        for path in [*(IMAGES / file for file in drawn), ICON]:
+            print(f"{path}: {path.stat().st_size // 1024} KB")
     print(f"{len(texts)} pages in {DOCS}")
     return 0
 
