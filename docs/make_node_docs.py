@@ -48,6 +48,9 @@ def kind(name: str) -> str:
     return KINDS.get(name, name)
 
 
+GENERIC = {"NoisekitSchedule": "schedule", "NoisekitSampler": "sampler"}  # any registered one by name
+
+
 # ---- hand-written guidance -------------------------------------------------------------------------------
 
 RANGE_HINT = ("No MODEL is needed: the default range, sigma 0.0292 to 14.61, is SD1.x's and SDXL's; EDM-style "
@@ -69,7 +72,7 @@ WHEN = {  # a line of advice for one node, after its kind's
                         "knobs (karras' rho, the flow shift, ...) are on its dedicated node.",
     "NoisekitScheduleKarras": "The usual choice with SD1.x and SDXL checkpoints. Compared with exponential it stays "
                               "at high noise longer and takes its largest steps at the lowest levels; a larger rho "
-                              "does more of that, rho 1 is linear.",
+                              "moves it towards exponential, rho 1 is linear.",
     "NoisekitScheduleExponential": "Every step divides the noise by the same factor. Compared with karras it leaves "
                                    "high noise sooner and takes smaller steps at the lowest levels.",
     "NoisekitSchedulePolyexponential": "exponential with a bend: rho above 1 moves steps towards low noise, below 1 "
@@ -279,11 +282,12 @@ def measured_section(name: str) -> list[str]:
         lines += [f"- **Order:** {m.order:.1f}: doubling the steps divides the error by about {2 ** m.order:.0f}.",
                   f"- **Error at {STEPS} steps:** {m.error:.3g}" + ("" if entry.name == "euler" else
                                                                     f" (euler: {euler.error:.3g})") + ".",
-                  f"- **Error at {STEPS} model calls** ({m.steps_at_calls} steps): {m.error_at_calls:.3g}."]
-    lines += ["", f"The error is the RMS distance to the exact result, with the karras schedule over SD1.x's range, on "
-              f"{MIXTURE} whose exact denoiser and ODE solution noisekit computes; the order comes from 40 and 80 "
-              "steps on a Gaussian problem. Measured by docs/make_node_docs.py.", ""]
-    return lines
+                  *([f"- **Error at {STEPS} model calls** ({m.steps_at_calls} steps): {m.error_at_calls:.3g}."]
+                    if m.steps_at_calls != STEPS else [])]
+        lines += ["", f"The error is the RMS distance to the exact result, with the karras schedule over SD1.x's range, "
+                  f"on {MIXTURE} whose exact denoiser and ODE solution noisekit computes; the order comes from 40 and "
+                  "80 steps on a Gaussian problem. Measured by docs/make_node_docs.py."]
+    return lines + [""]
 
 
 def sampler_table() -> list[str]:
@@ -539,7 +543,7 @@ def page(name: str) -> str:
     description = cell(cls.DESCRIPTION)
     lead = SUMMARY.get(name, description)
     lines = [f"# {NODE_DISPLAY_NAME_MAPPINGS[name]}", "", lead, ""]
-    advice = [text for text in (WHEN.get(name), GUIDE.get(kind(name))) if text]
+    advice = [text for text in (WHEN.get(name), GUIDE.get(GENERIC.get(name, kind(name)))) if text]
     if advice:
         lines += ["## When to use it", ""] + [line for text in advice for line in (text, "")]
     spec = cls.INPUT_TYPES()
