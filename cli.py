@@ -1,5 +1,6 @@
-"""The ``noisekit`` console script: ``run`` and ``nodes`` (runner/cli.py), ``denoise`` and
-``inpaint`` (photo/cli.py). Exit codes: 0 success, 2 bad input, 3 a node failed, 130 interrupted."""
+"""The ``noisekit`` console script: ``run``, ``convert`` and ``nodes`` (runner/cli.py), ``denoise`` and
+``inpaint`` (photo/cli.py), and the options of those that run over many inputs (noisekit.batch). Exit
+codes: exits.py."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,20 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+def add_batch_options(parser, json_progress: bool):
+    """The options of a command that runs over many inputs (noisekit.batch), with an event per item
+    unless the command prints events of its own."""
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (Ray: actors), each computing with torch's threads as a lone "
+                             "run does (set OMP_NUM_THREADS to change both); default: as many as the cores "
+                             "(Ray: the cluster's CPUs) hold, one for a GPU (Ray: one per GPU)")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: host:port, auto, or local "
+                                                         "(start one here); needs pip install 'noisekit[ray]'")
+    if json_progress:
+        parser.add_argument("--json-progress", action="store_true",
+                            help="print an event per item as JSON lines on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noisekit", description="noisekit: diffusion schedules, samplers, photo "
                                      "denoise/inpaint, and a headless runner for saved ComfyUI graphs.",
@@ -36,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     runner_cli.add_parsers(sub)
     photo_cli.add_parsers(sub)
+    for name in ("run", "denoise", "inpaint"):  # run --over, and denoise/inpaint of a folder
+        add_batch_options(sub.choices[name], json_progress=name != "run")  # run prints its own events
     for command in sub.choices.values():
         command.formatter_class = HelpFormatter
     return parser

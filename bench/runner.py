@@ -163,7 +163,7 @@ def server_times(comfyui: str, n: int, repeat: int) -> list[dict]:
 
 
 def inprocess_times(comfyui: str, n: int, repeat: int) -> tuple[list[dict], float]:
-    from ..runner.comfy import ComfyRunner
+    from ..runner.comfy_runner import ComfyRunner
 
     start = time.perf_counter()
     runner = ComfyRunner(comfyui, "cpu")

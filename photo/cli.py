@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .. import batch, devices, progress
+from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..registry import default_of
 from ..samplers import SAMPLERS, Sampler
@@ -175,6 +175,5 @@ def add_parsers(sub):
                             + (" (default: noisekit-camera with --sigma auto, noisekit-default with --sigma N)"
                                if parser is den else ""))
         parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
-        batch.add_arguments(parser)
     den.set_defaults(func=cmd_denoise, model=None)  # None: model_for picks by --sigma
     inp.set_defaults(func=cmd_inpaint)

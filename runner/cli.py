@@ -14,47 +14,25 @@ import signal
 import sys
 import threading
 
+from .. import devices, progress
 from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
-
-
-def parse_set(items: list[str]) -> list[tuple[str, str, object]]:
-    """NODE_ID.INPUT=VALUE, the value parsed as JSON when it is JSON, else taken as text."""
-    out = []
-    for item in items:
-        target, sep, raw = item.partition("=")
-        node_id, dot, name = target.partition(".")
-        if not sep or not dot or not node_id or not name:
-            raise ValueError(f"--set {item!r}: expected NODE_ID.INPUT=VALUE, e.g. --set 3.seed=42")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.append((node_id, name, value))
-    return out
-
-
-def apply_sets(prompt: dict, sets, node_classes: dict) -> dict:
-    """Override node inputs before validation; the node must exist and declare the input."""
-    from .formats import normalize_api
-    from .validate import declared_inputs
-
-    for node_id, name, value in sets:
-        if node_id not in prompt:
-            raise ValueError(f"--set {node_id}.{name}: the graph has no node {node_id!r} (nodes: {', '.join(prompt)})")
-        cls = node_classes.get(prompt[node_id].get("class_type"))
-        declared = declared_inputs(cls.INPUT_TYPES()) if cls is not None else None
-        if declared is not None and name not in declared:
-            raise ValueError(f"--set {node_id}.{name}: node {node_id} ({prompt[node_id]['class_type']}) has no input "
-                             f"{name!r}; its inputs: {', '.join(declared)}")
-        prompt[node_id]["inputs"][name] = value
-    return normalize_api(prompt)
+from ..files import write_json_atomic, write_new
+from . import golden
+from .comfy_runner import ComfyRunner
+from .comfyui import find_comfyui
+from .convert import object_info_classes, workflow_to_prompt
+from .execute import Runner, default_node_classes
+from .load import default_input_dir, load_graph, read_workflow
+from .outcome import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted
+from .over import cmd_run_over
+from .overrides import apply_sets, parse_set
+from .report import JsonLines, build_report, check_writable, error_record, to_json
+from .standins import PATHS
 
 
 @contextlib.contextmanager
 def first_ctrl_c_interrupts():
     """First Ctrl-C: stop at the next step or node boundary; a second one stops at once."""
-    from .. import progress
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -72,24 +50,9 @@ def first_ctrl_c_interrupts():
         signal.signal(signal.SIGINT, old)
 
 
-def default_input_dir(graph_path: str) -> str:
-    """input/ beside the graph if it exists (so example graphs find their photos), else ./input."""
-    beside = os.path.join(os.path.dirname(os.path.abspath(graph_path)), "input")
-    return beside if os.path.isdir(beside) else os.path.abspath("input")
-
-
 def cmd_run(args) -> int:
-    if getattr(args, "over", None):  # many inputs: runner/batch.py
-        from .batch import cmd_run_over
-
+    if args.over:  # many inputs: runner/over.py
         return cmd_run_over(args)
-    from .. import devices
-    from . import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted, load_prompt, read_graph
-    from .execute import default_node_classes
-    from ..files import write_json_atomic
-    from .report import JsonLines, build_report, check_writable, error_record, to_json
-    from .standins import PATHS
-
     if args.report:  # refused before the run, not after the images were written
         try:
             check_writable(args.report, "--report")
@@ -115,9 +78,9 @@ def cmd_run(args) -> int:
     try:
         runner = make_runner(args, JsonLines() if args.json_progress else None)
         classes = runner.node_classes
-        if getattr(runner, "info", None):
+        if runner.info:
             comfyui["comfyui"] = runner.info
-        prompt, workflow = load_prompt(read_graph(args.graph), classes)
+        prompt, workflow = load_graph(args.graph, classes)
         prompt = apply_sets(prompt, parse_set(args.set), classes)
         with devices.use_device(args.device), first_ctrl_c_interrupts():
             result = runner.run(prompt, {"workflow": workflow} if workflow else None)
@@ -154,9 +117,6 @@ def cmd_run(args) -> int:
 def make_runner(args, on_event):
     """ComfyUI's own nodes and executor in-process when a ComfyUI is given (--comfyui, $NOISEKIT_COMFYUI)
     or importable, else noisekit's runner with its stand-ins for ComfyUI's core nodes."""
-    from .comfy import ComfyRunner, find_comfyui
-    from .execute import Runner, default_node_classes
-
     path = find_comfyui(args.comfyui)
     if path is None:
         if args.models_dir or args.custom_nodes:
@@ -168,8 +128,6 @@ def make_runner(args, on_event):
 def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
     """(exit code, report fields): every output's content hash, and with --golden the comparison
     (or the recording, with --update-golden); a mismatch is printed and pictured next to the report."""
-    from . import golden
-
     outputs = golden.collect(prompt, result, classes)
     extra = {"hashes": golden.hashes(outputs)}
     if not args.golden:
@@ -189,19 +147,8 @@ def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
 
 def cmd_convert(args) -> int:
     """UI workflow -> the API prompt ComfyUI's frontend would queue for it (stdout, or a new file)."""
-    from ..files import write_new
-    from .convert import object_info_classes, workflow_to_prompt
-    from .execute import default_node_classes
-    from .formats import GraphFormatError, is_ui_workflow, read_graph
-
-    workflow = read_graph(args.workflow)
-    workflow = workflow.get("png_chunks", {}).get("workflow", workflow) if isinstance(workflow, dict) else workflow
-    if not is_ui_workflow(workflow):
-        raise GraphFormatError(f"{args.workflow}: not a UI workflow (no 'nodes' and 'links'); an API prompt needs "
-                               "no conversion")
+    workflow = read_workflow(args.workflow)
     if args.comfyui or (args.object_info is None and os.environ.get("NOISEKIT_COMFYUI")):
-        from .comfy import ComfyRunner, find_comfyui
-
         classes = ComfyRunner(find_comfyui(args.comfyui)).node_classes
     else:
         classes = {**default_node_classes(), **(object_info_classes(args.object_info) if args.object_info else {})}
@@ -221,8 +168,6 @@ def cmd_convert(args) -> int:
 
 
 def cmd_nodes(args) -> int:
-    from .execute import default_node_classes
-
     classes = default_node_classes()
     rows = [{"name": name, "category": getattr(cls, "CATEGORY", "sd"), "outputs": list(cls.RETURN_TYPES),
              "output_node": bool(getattr(cls, "OUTPUT_NODE", False)), "standin": bool(getattr(cls, "STANDIN", False))}
@@ -237,7 +182,8 @@ def cmd_nodes(args) -> int:
 
 
 def add_parsers(sub):
-    """Add the ``run`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers."""
+    """Add the ``run``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
+    options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
                                      "the goldens (--golden), 130 interrupted.")
@@ -268,9 +214,6 @@ def add_parsers(sub):
                      "OUTPUT_DIR/NAME/, a manifest there lets a rerun skip what is done")
     run.add_argument("--set-from", metavar="NODE_ID.INPUT", help="with --over a folder: the input each file "
                                                                    "name goes to (default: the LoadImage's image)")
-    from .. import batch
-
-    batch.add_arguments(run, json_progress=False)
     run.set_defaults(func=cmd_run)
     convert = sub.add_parser("convert", help="convert a UI workflow to the API prompt ComfyUI's frontend would queue",
                              description="Subgraphs, reroutes, primitive nodes, muted and bypassed nodes are resolved "

@@ -1,8 +1,12 @@
-"""UI workflow -> API prompt, as the ComfyUI frontend's graphToPrompt makes it (checked against frontend 1.35).
+"""UI workflow ("Save": nodes / links / widgets_values) -> API prompt, as the ComfyUI frontend's graphToPrompt
+makes it (checked against frontend 1.35).
 
-Every real node becomes one prompt entry; its widget values are mapped to input names with the node's
-INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``), skipping the
-control_after_generate value after seed-like INTs. Links are followed to the real output that feeds them:
+A workflow's structure is checked first (``check_workflow``: every defect at once, naming the node), so
+that ``noisekit run`` and ``noisekit convert`` refuse a malformed file with the same clear message. Every
+real node becomes one prompt entry; its widget values are mapped to input names with the node's
+INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``) in INPUT_TYPES
+order (required, then optional), skipping the control_after_generate value after seed-like INTs; notes
+and groups are ignored. Links are followed to the real output that feeds them:
 
 - through Reroutes, and from PrimitiveNodes (their value becomes the input's literal);
 - through bypassed nodes (mode 4: an output is fed by the node's input of the matching type);
@@ -18,9 +22,154 @@ from __future__ import annotations
 
 import json
 
-from .formats import BYPASSED, MUTED, VIRTUAL, GraphFormatError, connectable, widget_values
+from .formats import brief
+from .outcome import GraphFormatError
+from .validate import parse_input_decl
 
+WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
+SEED_NAMES = ("seed", "noise_seed")  # the frontend adds a control widget to these even without the flag
+VIRTUAL = ("Reroute", "PrimitiveNode", "Note", "MarkdownNote")
+MUTED, BYPASSED = 2, 4
 SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20
+
+
+def is_ui_workflow(data) -> bool:
+    return isinstance(data, dict) and "nodes" in data and "links" in data
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _link_problem(link) -> str | None:
+    if isinstance(link, dict):
+        fields = tuple(link.get(k) for k in ("id", "origin_id", "origin_slot", "target_id", "target_slot"))
+    elif isinstance(link, list) and len(link) >= 5:
+        fields = tuple(link[:5])
+    else:
+        return f"a link must be [id, origin_id, origin_slot, target_id, target_slot, type], got {brief(link)}"
+    if not (_is_id(fields[0]) and _is_id(fields[1]) and _is_index(fields[2]) and _is_id(fields[3])
+            and _is_index(fields[4])):
+        return f"a link needs an id, node ids and slot indices >= 0, got {brief(link)}"
+    return None
+
+
+def _node_problems(node) -> list[str]:
+    """What makes one UI node unreadable (its id is checked by the caller)."""
+    out = []
+    if not isinstance(node.get("type"), str):
+        out.append(f"'type' must be the node type's name, got {brief(node.get('type'))}")
+    values = node.get("widgets_values")
+    if values is not None and not isinstance(values, (list, dict)):
+        out.append(f"'widgets_values' must be a list, got {brief(values)}")
+    if node.get("mode") is not None and not _is_index(node.get("mode")):
+        out.append(f"'mode' must be a number (0 normal, 2 muted, 4 bypassed), got {brief(node.get('mode'))}")
+    for key in ("inputs", "outputs"):
+        slots = node.get(key)
+        if slots is not None and (not isinstance(slots, list) or not all(isinstance(x, dict) for x in slots)):
+            out.append(f"'{key}' must be a list of objects, got {brief(slots)}")
+    for slot in node.get("inputs") if isinstance(node.get("inputs"), list) else []:
+        if not isinstance(slot, dict):
+            continue
+        if not isinstance(slot.get("name"), str):
+            out.append(f"an input has no 'name' (got {brief(slot.get('name'))})")
+        if slot.get("link") is not None and not _is_id(slot.get("link")):
+            out.append(f"input {slot.get('name')!r}: 'link' must be a link id, got {brief(slot.get('link'))}")
+        widget = slot.get("widget")
+        if widget is not None and not (isinstance(widget, dict) and isinstance(widget.get("name", ""), str)):
+            out.append(f"input {slot.get('name')!r}: 'widget' must be an object with a name, got {brief(widget)}")
+    return out
+
+
+def _graph_problems(graph: dict, where: str) -> list:
+    """Structural defects of one graph level (the workflow, or a subgraph definition)."""
+    nodes, links = graph.get("nodes"), graph.get("links")
+    if not isinstance(nodes, list):
+        return [(None, f"{where}'nodes' must be a list, got {brief(nodes)}")]
+    problems, ids = [], set()
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            problems.append((None, f"{where}nodes[{index}] must be an object, got {brief(node)}"))
+            continue
+        node_id = node.get("id")
+        if not _is_id(node_id):
+            problems.append((None, f"{where}nodes[{index}] has no usable 'id' (got {brief(node_id)})"))
+            continue
+        if node_id in ids:
+            problems.append((node_id, f"{where}the id is used by two nodes; every node needs its own id"))
+        ids.add(node_id)
+        problems.extend((node_id, where + p) for p in _node_problems(node))
+    if links is not None and not isinstance(links, list):
+        problems.append((None, f"{where}'links' must be a list, got {brief(links)}"))
+    link_ids = set()
+    for link in links if isinstance(links, list) else []:
+        if (why := _link_problem(link)) is not None:
+            problems.append((None, where + why))
+            continue
+        link_id = link["id"] if isinstance(link, dict) else link[0]
+        if link_id in link_ids:
+            problems.append((None, f"{where}link id {link_id!r} is used twice; every link needs its own id"))
+        link_ids.add(link_id)
+    return problems
+
+
+def check_workflow(workflow: dict):
+    """Refuse a UI workflow whose structure the converter cannot read, with every defect at once."""
+    problems = _graph_problems(workflow, "")
+    definitions = workflow.get("definitions")
+    subgraphs = (definitions or {}).get("subgraphs") if isinstance(definitions, dict) else None
+    if definitions is not None and not (isinstance(definitions, dict) and isinstance(subgraphs or [], list)):
+        problems.append((None, f"'definitions' must be an object with a list of subgraphs, got {brief(definitions)}"))
+    for index, graph in enumerate(subgraphs if isinstance(subgraphs, list) else []):
+        if not isinstance(graph, dict) or not _is_id(graph.get("id")):
+            problems.append((None, f"subgraph {index} must be an object with an 'id', got {brief(graph)}"))
+        else:
+            problems.extend(_graph_problems(graph, f"subgraph {graph['id']}: "))
+    if problems:
+        raise GraphFormatError(f"malformed UI workflow, {len(problems)} problem(s):", problems)
+
+
+def widget_inputs(cls) -> list[tuple[str, bool]]:
+    """(name, followed by a control value) for each widget input, in INPUT_TYPES order."""
+    spec = cls.INPUT_TYPES()
+    out = []
+    for section in ("required", "optional"):
+        for name, decl in (spec.get(section) or {}).items():
+            kind, opts = parse_input_decl(decl)
+            if (isinstance(kind, list) or kind in WIDGET_TYPES) and not opts.get("forceInput"):
+                control = kind == "INT" and (opts.get("control_after_generate") or name in SEED_NAMES)
+                out.append((name, bool(control)))
+    return out
+
+
+def widget_values(node: dict, cls) -> dict:
+    """Widget input name -> saved value; extra trailing values (e.g. LoadImage's upload button) are ignored."""
+    values = node.get("widgets_values")
+    if isinstance(values, dict):  # some frontends save {name: value}
+        return dict(values)
+    values, out = list(values or []), {}
+    for name, control in widget_inputs(cls):
+        if not values:
+            break
+        out[name] = values.pop(0)
+        if control and values and values[0] in CONTROL_VALUES:
+            values.pop(0)
+    return out
+
+
+def connectable(a, b) -> bool:
+    """LiteGraph's type check: equal, '*' or empty on either side, or overlapping comma lists."""
+    if a in ("*", "", 0, None) or b in ("*", "", 0, None):
+        return True
+    return bool({t.strip().upper() for t in str(a).split(",")} & {t.strip().upper() for t in str(b).split(",")})
+
+
+
 
 
 class Value:
@@ -250,8 +399,13 @@ def group_as_subgraph(group: dict, node: dict) -> dict:
 
 
 def workflow_to_prompt(workflow: dict, node_classes: dict) -> dict:
-    """The API prompt ComfyUI's frontend queues for this UI workflow."""
-    return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
+    """The API prompt ComfyUI's frontend queues for this UI workflow, or GraphFormatError for one whose
+    structure cannot be read."""
+    check_workflow(workflow)
+    try:
+        return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
+    except RecursionError:  # subgraphs are expanded recursively (links are followed in a loop)
+        raise GraphFormatError("subgraphs nested hundreds deep; flatten some of them") from None
 
 
 class InfoNode:

@@ -13,69 +13,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import progress
 from .formats import is_link, link_sources, normalize_api
+from .outcome import Engine, GraphInvalid, NodeFailed, RunInterrupted, RunResult
 from .validate import check_graph, declared_inputs, output_nodes
 
 _fresh = itertools.count()  # makes a signature unique when IS_CHANGED says "always run" (NaN)
-
-
-class GraphInvalid(Exception):
-    """Validation found problems; nothing ran."""
-
-    def __init__(self, problems):
-        self.problems = problems
-        super().__init__("invalid graph:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-class NodeFailed(Exception):
-    """A node raised; names the node, its type and (when the message names one) the input."""
-
-    def __init__(self, node_id: str, node_type: str, error: BaseException, input_names=()):
-        self.node_id, self.node_type, self.error = node_id, node_type, error
-        self.input = failing_input(error, input_names)
-        super().__init__(f"node {node_id} ({node_type}) failed: {type(error).__name__}: {error}")
-
-    def to_dict(self):
-        return {"node_id": self.node_id, "node_type": self.node_type, "input": self.input,
-                "type": type(self.error).__name__, "message": str(self.error)}
-
-
-class RunInterrupted(Exception):
-    """Ctrl-C or ``progress.interrupt()``: the run stopped between nodes or steps."""
-
-    def __init__(self, node_id, node_type, executed):
-        self.node_id, self.node_type, self.executed = node_id, node_type, executed
-        super().__init__(f"interrupted at node {node_id} ({node_type})" if node_id else "interrupted")
-
-
-def failing_input(error: BaseException, input_names) -> str | None:
-    """The input an error message is about: NodeError.input, "input 'x'", or a quoted input name."""
-    if getattr(error, "input", None) in input_names:
-        return error.input
-    text = str(error)
-    found = re.search(r"input '([^']+)'", text)
-    if found and found.group(1) in input_names:
-        return found.group(1)
-    return next((n for n in input_names if f"'{n}'" in text or f'"{n}"' in text), None)
-
-
-@dataclass
-class RunResult:
-    prompt_id: str
-    outputs: dict = field(default_factory=dict)  # node id -> tuple, one value per output (a list if a list)
-    ui: dict = field(default_factory=dict)  # node id -> ui dict of output nodes (cached ones too)
-    executed: list = field(default_factory=list)
-    cached: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)  # node id -> seconds, executed nodes only
 
 
 def default_node_classes() -> dict:
@@ -163,20 +112,15 @@ def is_nan(value) -> bool:
     return isinstance(value, float) and value != value
 
 
-class Runner:
+class Runner(Engine):
     """Runs API prompts against a node-class mapping and keeps outputs cached between runs.
 
     ``on_event(type, data)`` receives ComfyUI-shaped websocket events; without it
     per-step progress goes to tqdm."""
 
     def __init__(self, node_class_mappings: dict | None = None, on_event=None):
-        self.node_classes = default_node_classes() if node_class_mappings is None else node_class_mappings
-        self.on_event = on_event
+        super().__init__(default_node_classes() if node_class_mappings is None else node_class_mappings, on_event)
         self.cache: dict[str, tuple] = {}  # signature -> (output lists, ui)
-
-    def emit(self, event: str, data: dict):
-        if self.on_event is not None:
-            self.on_event(event, data)
 
     def run(self, prompt: dict, extra_pnginfo: dict | None = None, prompt_id: str | None = None) -> RunResult:
         prompt = normalize_api(prompt)
@@ -240,7 +184,7 @@ class Runner:
                     "traceback": traceback.format_tb(e.error.__traceback__),
                     "current_inputs": {}, "current_outputs": list(lists)})
                 raise
-            result.outputs[node_id] = self.unwrap(node_id, prompt, lists[node_id])
+            result.outputs[node_id] = self.outputs(kind, lists[node_id])
             if ui is not None:
                 result.ui[node_id] = ui
                 self.emit("executed", {"node": node_id, "display_node": node_id, "output": ui,
@@ -251,11 +195,6 @@ class Runner:
             raise RunInterrupted(None, None, list(result.executed))
         used = set(sigs.values())  # keep only this prompt's entries, as ComfyUI's cache does
         self.cache = {k: v for k, v in self.cache.items() if k in used}
-
-    def unwrap(self, node_id, prompt, lists) -> tuple:
-        cls = self.node_classes[prompt[node_id]["class_type"]]
-        is_list = getattr(cls, "OUTPUT_IS_LIST", (False,) * len(lists))
-        return tuple(v[0] if len(v) == 1 and not is_list[k] else v for k, v in enumerate(lists))
 
     def hidden_inputs(self, node_id, spec: dict, context) -> dict:
         values = {"PROMPT": context["prompt"], "EXTRA_PNGINFO": context["extra_pnginfo"], "UNIQUE_ID": node_id}

@@ -15,26 +15,19 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
-from dataclasses import asdict, dataclass
 
-from .comfy import core_node_hint
-from .formats import is_link, link_sources, parse_input_decl
+from .core_nodes import core_node_hint
+from .formats import is_link, link_sources
+from .outcome import Problem
 
 
-@dataclass
-class Problem:
-    node_id: str | None
-    node_type: str | None
-    input: str | None
-    type: str
-    message: str
-
-    def __str__(self):
-        where = "graph" if self.node_id is None else f"node {self.node_id} ({self.node_type})"
-        return where + (f", input '{self.input}'" if self.input else "") + f": {self.message}"
-
-    def to_dict(self):
-        return asdict(self)
+def parse_input_decl(decl) -> tuple[object, dict]:
+    """(type, options) of one INPUT_TYPES entry; the type is a list of choices for a combo."""
+    kind = decl[0] if isinstance(decl, (tuple, list)) and decl else decl
+    opts = decl[1] if isinstance(decl, (tuple, list)) and len(decl) > 1 and isinstance(decl[1], dict) else {}
+    if kind == "COMBO":  # new-style combo: ("COMBO", {"options": [...]})
+        kind = list(opts.get("options", []))
+    return (list(kind) if isinstance(kind, (list, tuple)) else kind), opts
 
 
 def declared_inputs(spec: dict) -> dict:

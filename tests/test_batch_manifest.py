@@ -1,4 +1,4 @@
-"""noisekit/batch.py: the manifest (what a rerun skips, a line cut short by a kill, one job per folder)
+"""noisekit/batch: the manifest (what a rerun skips, a line cut short by a kill, one job per folder)
 and how a worker starts (the submitter's torch threads; a failed start fails every item, not the worker)."""
 import json
 import os
@@ -6,7 +6,9 @@ import os
 import pytest
 import torch
 
-from noisekit.batch import MANIFEST, BatchError, Manifest, attempt, exit_code, start_quietly
+from noisekit.batch import MANIFEST, BatchError, exit_code
+from noisekit.batch.job import attempt, start_quietly
+from noisekit.batch.manifest import Manifest
 from noisekit.files import value_hash
 
 

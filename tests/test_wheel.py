@@ -23,6 +23,6 @@ def test_wheel_carries_the_weights_and_nothing_heavy(tmp_path):
     assert heavy == {"noisekit/models/weights/noisekit-default.safetensors",
                      "noisekit/models/weights/noisekit-camera.safetensors"}
     tops = {name.split("/")[1] for name in files if name.startswith("noisekit/") and name.count("/") > 1}
-    assert tops == {"schedules", "samplers", "models", "photo", "nodes", "runner", "web", "example_workflows"}
+    assert tops == {"schedules", "samplers", "models", "photo", "nodes", "runner", "batch", "web", "example_workflows"}
     assert "noisekit/cli.py" in files and "noisekit/__init__.py" in files
     assert not [n for n in files if "train_state" in n or n.endswith((".pt", ".ckpt"))]

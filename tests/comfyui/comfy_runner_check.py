@@ -94,7 +94,7 @@ def main():
         seen["convert"][name] = json.loads(out.getvalue())
 
     # ComfyUI's validation, and its cache kept in one runner
-    from noisekit.runner.comfy import ComfyRunner
+    from noisekit.runner.comfy_runner import ComfyRunner
 
     runner = ComfyRunner(comfyui)
     cases = json.loads(os.environ.get("NOISEKIT_INVALID_CASES", "{}"))

@@ -82,8 +82,7 @@ def test_double_click_adds_a_point_and_the_graph_serialises_plain_numbers(seen):
 def test_runner_reads_the_editor_saved_graph_as_the_frontend_queues_it(seen, tmp_path):
     """The UI workflow the real editor saved converts to exactly the API prompt its graphToPrompt made,
     and `noisekit run` executes it without ComfyUI."""
-    from noisekit.runner.execute import default_node_classes
-    from noisekit.runner.formats import load_prompt
+    from noisekit.runner import default_node_classes, load_prompt
 
     prompt, _ = load_prompt(seen["workflow"], default_node_classes())
     strip = lambda p: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in p.items()}  # noqa: E731

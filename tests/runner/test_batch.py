@@ -16,7 +16,7 @@ from PIL import Image
 
 from noisekit.batch import MANIFEST
 from noisekit.cli import main
-from noisekit.runner.batch import read_rows
+from noisekit.runner.over import read_rows
 
 DENOISE = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "denoise_photo_api.json")
 SAVED = "noisekit_denoised_00001_.png"  # what the graph's SaveImage writes first

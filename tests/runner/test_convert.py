@@ -15,8 +15,9 @@ import pytest
 from noisekit.cli import main
 from noisekit.runner import load_prompt
 from noisekit.runner.convert import object_info_classes, workflow_to_prompt
+from noisekit.runner.core_nodes import core_node_hint
 from noisekit.runner.execute import default_node_classes
-from noisekit.runner.formats import GraphFormatError
+from noisekit.runner.outcome import GraphFormatError
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "comfyui")
 OBJECT_INFO = os.path.join(FIXTURES, "object_info.json")
@@ -103,7 +104,41 @@ def test_unknown_core_node_without_comfyui_says_how_to_get_it(tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["LoadAudio", "SaveAudio", "VAEDecodeAudio", "AudioEncoderLoader", "LTXVEmptyLatentAudio"])
 def test_audio_nodes_are_named_as_comfyuis_too(kind):
-    from noisekit.runner.comfy import core_node_hint
-
     assert core_node_hint(kind).startswith(f"{kind} is a ComfyUI node: pass --comfyui PATH")
     assert core_node_hint("NotANode") is None
+
+
+@pytest.mark.parametrize("workflow, problem", [
+    ({"nodes": [5], "links": []}, "graph: nodes[0] must be an object, got 5"),
+    ({"nodes": [], "links": 5}, "graph: 'links' must be a list, got 5"),
+])
+def test_convert_refuses_a_malformed_workflow_as_run_does(tmp_path, capsys, workflow, problem):
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(workflow))
+    for command in (["convert", str(path)], ["run", str(path), "--output-dir", str(tmp_path / "out")]):
+        assert main(command) == 2
+        out, err = capsys.readouterr()
+        assert not out and err.splitlines() == [f"noisekit {command[0]}: malformed UI workflow, 1 problem(s):",
+                                                f"  - {problem}"]
+
+
+def nested_subgraphs(depth: int) -> dict:
+    """A workflow whose one node is subgraph s0, which holds s1, ... down to s{depth - 1}."""
+    subgraphs = [{"id": f"s{i}", "nodes": [{"id": 1, "type": f"s{i + 1}"}] if i < depth - 1 else [], "links": []}
+                 for i in range(depth)]
+    return {"nodes": [{"id": 1, "type": "s0"}], "links": [], "definitions": {"subgraphs": subgraphs}}
+
+
+def test_convert_refuses_subgraph_recursion_as_run_does(tmp_path, capsys):
+    looped = json.loads(json.dumps(RECORDED["nested_subgraph"]["workflow"]))
+    inner = looped["definitions"]["subgraphs"][0]
+    inner["nodes"].append({**looped["nodes"][-1], "id": 99, "type": inner["id"]})
+    for workflow, words in ((looped, f"subgraph {inner['id']} contains itself"),
+                            (nested_subgraphs(5000), "subgraphs nested hundreds deep; flatten some of them")):
+        path = tmp_path / "workflow.json"
+        path.write_text(json.dumps(workflow))
+        for command in (["convert", str(path)], ["run", str(path), "--output-dir", str(tmp_path / "out")]):
+            assert main(command) == 2
+            out, err = capsys.readouterr()
+            assert not out and err.startswith(f"noisekit {command[0]}: ") and words in err
+            assert len(err.splitlines()) == 1 and "internal error" not in err

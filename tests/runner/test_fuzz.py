@@ -33,8 +33,8 @@ from noisekit.models.loader import save_model
 from noisekit.models.unet import UNet, UNetConfig
 from noisekit.models.wrappers import EDMDenoiser
 from noisekit.photo.files import encode_png16
+from noisekit.runner.convert import WIDGET_TYPES, widget_inputs
 from noisekit.runner.execute import default_node_classes
-from noisekit.runner.formats import WIDGET_TYPES, widget_inputs
 from noisekit.runner.standins import PATHS
 from noisekit.runner.validate import declared_inputs
 

@@ -15,7 +15,7 @@ from PIL import Image
 from noisekit import devices, progress
 from noisekit.runner import GraphInvalid, NodeFailed, Runner, RunInterrupted, load_prompt, validate
 from noisekit.cli import main
-from noisekit.runner.formats import ui_to_api
+from noisekit.runner.convert import workflow_to_prompt
 from noisekit.runner.standins import NODE_CLASS_MAPPINGS as STANDINS
 from noisekit.runner.standins import PATHS
 
@@ -270,10 +270,10 @@ def test_bypassed_node_passes_the_input_of_the_wanted_type():
              _node(3, "Pick", [("s", "STRING", 1), ("x", "FLOAT", 2)], ["FLOAT"], mode=4),
              _node(4, "Show", [("x", "FLOAT", 3)], widgets=["l"])]
     links = [[1, 1, 0, 3, 0, "STRING"], [2, 2, 0, 3, 1, "FLOAT"], [3, 3, 0, 4, 0, "FLOAT"]]
-    prompt = ui_to_api({"nodes": nodes, "links": links}, classes)
+    prompt = workflow_to_prompt({"nodes": nodes, "links": links}, classes)
     assert prompt["4"]["inputs"]["x"] == ["2", 0] and "3" not in prompt
     nodes[2]["inputs"][1]["link"] = None  # no FLOAT input connected: the consumer's input is left unset
-    prompt = ui_to_api({"nodes": nodes, "links": links[:1] + links[2:]}, classes)
+    prompt = workflow_to_prompt({"nodes": nodes, "links": links[:1] + links[2:]}, classes)
     assert "x" not in prompt["4"]["inputs"]
     assert [p.type for p in validate(prompt, classes)] == ["required_input_missing"]
 
@@ -292,7 +292,7 @@ class Widgets:
 
 def test_widget_values_map_in_input_order_skipping_control_values():
     node = _node(1, "Widgets", widgets=[20, 7, "randomize", 3, "increment", "fixed", "b", 11, "fixed", True, "image"])
-    prompt = ui_to_api({"nodes": [node], "links": []}, {"Widgets": Widgets})
+    prompt = workflow_to_prompt({"nodes": [node], "links": []}, {"Widgets": Widgets})
     # "fixed" after `name` is the STRING's own value; the trailing "image" (an upload button) is ignored
     assert prompt["1"]["inputs"] == {"steps": 20, "seed": 7, "flagged": 3, "name": "fixed", "pick": "b",
                                      "noise_seed": 11, "on": True}
@@ -564,9 +564,9 @@ def test_cli_set_parses_json_else_text(dirs):
 
 
 def test_cli_runtime_failure_and_interrupt_exit_codes(dirs, monkeypatch):
-    import noisekit.runner.execute as execute
+    import noisekit.runner.cli as runner_cli
 
-    monkeypatch.setattr(execute, "default_node_classes", lambda: CLASSES)
+    monkeypatch.setattr(runner_cli, "default_node_classes", lambda: CLASSES)
     graph = {"1": {"class_type": "Number", "inputs": {"value": 1.0, "seed": 0}},
              "2": {"class_type": "Fails", "inputs": {"x": ["1", 0], "sigma": 0.5}},
              "3": {"class_type": "Show", "inputs": {"x": ["2", 0], "label": "f"}}}
@@ -587,9 +587,9 @@ def test_cli_runtime_failure_and_interrupt_exit_codes(dirs, monkeypatch):
 
 
 def test_cli_runs_the_ui_fixture_and_lists_nodes(dirs, monkeypatch, capsys):
-    import noisekit.runner.execute as execute
+    import noisekit.runner.cli as runner_cli
 
-    monkeypatch.setattr(execute, "default_node_classes", lambda: CLASSES)
+    monkeypatch.setattr(runner_cli, "default_node_classes", lambda: CLASSES)
     code, report = _cli(dirs, UI)
     assert code == 0 and sorted(report["executed"], key=int) == ["1", "2", "3", "4", "9", "10"]
     assert main(["nodes"]) == 0

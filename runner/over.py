@@ -1,5 +1,5 @@
 """``noisekit run GRAPH --over INPUTS``: one saved graph once per input, on local worker processes or
-Ray actors (noisekit/batch.py runs the items, keeps the manifest and resumes).
+Ray actors (noisekit.batch runs the items, keeps the manifest and resumes).
 
 INPUTS is a folder of images, each bound to the graph's LoadImage ``image`` (or to ``--set-from
 NODE_ID.INPUT``), or a JSONL/CSV file whose rows are ``--set`` assignments (JSONL: an object per line,
@@ -21,9 +21,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
-from ..files import file_hash, value_hash, write_new, write_numbered
 from ..exits import EXIT_INTERRUPTED, EXIT_INVALID
-from .cli import apply_sets, default_input_dir, parse_set
+from ..files import file_hash, value_hash, write_json_atomic, write_new, write_numbered
+from .comfyui import find_comfyui
+from .execute import Runner, default_node_classes
+from .load import default_input_dir, load_graph
+from .outcome import GraphFormatError
+from .overrides import apply_sets, as_sets, parse_set
 from .standins import PATHS
 
 SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
@@ -32,12 +36,6 @@ SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
 def image_files(folder: str) -> list[str]:
     return sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))
                   and (mimetypes.guess_type(f)[0] or "").startswith("image/"))
-
-
-def as_sets(assignments: dict) -> list[tuple[str, str, object]]:
-    """{"3.seed": 42} -> [("3", "seed", 42)], each NODE_ID.INPUT checked as --set checks it."""
-    return [(node_id, name, value) for (node_id, name, _), value
-            in zip(parse_set([f"{target}=" for target in assignments]), assignments.values())]
 
 
 def bound_input(prompt: dict, set_from: str | None) -> str:
@@ -117,8 +115,6 @@ class GraphJob:
 
     def start(self):
         """In each worker: one Runner, whose cache keeps the model loaded between items."""
-        from .execute import Runner, default_node_classes
-
         classes = default_node_classes()
         runner, extra = Runner(classes), {"workflow": self.workflow} if self.workflow else None
         PATHS["input"] = self.input_dir
@@ -150,12 +146,6 @@ def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
 
 def cmd_run_over(args) -> int:
     """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130 interrupted."""
-    from .execute import default_node_classes
-    from .formats import GraphFormatError, load_prompt, read_graph
-    from ..files import write_json_atomic
-
-    from .comfy import find_comfyui
-
     classes = default_node_classes()
     try:
         if args.workers is not None and args.workers < 1:
@@ -164,7 +154,7 @@ def cmd_run_over(args) -> int:
             raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
                              "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
         devices.check_device(args.device)
-        prompt, workflow = load_prompt(read_graph(args.graph), classes)
+        prompt, workflow = load_graph(args.graph, classes)
         prompt = apply_sets(prompt, parse_set(args.set), classes)
         items, input_dir = items_and_input_dir(args, prompt)
         if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists

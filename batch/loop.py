@@ -1,0 +1,130 @@
+"""``run_items``: the items not yet done submitted to a pool, their files committed and their manifest lines
+written as they finish, a progress bar and JSON events; Ctrl-C handling, the summary and its exit code."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections import deque
+
+from tqdm.auto import tqdm
+
+from ..exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .job import describe
+from .local import LocalPool, usable_cores
+from .manifest import Manifest
+from .ray import RayPool
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(state: dict):
+    """First Ctrl-C: submit no more items and let the ones in flight finish; a second: stop them now.
+    The handler only counts, so a file or a manifest line being written is never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        state["ctrl_c"] += 1
+        print("\nnoisekit: " + ("stopping the items in flight" if state["ctrl_c"] > 1 else
+                                "finishing the items in flight (Ctrl-C again to stop them now)"), file=sys.stderr)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def emitter(stream):
+    """on_event for the job: a JSON line per event on ``stream`` (None: no events)."""
+    def emit(event: str, data: dict):
+        if stream is not None:
+            stream.write(json.dumps({"type": event, "data": data}) + "\n")
+            stream.flush()
+    return emit
+
+
+def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, ray: str | None = None,
+              device: str = "cpu", json_progress: bool = False, desc: str = "items") -> dict:
+    """Run ``job`` over the items not yet done in ``out_dir`` (its manifest), on ``workers`` local processes
+    or Ray actors at ``ray``, each computing with this process's torch thread count (default: as many as
+    the cores (Ray: the cluster's CPUs) hold at that many threads each; one per GPU). Returns the
+    summary: counts, "status" (success, failed, interrupted) and this run's manifest records."""
+    os.makedirs(out_dir, exist_ok=True)
+    manifest, emit = Manifest(out_dir), emitter(sys.stdout if json_progress else None)
+    try:
+        pending = deque(item for item in items if not manifest.finished(item, job.hash))
+        summary = {"status": "success", "total": len(items), "skipped": len(items) - len(pending), "done": 0,
+                   "failed": 0, "manifest": manifest.path, "items": []}
+        emit("batch_start", {k: summary[k] for k in ("total", "skipped", "manifest")})
+        # stdout carries the events alone: whatever else prints meanwhile (Ray's messages) goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            if pending:
+                run_pending(pending, job, manifest, summary, emit, workers, ray, device, desc)
+    finally:
+        manifest.close()
+    emit("batch_end", {k: v for k, v in summary.items() if k != "items"})
+    report(summary)
+    return summary
+
+
+def run_pending(pending: deque, job, manifest: Manifest, summary: dict, emit, workers, ray, device, desc):
+    import torch
+
+    threads, state = torch.get_num_threads(), {"ctrl_c": 0}
+    if ray:  # a Ctrl-C while connecting stops at once: nothing has run
+        pool = RayPool(job, workers, ray, 1 if device.startswith("cuda") else 0, threads)
+    else:
+        count = workers or (max(1, usable_cores() // threads) if device == "cpu" else 1)
+        pool = LocalPool(job, min(len(pending), count), threads)
+    bar = tqdm(total=len(pending), desc=desc, unit="item", disable=None, dynamic_ncols=True)
+    with ctrl_c_stops(state):
+        try:
+            while state["ctrl_c"] < 2 and (pool.busy() or (pending and not state["ctrl_c"])):
+                while pending and pool.idle() and not state["ctrl_c"]:
+                    item = pending.popleft()
+                    emit("item_start", {"key": item["key"], "input": item["input"], "worker": pool.submit(item)})
+                for item, result in pool.wait(0.5):
+                    record = finish(item, result, job, out_dir=os.path.dirname(manifest.path))
+                    manifest.append(record)
+                    summary[record["status"]] += 1
+                    summary["items"].append(record)
+                    bar.update(1)
+                    bar.set_postfix(failed=summary["failed"], refresh=False)
+                    emit("item_end", record)
+        finally:
+            pool.close(kill=state["ctrl_c"] > 1)
+            bar.close()
+    summary["status"] = "interrupted" if state["ctrl_c"] else "failed" if summary["failed"] else "success"
+
+
+def finish(item: dict, result: dict, job, out_dir: str) -> dict:
+    """The manifest record of a finished item, its files committed to the output folder."""
+    record = {"key": item["key"], "input": item["input"], "input_hash": item["hash"], "graph_hash": job.hash,
+              "sets": item.get("sets", {}), "status": result["status"], "outputs": [],
+              "seconds": round(result["seconds"], 3), "error": result["error"]}
+    if result["status"] == "done":
+        try:
+            record["outputs"] = [os.path.relpath(p, out_dir) for p in job.commit(item, result["files"], out_dir)]
+        except (OSError, ValueError) as e:
+            record.update(status="failed", error=describe(e))
+    return record
+
+
+def report(summary: dict):
+    """Failed items with their errors, then the counts, on stderr."""
+    for record in summary["items"]:
+        if record["status"] == "failed":
+            print(f"noisekit: {record['input']}: {record['error']['message']}", file=sys.stderr)
+    done_before = f", {summary['skipped']} done before" if summary["skipped"] else ""
+    stopped = " (interrupted: rerun to continue)" if summary["status"] == "interrupted" else ""
+    print(f"noisekit: {summary['total']} items: {summary['done']} done, {summary['failed']} failed{done_before}"
+          f"{stopped}; manifest {summary['manifest']}", file=sys.stderr)
+
+
+def exit_code(summary: dict) -> int:
+    return {"success": EXIT_OK, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}[summary["status"]]
