@@ -7,7 +7,6 @@ schedule or a sampler is one function and one ``register`` call.
 from __future__ import annotations
 
 import difflib
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -128,8 +127,3 @@ class Registry:
     def __len__(self) -> int:
         return len(self._entries)
 
-
-def default_of(fn: Callable, name: str) -> Any:
-    """The default a function declares for one parameter: nodes and commands read it from the core
-    function they call, so a default lives in one place."""
-    return inspect.signature(fn).parameters[name].default

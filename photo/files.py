@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -80,30 +81,38 @@ def encode_png16(values: np.ndarray) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def read_photo(path: str) -> tuple[torch.Tensor, dict]:
-    """IMAGE [1,H,W,3] float32 in [0,1], and ``info``: what writing it back the same way needs
-    (grey, bits, alpha, ICC profile) and the stored values themselves ("stored")."""
+@dataclass
+class PhotoFile:
+    """What writing a photo back the way it was read needs: grey or colour, bits per sample, its alpha
+    channel and ICC profile, and the values as stored (grey [H,W] or colour [H,W,3], alpha apart)."""
+
+    grey: bool
+    bits: int
+    alpha: np.ndarray | None
+    icc_profile: bytes | None
+    stored: np.ndarray
+
+
+def read_photo(path: str) -> tuple[torch.Tensor, PhotoFile]:
+    """IMAGE [1,H,W,3] float32 in [0,1], and the file's PhotoFile."""
     with open_image(path) as opened:
         img = ImageOps.exif_transpose(opened)
         colour_type = png16_colour_type(path) if opened.format == "PNG" else None
-        info = {"grey": img.mode in GREY_MODES, "bits": 8, "alpha": None,
-                "icc_profile": img.info.get("icc_profile")}
+        grey, bits, alpha = img.mode in GREY_MODES, 8, None
         if colour_type in _PNG16:
-            stored = decode_png16(path, colour_type)
-            info["bits"] = 16
+            stored, bits = decode_png16(path, colour_type), 16
             if colour_type == 6:
-                stored, info["alpha"] = stored[..., :3], stored[..., 3]
+                stored, alpha = stored[..., :3], stored[..., 3]
         elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
-            stored, info["bits"] = np.asarray(img).clip(0, 65535).astype(np.uint16), 16
+            stored, bits = np.asarray(img).clip(0, 65535).astype(np.uint16), 16
         else:
             if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
-                info["alpha"] = np.asarray(img.convert("RGBA").getchannel("A"))
-            stored = np.asarray(img.convert("L" if info["grey"] else "RGB"))
-    info["stored"] = stored
-    scale = 65535.0 if info["bits"] == 16 else 255.0
-    array = stored.astype(np.float32) / scale
+                alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+            stored = np.asarray(img.convert("L" if grey else "RGB"))
+        photo = PhotoFile(grey, bits, alpha, img.info.get("icc_profile"), stored)
+    array = stored.astype(np.float32) / (65535.0 if bits == 16 else 255.0)
     array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
-    return torch.from_numpy(np.ascontiguousarray(array))[None], info
+    return torch.from_numpy(np.ascontiguousarray(array))[None], photo
 
 
 def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
@@ -123,14 +132,14 @@ def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values))[None]
 
 
-def to_stored(image: torch.Tensor, info: dict, bits: int) -> np.ndarray:
+def to_stored(image: torch.Tensor, photo: PhotoFile, bits: int) -> np.ndarray:
     """IMAGE [1,H,W,3] -> integer values in the input's layout (grey: the channel mean)."""
     scale, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
     if not torch.isfinite(image).all():
         raise FloatingPointError("the result contains NaN or inf (a corrupt model, or numbers out of range); "
                                  "nothing was written")
     values = image[0].clamp(0, 1).double().numpy()
-    values = values.mean(-1) if info["grey"] else values
+    values = values.mean(-1) if photo.grey else values
     return (values * scale).round().astype(dtype)
 
 
@@ -145,36 +154,37 @@ def check_output(path: str):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
 
 
-def encode(values: np.ndarray, info: dict, fmt: str, bits: int) -> bytes | Image.Image:
-    alpha = info["alpha"]
-    if fmt == "PNG" and bits == 16 and not info["grey"]:
+def encode(values: np.ndarray, photo: PhotoFile, fmt: str, bits: int) -> bytes | Image.Image:
+    alpha = photo.alpha
+    if fmt == "PNG" and bits == 16 and not photo.grey:
         return encode_png16(values if alpha is None else np.dstack([values, alpha]))
     img = Image.fromarray(values)  # uint8 -> L/RGB, uint16 grey -> I;16
     if alpha is not None and fmt == "PNG":  # 8-bit here: 16-bit alpha only comes with 16-bit RGBA
-        img = Image.merge("LA" if info["grey"] else "RGBA", (*img.split(), Image.fromarray(alpha)))
+        img = Image.merge("LA" if photo.grey else "RGBA", (*img.split(), Image.fromarray(alpha)))
     return img
 
 
-def write_photo(image: torch.Tensor, info: dict, path: str, keep: np.ndarray | None = None):
-    """Write like the input (grey or colour, bit depth, alpha, ICC profile; .jpg is 8-bit RGB or grey).
+def write_photo(image: torch.Tensor, like: PhotoFile, path: str, keep: np.ndarray | None = None):
+    """Write like the file ``like`` was read from (grey or colour, bit depth, alpha, ICC profile; .jpg is
+    8-bit RGB or grey).
     Where ``keep`` is True (inpaint: where the pixel was not repainted) the input's stored values are
     copied, so those pixels are bit-identical even when a float round trip would not be.
     Atomic, and never overwrites: the file appears complete or not at all."""
     check_output(path)
     fmt = FORMATS[os.path.splitext(path)[1].lower()]
-    bits = 8 if fmt == "JPEG" else info["bits"]
-    values = to_stored(image, info, bits)
-    if keep is not None and bits == info["bits"]:
-        values[keep] = info["stored"][keep]
-    out = encode(values, info, fmt, bits)
+    bits = 8 if fmt == "JPEG" else like.bits
+    values = to_stored(image, like, bits)
+    if keep is not None and bits == like.bits:
+        values[keep] = like.stored[keep]
+    out = encode(values, like, fmt, bits)
 
     def save(f):
         if isinstance(out, bytes):
             f.write(out)
         else:
             extra = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
-            if info["icc_profile"]:
-                extra["icc_profile"] = info["icc_profile"]
+            if like.icc_profile:
+                extra["icc_profile"] = like.icc_profile
             out.save(f, format=fmt, **extra)
 
     write_new(path, save)

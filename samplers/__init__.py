@@ -36,6 +36,8 @@ S_NOISE = Param("s_noise", "FLOAT", 1.0, 0.0, 2.0, 0.001, tooltip="Scale of the 
 BROWNIAN = Param("brownian", "BOOLEAN", True,
                  tooltip="Brownian-tree noise: results converge as steps grow (off: independent noise per step).")
 ADAMS_ORDER = Param("order", "INT", 4, 1, 4, 1, tooltip="Adams-Bashforth order: how many past derivatives are used.")
+JUMP_LENGTH = Param("jump_length", "INT", 10, 1, 100, 1, tooltip="RePaint: steps per jump before re-noising.")
+JUMP_N_SAMPLE = Param("jump_n_sample", "INT", 2, 1, 20, 1, tooltip="RePaint: how many times each jump is sampled.")
 
 SAMPLERS.register("euler", (
     Param("s_churn", "FLOAT", 0.0, 0.0, 100.0, 0.01, tooltip="Karras churn: noise re-added per step (0 = ODE)."),
@@ -83,9 +85,7 @@ def sample_repaint(model, x, sigmas, extra_args=None, callback=None, disable=Non
 
 SAMPLERS.register("repaint", (
     Param("base", "COMBO", "euler_ancestral", choices=tuple(SAMPLERS.names()), tooltip="Sampler run between jumps."),
-    Param("jump_length", "INT", 10, 1, 1000, 1, tooltip="Steps per jump before re-noising."),
-    Param("jump_n_sample", "INT", 2, 1, 100, 1, tooltip="How many times each jump is sampled.")),
-    tags=("inpaint",))(sample_repaint)
+    JUMP_LENGTH, JUMP_N_SAMPLE), tags=("inpaint",))(sample_repaint)
 SAMPLERS.register("annealed_mean", (
     Param("draws", "INT", 1, 1, 64, 1, tooltip="Denoisings averaged per noise level (more levels help more)."),),
     tags=("inpaint",), description="Annealed posterior mean: each level denoises the last estimate noised afresh; "

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from noisekit.cli import main
+from noisekit.photo.noise_level import NOISE_FLOOR
 
 REPORT = re.compile(r"^(?P<path>.+): (?P<w>\d+)x(?P<h>\d+) \((?P<mp>[\d.]+) MP\), noise level (?P<sigma>[\d.]+)/255 "
                     r"\((?P<how>estimated|given)\)$")
@@ -59,3 +60,11 @@ def test_an_implausible_estimate_is_warned_about(tmp_path, capsys, tiny_model, p
     code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model)
     assert code == 0 and REPORT.match(lines[0])
     assert "warning: the" in err and words in err and "--sigma" in err
+
+
+def test_a_noise_free_photo_is_denoised_at_the_floor(tmp_path, capsys, tiny_model):
+    flat = write(tmp_path / "flat.png", np.full((96, 128, 3), 128.0))
+    code, lines, err = run(capsys, flat, str(tmp_path / "out.png"), "--model", tiny_model)
+    first = REPORT.match(lines[0])
+    assert code == 0 and (first["sigma"], first["how"]) == (f"{NOISE_FLOOR * 255:.1f}", "estimated")
+    assert "nearly noise-free" in err

@@ -70,7 +70,7 @@ def test_inpaint_every_mode(tmp_path, mode):
     assert main(["inpaint", str(src), str(tmp_path / "m.png"), str(dst), "--steps", "3"]) == 0
     out = Image.open(dst)
     assert out.mode == out_mode and out.size == (W, H)
-    before, after = read_photo(str(src))[1]["stored"], read_photo(str(dst))[1]["stored"]
+    before, after = read_photo(str(src))[1].stored, read_photo(str(dst))[1].stored
     keep = mask == 0
     if ext == ".png" and mode not in ("1", "P"):  # stored exactly as read: bit-identical outside the mask
         assert np.array_equal(after[keep], before[keep])
