@@ -24,6 +24,7 @@ from ..files import write_new
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
 _PNG16 = {2: ("RGB", "RGB;16B", "RGB;16L"), 6: ("RGBA", "RGBA;16B", "RGBA;16L")}
+GREY_ALPHA = 4  # the PNG colour type of grey + alpha, which Pillow also decodes to 8 bits at 16
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
 # Peak memory of denoising or inpainting per pixel: 6.8 GB was measured for a 12000 x 12000 photo (issue 15),
 # 47 bytes a pixel (the photo in float32 several times over, plus the tiles' accumulators).
@@ -56,8 +57,15 @@ def png16_colour_type(path: str) -> int | None:
 
 
 def decode_png16(path: str, colour_type: int) -> np.ndarray:
-    """uint16 [H,W,C] of a 16-bit RGB(A) PNG. Pillow keeps only 8 bits of these, so decode the
-    file twice, once keeping each sample's high byte and once its low byte, and join them."""
+    """uint16 [H,W,C] of a 16-bit grey + alpha or RGB(A) PNG. Pillow keeps only 8 bits of these, so decode
+    the file twice, once keeping each sample's high byte and once its low byte, and join them. Grey + alpha
+    has 4 bytes a pixel, as 8-bit RGBA: read as that, its bytes are the samples' high and low bytes."""
+    if colour_type == GREY_ALPHA:
+        with Image.open(path) as img:
+            img.tile = [t._replace(args="RGBA") for t in img.tile]
+            img.load()
+            pairs = np.asarray(img).astype(np.uint16)
+        return (pairs[..., 0::2] << 8) | pairs[..., 1::2]
     _, high, low = _PNG16[colour_type]
     planes = []
     for rawmode in (high, low):
@@ -69,14 +77,15 @@ def decode_png16(path: str, colour_type: int) -> np.ndarray:
 
 
 def encode_png16(values: np.ndarray) -> bytes:
-    """A 16-bit PNG of uint16 [H,W,3|4] (filter 0 rows, zlib): Pillow cannot write these."""
+    """A 16-bit PNG of uint16 [H,W,2|3|4] (grey + alpha, RGB, RGBA; filter 0 rows, zlib): Pillow cannot
+    write these."""
     h, w, c = values.shape
     rows = np.concatenate([np.zeros((h, 1), np.uint8), values.astype(">u2").view(np.uint8).reshape(h, -1)], 1)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, 16, {2: GREY_ALPHA, 3: 2, 4: 6}[c], 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
             + chunk(b"IEND", b""))
 
@@ -99,10 +108,12 @@ def read_photo(path: str) -> tuple[torch.Tensor, PhotoFile]:
         img = ImageOps.exif_transpose(opened)
         colour_type = png16_colour_type(path) if opened.format == "PNG" else None
         grey, bits, alpha = img.mode in GREY_MODES, 8, None
-        if colour_type in _PNG16:
+        if colour_type in _PNG16 or colour_type == GREY_ALPHA:
             stored, bits = decode_png16(path, colour_type), 16
-            if colour_type == 6:
-                stored, alpha = stored[..., :3], stored[..., 3]
+            if colour_type != 2:  # the last sample is alpha
+                stored, alpha = stored[..., :-1], stored[..., -1]
+            if colour_type == GREY_ALPHA:
+                stored, grey = stored[..., 0], True
         elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
             stored, bits = np.asarray(img).clip(0, 65535).astype(np.uint16), 16
         else:
@@ -156,10 +167,10 @@ def check_output(path: str):
 
 def encode(values: np.ndarray, photo: PhotoFile, fmt: str, bits: int) -> bytes | Image.Image:
     alpha = photo.alpha
-    if fmt == "PNG" and bits == 16 and not photo.grey:
+    if fmt == "PNG" and bits == 16 and (not photo.grey or alpha is not None):
         return encode_png16(values if alpha is None else np.dstack([values, alpha]))
     img = Image.fromarray(values)  # uint8 -> L/RGB, uint16 grey -> I;16
-    if alpha is not None and fmt == "PNG":  # 8-bit here: 16-bit alpha only comes with 16-bit RGBA
+    if alpha is not None and fmt == "PNG":  # 8-bit here: a 16-bit alpha was written above
         img = Image.merge("LA" if photo.grey else "RGBA", (*img.split(), Image.fromarray(alpha)))
     return img
 
