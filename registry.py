@@ -102,7 +102,8 @@ class Registry:
         def add(fn: Callable) -> Callable:
             if name in self._entries:
                 raise ValueError(f"{self.concept} {name!r} is registered twice")
-            self._entries[name] = Entry(name, fn, tuple(params), description or (fn.__doc__ or "").strip().split("\n")[0], frozenset(tags))
+            summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph, one line
+            self._entries[name] = Entry(name, fn, tuple(params), description or summary, frozenset(tags))
             return fn
 
         return add
