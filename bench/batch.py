@@ -22,7 +22,7 @@ import time
 from PIL import Image
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_workflows")
-GRAPH = os.path.join(EXAMPLES, "denoise_photo_api.json")
+GRAPH = os.path.join(EXAMPLES, "api", "denoise_photo.json")
 NOISEKIT = [sys.executable, "-m", "noisekit.cli"]
 
 

@@ -1,5 +1,5 @@
 """The thumbnails ComfyUI's template browser shows beside the example graphs: <name>.jpg for every UI-format
-<name>.json here (the _api.json twins need none), made from what the graph itself makes when `noisekit run`
+<name>.json here (their API-format twins in api/ need none), made from what the graph itself makes when `noisekit run`
 runs it: ``python example_workflows/make_thumbnails.py [NAME ...]`` (about a minute on a laptop CPU).
 
 The browser shows a square card, so each thumbnail is a SIZE x SIZE JPEG:
@@ -124,7 +124,7 @@ def thumbnail(graph_path: Path) -> Image.Image:
 
 
 def main(names=()) -> int:
-    graphs = sorted(p for p in HERE.glob("*.json") if not p.name.endswith("_api.json"))
+    graphs = sorted(HERE.glob("*.json"))
     for graph in graphs:
         if names and graph.stem not in names:
             continue

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_workflows"
-UI_GRAPHS = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith("_api.json"))
+UI_GRAPHS = sorted(EXAMPLES.glob("*.json"))
 
 
 def test_thumbnails_match_the_ui_graphs():

@@ -20,7 +20,7 @@ from noisekit.runner import golden
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDENS = os.path.join(ROOT, "tests", "goldens")
 PHOTOS = os.path.join(GOLDENS, "inputs")
-EXAMPLES = sorted(p for p in glob.glob(os.path.join(ROOT, "example_workflows", "*.json")) if not p.endswith("_api.json"))
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "example_workflows", "*.json")))
 UPDATE = os.environ.get("NOISEKIT_UPDATE_GOLDENS") == "1"
 TOLERANCE = {"psnr": 55.0, "ssim": 0.999, "max_abs": 2 / 255, "exact": False}
 

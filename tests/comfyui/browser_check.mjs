@@ -183,6 +183,18 @@ try {
     for (const id of ids) graph.remove(graph.getNodeById(id));
   }, [tune, fed]);
 
+  // "set step count" (its number comes from window.prompt) resamples the curve through the route's
+  // Resample Sigmas tool; this node leaves again too.
+  const resample = await add("NoisekitCustomSigmas", 800, 130);
+  await waitPoints(resample, 11);
+  result.resampleBefore = await widget(resample, "sigmas");
+  page.once("dialog", (dialog) => dialog.accept("6"));
+  await page.evaluate((id) => window.comfyAPI.app.app.graph.getNodeById(id).widgets
+    .find((w) => w.name === "set step count").callback(), resample);
+  await waitPoints(resample, 7);
+  result.resampled = await widget(resample, "sigmas");
+  await page.evaluate((id) => window.comfyAPI.app.app.graph.remove(window.comfyAPI.app.app.graph.getNodeById(id)), resample);
+
   // Plot both schedules and save the picture; keep the graph as the editor saves it and as it queues it
   // (the Custom Sigmas widget is a plain list of numbers), for noisekit's runner to check against.
   const plot = await add("NoisekitSigmaPlot", 420, 460);

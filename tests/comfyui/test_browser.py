@@ -1,15 +1,19 @@
-"""The web extension in the real ComfyUI frontend, driven in Debian's chromium (skips without them).
+"""The web extension, the help pages and the example workflows in the real ComfyUI frontend, driven in Debian's
+chromium (skips without them).
 
 Set NOISEKIT_SCREENSHOT to keep the screenshot (README's picture comes from here).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -20,14 +24,20 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 MODES = ["classic", "nodes2"] if os.environ.get("NOISEKIT_FRONTEND_ROOT") else ["classic"]
 
 
-@pytest.fixture(scope="module", params=MODES)
-def seen(comfyui, tmp_path_factory, request):
+def browse(script, *args):
+    """Run one of the node scripts here in chromium; the JSON line it printed last."""
     if not (Path(CHROMIUM).is_file() and shutil.which("node") and (REPO / "node_modules" / "playwright-core").is_dir()):
         pytest.skip("needs Debian's chromium, node and `npm install` (playwright-core)")
+    out = subprocess.run(["node", str(HERE / script), *map(str, args)], capture_output=True, text=True, timeout=240,
+                         cwd=REPO)
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module", params=MODES)
+def seen(comfyui, tmp_path_factory, request):
     shot = tmp_path_factory.mktemp("browser") / f"comfyui_curves_{request.param}.png"
-    out = subprocess.run(["node", str(HERE / "browser_check.mjs"), comfyui.url, str(shot), request.param],
-                         capture_output=True, text=True, timeout=240, cwd=REPO)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = browse("browser_check.mjs", comfyui.url, shot, request.param)
     if os.environ.get("NOISEKIT_SCREENSHOT") and shot.is_file():
         shutil.copy(shot, os.environ["NOISEKIT_SCREENSHOT"])
     assert "failure" not in result, result.get("failure")
@@ -104,9 +114,91 @@ def test_tune_sigmas_draws_the_levels_its_run_reports_and_feeds_them_on(seen):
         assert seen["tunePixels"] > 100
 
 
+def test_set_step_count_resamples_through_the_resample_tools_route(seen):
+    """The editor's "set step count" asks the route for the Resample Sigmas tool: its numbers, 6 steps."""
+    from noisekit.nodes.server import schedule_curve
+
+    status, body = schedule_curve({"type": "NoisekitSigmasResample", "sigmas": seen["resampleBefore"], "steps": "6"})
+    assert status == 200
+    assert parse(seen["resampled"]) == pytest.approx(body["sigmas"], rel=1e-5)
+
+
 def test_no_errors_from_noisekit(seen):
     """No uncaught exception at all; no console error or failed request of noisekit's (the offline
     frontend itself logs a few: optional user files, fonts from the internet)."""
     assert seen["pageErrors"] == []
     ours = [e for e in seen["errors"] + seen["failedRequests"] if "noisekit" in e.lower()]
     assert ours == [], json.dumps(seen, indent=1)
+
+
+# The help pages (web/docs/<NodeName>.md) and the example workflows' thumbnails, as the frontend fetches and shows
+# them: it reads a custom node's page from /extensions/<pack>/docs/<NodeName>.md and resolves a relative picture
+# link against /extensions/<pack>/docs/; it lists the pack's example_workflows/*.json from /api/workflow_templates
+# and shows /api/workflow_templates/<pack>/<name>.jpg on each card.
+EXAMPLES = REPO / "example_workflows"
+PICTURE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+HELP_NODE = "NoisekitScheduleKarras"
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.status, r.headers.get_content_type(), r.read()
+
+
+def test_every_nodes_help_page_and_its_pictures_are_served_where_the_frontend_looks(comfyui):
+    ours = [name for name, node in comfyui.get("/object_info").items() if node["python_module"] == "custom_nodes.noisekit"]
+    assert len(ours) == len(list((REPO / "web" / "docs").glob("*.md")))
+    for name in ours:
+        status, _, page = fetch(f"{comfyui.url}/extensions/noisekit/docs/{name}.md")
+        assert status == 200 and page.decode() == (REPO / "web" / "docs" / f"{name}.md").read_text()
+        for link in PICTURE.findall(page.decode()):
+            status, kind, _ = fetch(f"{comfyui.url}/extensions/noisekit/docs/{link}")
+            assert status == 200 and kind.startswith("image/"), (name, link)
+
+
+def test_templates_are_the_example_workflows_each_with_its_jpeg_thumbnail(comfyui):
+    names = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+    assert sorted(comfyui.get("/api/workflow_templates")["noisekit"]) == names
+    for name in names:
+        status, kind, jpeg = fetch(f"{comfyui.url}/api/workflow_templates/noisekit/{name}.jpg")
+        assert status == 200 and kind == "image/jpeg" and jpeg[:3] == b"\xff\xd8\xff", name
+        assert comfyui.get(f"/api/workflow_templates/noisekit/{name}.json")["nodes"], name  # a UI graph
+
+
+@pytest.fixture(scope="module")
+def docs_seen(comfyui, tmp_path_factory):
+    shots = tmp_path_factory.mktemp("docs")
+    result = browse("docs_check.mjs", comfyui.url, shots, HELP_NODE)
+    result["shots"] = shots
+    return result
+
+
+def test_node_help_panel_shows_the_page_text_and_its_picture(docs_seen, comfyui):
+    """The selection toolbox's info button opens the node's page: its words (the inputs table's names, defaults
+    and ranges) and its picture, loaded from the pack's docs folder."""
+    assert "helpFailure" not in docs_seen, docs_seen.get("helpFailure")
+    assert (docs_seen["shots"] / f"help_{HELP_NODE}.png").is_file()
+    page = (REPO / "web" / "docs" / f"{HELP_NODE}.md").read_text()
+    shown = docs_seen["help"]["text"]
+    assert "Inputs" in shown and "When to use it" in shown
+    for row in re.findall(r"^\| `(\w+)` \| (\w+) \| `([^`]+)` \| ([^|]+) \|", page, re.M):
+        assert all(word.strip() in shown for word in row), row
+    pictures = [f"{comfyui.url}/extensions/noisekit/docs/{link}" for link in PICTURE.findall(page)]
+    assert pictures and [img["src"] for img in docs_seen["help"]["images"]] == pictures
+    assert all(img["complete"] and img["naturalWidth"] > 0 for img in docs_seen["help"]["images"])
+
+
+def test_template_browser_shows_each_example_with_its_thumbnail(docs_seen):
+    """The noisekit category lists exactly the example workflows, each card with its own JPEG (fetched and
+    shown at its size), none with the frontend's placeholder."""
+    assert "templatesFailure" not in docs_seen, docs_seen.get("templatesFailure")
+    assert (docs_seen["shots"] / "templates.png").is_file()
+    cards = {card["name"]: card for card in docs_seen["cards"]}
+    assert sorted(cards) == sorted(p.stem for p in EXAMPLES.glob("*.json"))
+    for name, card in cards.items():
+        with Image.open(EXAMPLES / f"{name}.jpg") as thumbnail:
+            assert card["complete"] and card["naturalWidth"] == thumbnail.width, card
+    fetched = {t["url"].rsplit("/", 1)[1]: t for t in docs_seen["thumbnails"]}
+    assert {f"{name}.jpg" for name in cards} <= set(fetched)
+    assert all(t["status"] == 200 and t["type"] == "image/jpeg" for t in fetched.values()), fetched
+    assert docs_seen["pageErrors"] == []

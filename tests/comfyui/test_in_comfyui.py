@@ -123,7 +123,7 @@ def test_schedule_route_serves_the_python_schedule(comfyui):
 
 def test_denoise_example_runs_in_comfyui(comfyui):
     """The README's main job, in ComfyUI: bundled model, photo denoise, SaveImage."""
-    prompt = json.loads((EXAMPLES / "denoise_photo_api.json").read_text())
+    prompt = json.loads((EXAMPLES / "api" / "denoise_photo.json").read_text())
     for node in prompt.values():
         if node["class_type"] == "LoadImage":
             name = node["inputs"]["image"]

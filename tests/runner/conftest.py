@@ -12,7 +12,7 @@ from noisekit.runner.standins import PATHS
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "example_workflows")
-DENOISE = os.path.join(EXAMPLES, "denoise_photo_api.json")
+DENOISE = os.path.join(EXAMPLES, "api", "denoise_photo.json")
 SAVED = "noisekit_denoised_00001_.png"
 
 

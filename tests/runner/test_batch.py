@@ -18,7 +18,7 @@ from noisekit.batch import MANIFEST
 from noisekit.cli import main
 from noisekit.runner.over import read_rows
 
-DENOISE = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "denoise_photo_api.json")
+DENOISE = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows", "api", "denoise_photo.json")
 SAVED = "noisekit_denoised_00001_.png"  # what the graph's SaveImage writes first
 
 

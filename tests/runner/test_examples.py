@@ -13,7 +13,7 @@ from noisekit.runner.standins import PATHS
 from noisekit.photo.estimate import estimate_sigma
 
 HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "example_workflows")
-UI_GRAPHS = sorted(p for p in glob.glob(os.path.join(HERE, "*.json")) if not p.endswith("_api.json"))
+UI_GRAPHS = sorted(glob.glob(os.path.join(HERE, "*.json")))  # their API-format twins are in api/
 CLASSES = default_node_classes()
 FAST = {"NoisekitInpaintPhoto": {"steps": 4, "jump_length": 2}, "NoisekitScheduleKarras": {"steps": 6}}
 
@@ -24,7 +24,7 @@ def _prompt(path):
 
 @pytest.mark.parametrize("ui_path", UI_GRAPHS, ids=os.path.basename)
 def test_ui_and_api_examples_are_the_same_graph(ui_path):
-    api_path = ui_path[:-5] + "_api.json"
+    api_path = os.path.join(HERE, "api", os.path.basename(ui_path))
     assert os.path.exists(api_path), "each example ships in both formats"
     (ui, workflow), (api, _) = _prompt(ui_path), _prompt(api_path)
     assert workflow is not None
