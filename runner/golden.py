@@ -19,7 +19,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +26,8 @@ import torch
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from ..files import write_json_atomic, write_numbered
-from .formats import is_link
+from ..files import read_limited, replace_kept, write_numbered
+from .formats import MAX_GRAPH_BYTES, is_link, parse_json
 from .report import image_paths
 
 SIDECAR = "golden.json"
@@ -212,23 +211,18 @@ def read_sidecar(directory: str) -> dict:
     path = os.path.join(directory, SIDECAR)
     if not os.path.isfile(path):
         return {"tolerance": dict(DEFAULT_TOLERANCE), "outputs": {}}
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = parse_json(read_limited(path, MAX_GRAPH_BYTES, "a goldens' sidecar"), path)
+    if not (isinstance(data, dict) and isinstance(data.get("tolerance") or {}, dict)
+            and isinstance(data.get("outputs") or {}, dict)):
+        raise ValueError(f"{path}: not a goldens' sidecar (an object with 'tolerance' and 'outputs' objects)")
     unknown = set(data.get("tolerance") or {}) - set(DEFAULT_TOLERANCE)
     if unknown:
         raise ValueError(f"{path}: unknown tolerance key(s) {sorted(unknown)}; known: {sorted(DEFAULT_TOLERANCE)}")
+    wrong = [k for k, v in (data.get("tolerance") or {}).items()
+             if not (isinstance(v, bool) if k == "exact" else v is None or type(v) in (int, float))]
+    if wrong:
+        raise ValueError(f"{path}: tolerance {', '.join(wrong)} must be a number or null ('exact': true or false)")
     return {"tolerance": {**DEFAULT_TOLERANCE, **(data.get("tolerance") or {})}, "outputs": data.get("outputs") or {}}
-
-
-def _replace_file(path: str, save):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".noisekit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _copy_into(path: str, f):
@@ -237,19 +231,23 @@ def _copy_into(path: str, f):
 
 
 def update(directory: str, outputs: dict[str, Output]) -> dict:
-    """Record the outputs as the goldens (the tolerance already in the sidecar is kept)."""
+    """Record the outputs as the goldens (the tolerance already in the sidecar is kept). A golden recorded
+    before is replaced; any other file of that name is refused, never replaced (files.replace_kept)."""
     from safetensors.torch import save
 
     os.makedirs(directory, exist_ok=True)
     sidecar = read_sidecar(directory)
     for name, out in outputs.items():
-        target = os.path.join(directory, name)
+        target, kept = os.path.join(directory, name), name in sidecar["outputs"]
         if out.is_image:
-            _replace_file(target, lambda f, src=out.path: _copy_into(src, f))
+            replace_kept(target, lambda f, src=out.path: _copy_into(src, f), kept)
         else:
-            _replace_file(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})))
+            replace_kept(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})),
+                         kept)
     recorded = hashes(outputs)
-    write_json_atomic(os.path.join(directory, SIDECAR), {"tolerance": sidecar["tolerance"], "outputs": recorded})
+    text = json.dumps({"tolerance": sidecar["tolerance"], "outputs": recorded}, indent=2).encode("utf-8")
+    path = os.path.join(directory, SIDECAR)
+    replace_kept(path, lambda f: f.write(text), kept=os.path.isfile(path))  # read_sidecar read it: it is one
     return {"dir": directory, "status": "updated", "tolerance": sidecar["tolerance"],
             "outputs": {name: {"sha256": h} for name, h in recorded.items()}}
 

@@ -9,7 +9,6 @@ import json
 import mimetypes
 import os
 import random
-import tempfile
 import time
 
 import numpy as np
@@ -17,18 +16,19 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
-from ...files import file_hash, write_numbered
+from ...files import file_hash, temp_folder, write_numbered
 from ...photo.files import open_image
 from .node import standin
 
-# "temp" is a private folder made per run (new_temp_dir), never a fixed shared path another user could plant
+# "temp" is a private folder made per run (new_temp_dir; inside the command's scratch folder, removed when it
+# ends), never a fixed shared path another user could plant
 PATHS = {"input": os.path.abspath("input"), "output": os.path.abspath("output"), "temp": None}
 LOAD_BYTES_PER_PIXEL = 32  # a loaded frame: float32 RGB plus its float32 mask, and Pillow's decoded copy
 
 
 def new_temp_dir() -> str:
     """A fresh private (0700) folder for previews, used from now on."""
-    PATHS["temp"] = tempfile.mkdtemp(prefix="noisekit-temp-")
+    PATHS["temp"] = temp_folder("noisekit-temp-")
     return PATHS["temp"]
 
 

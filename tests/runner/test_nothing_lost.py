@@ -1,0 +1,243 @@
+"""Nothing lost, ever: one regression test per finding of the issue. The ``noisekit`` command runs as a
+process here (``python -m noisekit.cli``), as a user or a script starts it: its exit code, its stderr, the
+files it leaves and the signals it gets are what is checked."""
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TIMEOUT = 120  # a case takes a few seconds; a hang fails instead of blocking the suite
+
+
+def noisekit(*args, cwd, env=None, timeout=TIMEOUT) -> tuple[int, str, str]:
+    """Run the command in ``cwd`` with a private temp folder (cwd/tmp); (exit code, stdout, stderr)."""
+    os.makedirs(os.path.join(cwd, "tmp"), exist_ok=True)
+    environ = {**os.environ, "TMPDIR": os.path.join(cwd, "tmp"), **(env or {})}
+    environ.pop("NOISEKIT_COMFYUI", None)
+    done = subprocess.run([sys.executable, "-m", "noisekit.cli", *map(str, args)], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    return done.returncode, done.stdout, done.stderr
+
+
+def snapshot(root) -> dict:
+    """path -> bytes of every file under ``root`` (but the private temp folder)."""
+    return {os.path.relpath(os.path.join(d, f), root): open(os.path.join(d, f), "rb").read()
+            for d, _, names in os.walk(root) if not os.path.relpath(d, root).startswith("tmp") for f in names}
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A graph (LoadImage -> SaveImage), its input photo and a photo the user keeps beside it."""
+    os.makedirs(tmp_path / "input")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "input" / "a.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "keep.png")
+    (tmp_path / "g.json").write_text(json.dumps(
+        {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}))
+    return tmp_path
+
+
+# 1. --report never replaces a file
+
+@pytest.mark.parametrize("report", ["keep.png", "g.json", "input/a.png", "out/x_00001_.png"])
+def test_report_over_an_existing_file_is_refused_before_the_run(work, report):
+    noisekit("run", "g.json", "--output-dir", "out", cwd=work)  # out/x_00001_.png
+    before = snapshot(work)
+    code, out, err = noisekit("run", "g.json", "--output-dir", "out", "--report", report, cwd=work)
+    assert code == 2 and report in err and "exists" in err and out == ""
+    assert snapshot(work) == before  # nothing replaced, and nothing ran
+
+
+def test_report_on_the_name_the_run_saves_to_keeps_the_picture(work):
+    """The report names the picture the run is about to save: the picture stays, the report is refused."""
+    code, out, err = noisekit("run", "g.json", "--output-dir", "out", "--report", "out/x_00001_.png", cwd=work)
+    assert code == 2 and "out/x_00001_.png" in err and "exists" in err
+    assert Image.open(work / "out" / "x_00001_.png").size == (16, 16)  # still the saved picture
+
+
+def test_run_over_report_is_refused_over_an_existing_file(work):
+    before = snapshot(work)
+    code, _, err = noisekit("run", "g.json", "--over", "input", "--output-dir", "out", "--report", "keep.png",
+                            "--workers", "1", cwd=work)
+    assert code == 2 and "keep.png" in err and snapshot(work) == before
+
+
+# 4. graphs are read with a size limit; what is no regular file is refused before it is opened
+
+@pytest.mark.parametrize("command", ["run", "convert"])
+def test_a_device_a_pipe_or_a_huge_file_is_not_read_as_a_graph(work, command):
+    os.mkfifo(work / "pipe.json")  # opening it would block until someone writes
+    with open(work / "huge.json", "wb") as f:
+        f.truncate(300 * 2**20)  # sparse: takes no disk
+    for path, words in (("/dev/zero", "a device, not a file"), ("pipe.json", "a pipe, not a file"),
+                        ("huge.json", "larger than 100 MB")):
+        code, _, err = noisekit(command, path, cwd=work, timeout=60)
+        assert code == 2 and err.startswith(f"noisekit {command}: {path}: {words}"), err
+
+
+# 5. one signal policy: SIGINT and SIGTERM, first and second, workers included
+
+def start(*args, cwd):
+    os.makedirs(os.path.join(cwd, "tmp"), exist_ok=True)
+    env = {**os.environ, "TMPDIR": os.path.join(cwd, "tmp")}
+    env.pop("NOISEKIT_COMFYUI", None)
+    return subprocess.Popen([sys.executable, "-m", "noisekit.cli", *map(str, args)], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(proc, event: str):
+    """Read --json-progress events until one of type ``event``."""
+    for line in proc.stdout:
+        if json.loads(line)["type"] == event:
+            return
+    raise AssertionError(f"no {event} event: {proc.stderr.read()}")
+
+
+def finish(proc) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert "Traceback" not in err and "internal error" not in err, err
+    return proc.returncode, err
+
+
+@pytest.fixture
+def photos(work):
+    """work/photos: 6 noisy 48x48 crops of the denoise example's photo."""
+    noisy = Image.open(os.path.join(EXAMPLES, "input", "coffee_noisy25.png")).convert("RGB")
+    os.makedirs(work / "photos")
+    for i in range(6):
+        noisy.crop((40 * i, 30, 40 * i + 48, 78)).save(work / "photos" / f"p{i}.png")
+    return work / "photos"
+
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows")
+DENOISE = os.path.abspath(os.path.join(EXAMPLES, "denoise_photo_api.json"))
+
+
+def test_sigterm_to_run_over_stops_the_workers_quietly_and_leaves_nothing(work, photos):
+    proc = start("run", DENOISE, "--over", photos, "--output-dir", "out", "--workers", "2", "--json-progress",
+                 "--report", "r.json", cwd=work)
+    wait_for(proc, "item_start")
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    assert code == 143 and "SIGTERM" in err and "BrokenPipe" not in err
+    report = json.loads((work / "r.json").read_text())
+    assert report["status"] == "interrupted" and report["done"] + report["failed"] < 6
+    assert os.listdir(work / "tmp") == []  # no noisekit-batch-*, pymp-* or noisekit-run-* folder left
+
+
+def test_sigterm_to_a_run_says_so_and_writes_the_report(work):
+    proc = start("run", DENOISE, "--output-dir", "out", "--json-progress", "--report", "r.json", cwd=work)
+    wait_for(proc, "executing")
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    assert code == 143 and "SIGTERM" in err
+    assert json.loads((work / "r.json").read_text())["status"] == "interrupted"
+    assert os.listdir(work / "tmp") == []
+
+
+@pytest.mark.parametrize("command", ["run", "denoise"])
+def test_a_second_ctrl_c_exits_130(work, command):
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(work / "p.png")
+    args = ["run", DENOISE, "--output-dir", "out", "--json-progress"] if command == "run" else \
+        ["denoise", "p.png", "o.png", "--sigma", "10", "--tile", "64"]
+    proc = start(*args, cwd=work)
+    if command == "run":
+        wait_for(proc, "executing")
+    else:
+        proc.stdout.readline()  # denoise prints the photo's size once it has read it
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    code, err = finish(proc)
+    assert code == 130 and "interrupted" in err
+    assert not (work / "o.png").exists()
+
+
+SIGTERM_MID_SAVE = """
+import os, signal, sys
+from PIL import Image
+
+real = Image.Image.save
+
+def save(self, fp, *args, **kwargs):  # SIGTERM lands while SaveImage writes its PNG
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(self, fp, *args, **kwargs)
+
+Image.Image.save = save
+from noisekit.cli import main
+sys.argv[0] = "noisekit"
+sys.exit(main())
+"""
+
+
+def test_sigterm_mid_save_leaves_the_picture_whole_and_no_temp_file(work):
+    done = subprocess.run([sys.executable, "-c", SIGTERM_MID_SAVE, "run", "g.json", "--output-dir", "out",
+                           "--report", "r.json"], cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr
+    assert os.listdir(work / "out") == ["x_00001_.png"]  # whole, and no .noisekit-*.tmp beside it
+    assert Image.open(work / "out" / "x_00001_.png").size == (16, 16)
+    assert json.loads((work / "r.json").read_text())["status"] == "interrupted"
+
+
+# 6. previews live in the run's private temp folder, removed when the run ends
+
+def test_preview_image_leaves_nothing_in_the_temp_folder(work):
+    (work / "p.json").write_text(json.dumps(
+        {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+         "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}))
+    code, _, _ = noisekit("run", "p.json", "--report", "r.json", cwd=work)
+    assert code == 0 and len(json.loads((work / "r.json").read_text())["previews"]) == 1
+    assert os.listdir(work / "tmp") == []
+
+
+# 11. a full disk names the file; a long value is clipped; broken links in a folder are named
+
+def no_bigger_files_than(size):
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+def test_a_report_that_cannot_be_written_is_named(work):
+    (work / "e.json").write_text(json.dumps(
+        {"1": {"class_type": "EmptyImage", "inputs": {"width": 1, "height": 1, "batch_size": 1, "color": 0}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}))
+    env = {**os.environ, "TMPDIR": str(work)}
+    env.pop("NOISEKIT_COMFYUI", None)
+    done = subprocess.run([sys.executable, "-m", "noisekit.cli", "run", "e.json", "--output-dir", "out",
+                           "--report", "r.json"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT, preexec_fn=no_bigger_files_than(500))  # the picture fits, the report not
+    assert done.returncode == 2 and "--report r.json" in done.stderr and "File too large" in done.stderr
+    assert not (work / "r.json").exists() and not [f for f in os.listdir(work) if f.endswith(".tmp")]
+
+
+def test_a_very_long_value_is_clipped_in_the_message(work):
+    (work / "long.json").write_text(json.dumps(
+        {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "y" * 1_000_000}}}))
+    code, _, err = noisekit("run", "long.json", "--output-dir", "out", cwd=work)
+    assert code == 3 and "File name too long" in err and "[999" in err and len(err) < 1000
+
+
+def test_broken_symlinks_in_an_over_folder_are_named_once(work, photos):
+    os.symlink(work / "nowhere.png", photos / "dangling.png")
+    os.symlink(photos / "loop.png", photos / "loop.png")
+    for name in os.listdir(photos):
+        if name.startswith("p") and name != "p0.png":
+            os.unlink(photos / name)
+    code, _, err = noisekit("run", DENOISE, "--over", photos, "--output-dir", "out", "--workers", "1", cwd=work)
+    assert code == 0 and err.count("dangling.png") == 1 and err.count("loop.png") == 1
+    assert "skipped 2 symbolic links that lead to no file" in err
