@@ -75,11 +75,16 @@ def read_graph(path: str) -> dict:
         if not chunks:
             raise GraphFormatError(f"{path}: this PNG carries no ComfyUI graph (no 'prompt' or 'workflow' text chunk)")
         return {"png_chunks": chunks}
+    return read_json(path, "a graph .json or a PNG saved by SaveImage", data)
+
+
+def read_json(path: str, what: str, data: bytes | None = None):
+    """The JSON in the file ``path`` (at most MAX_GRAPH_BYTES), which should be ``what``."""
+    data = read_limited(path, MAX_GRAPH_BYTES, what) if data is None else data
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise GraphFormatError(f"{path}: not a text file ({e}); give a graph .json or a PNG saved by SaveImage") \
-            from None
+        raise GraphFormatError(f"{path}: not a text file ({e}); give {what}") from None
     return parse_json(text, path)
 
 

@@ -241,3 +241,68 @@ def test_broken_symlinks_in_an_over_folder_are_named_once(work, photos):
     code, _, err = noisekit("run", DENOISE, "--over", photos, "--output-dir", "out", "--workers", "1", cwd=work)
     assert code == 0 and err.count("dangling.png") == 1 and err.count("loop.png") == 1
     assert "skipped 2 symbolic links that lead to no file" in err
+
+
+# 3. malformed UI workflows: exit 2 and a line naming what is wrong, from convert and run alike
+
+def save_node(node_id, link):
+    return {"id": node_id, "type": "SaveImage", "inputs": [{"name": "images", "type": "IMAGE", "link": link}],
+            "widgets_values": ["x"]}
+
+
+def subgraph_workflow(**definition):
+    """A workflow whose one node is subgraph "s", which saves what comes in at its first input."""
+    inner = {"id": "s", "nodes": [save_node(1, 1)], "inputs": [{"name": "images", "linkIds": [1]}], "outputs": [],
+             "links": [{"id": 1, "origin_id": -10, "origin_slot": 0, "target_id": 1, "target_slot": 0}]}
+    return {"nodes": [{"id": 1, "type": "s", "inputs": [], "outputs": []}], "links": [],
+            "definitions": {"subgraphs": [{**inner, **definition}]}}
+
+
+def group_workflow(group):
+    return {"nodes": [{"id": 1, "type": "workflow>g", "inputs": [], "outputs": []}], "links": [],
+            "extra": {"groupNodes": {"g": group}}}
+
+
+def chained_subgraphs(depth: int) -> dict:
+    subgraphs = [{"id": f"s{i}", "nodes": [{"id": 1, "type": f"s{i + 1}"}] if i < depth - 1 else [], "links": []}
+                 for i in range(depth)]
+    return {"nodes": [{"id": 1, "type": "s0"}], "links": [], "definitions": {"subgraphs": subgraphs}}
+
+
+MALFORMED = {
+    "subgraph_inputs": (subgraph_workflow(inputs=5), "subgraph s: 'inputs' must be a list of objects, got 5"),
+    "subgraph_outputs": (subgraph_workflow(outputs=[{"linkIds": 5}]), "subgraph s: output 0: 'linkIds' must be"),
+    "group_nodes": (group_workflow(5), "extra.groupNodes 'g' must be an object with 'nodes'"),
+    "group_links": (group_workflow({"nodes": [], "links": [5]}), "group node g: a link must be"),
+    "extra": ({"nodes": [], "links": [], "extra": {"groupNodes": 5}}, "'extra.groupNodes' must be an object"),
+    "missing_origin": ({"nodes": [save_node(2, 1)], "links": [[1, 999, 0, 2, 0, "IMAGE"]]},
+                       "node 2: input 'images' is linked from node 999, which does not exist"),
+    "proxy_widgets": ({"nodes": [{**save_node(2, None), "properties": {"proxyWidgets": 5}}], "links": []},
+                      "'properties.proxyWidgets' must be a list"),
+    "nodes": ({"nodes": [5], "links": []}, "nodes[0] must be an object, got 5"),
+    "links": ({"nodes": [], "links": 5}, "'links' must be a list, got 5"),
+    "chained_subgraphs": (chained_subgraphs(3000), "subgraphs nest more than 100 deep"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_workflows_are_exit_2_naming_the_defect(work, name):
+    workflow, words = MALFORMED[name]
+    (work / "w.json").write_text(json.dumps(workflow))
+    for command in ("convert", "run") if name in ("subgraph_inputs", "missing_origin") else ("convert",):
+        code, out, err = noisekit(command, "w.json", cwd=work)
+        assert code == 2 and words in err and out == "", err
+
+
+@pytest.mark.parametrize("info, words", [
+    ({"X": {"input": 5}}, "node X: 'input' must be an object"),
+    ({"X": {"input": {"required": {"a": 5}}}}, "node X: input 'a' must be a list"),
+    ({"X": {"input": {"required": {"a": ["COMBO", {"options": 5}]}}}}, "node X: input 'a': 'options' must be a list"),
+    ({"X": {"input": {}, "output": 5}}, "node X: 'output' must be a list"),
+    ([1], "not ComfyUI's /object_info"),
+])
+def test_a_malformed_object_info_file_is_exit_2_naming_the_defect(work, info, words):
+    (work / "oi.json").write_text(json.dumps(info))
+    (work / "w.json").write_text(json.dumps({"nodes": [{"id": 1, "type": "X", "widgets_values": [1]}], "links": []}))
+    code, out, err = noisekit("convert", "w.json", "--object-info", "oi.json", cwd=work)
+    assert code == 2 and "oi.json" in err and words in err and out == "", err
