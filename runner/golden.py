@@ -14,6 +14,7 @@ agree across machines whose PNG encoders differ.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -50,24 +51,53 @@ class Output:
 
     def content_hash(self) -> str:
         if self.is_image:
-            return pixel_hash(self.pixels())
+            return picture_hash(self.path)
         return tensor_hash(self.tensors)
+
+
+@contextlib.contextmanager
+def own_picture(path: str):
+    """Image.open for a picture noisekit wrote (an output, a golden) without Pillow's decompression-bomb limit:
+    the run held it in memory already."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        img = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with img:
+        yield img
+
+
+def stored_values(path: str) -> tuple[np.ndarray, float]:
+    """The stored integer values [H, W, C] (C = 1, 3 or 4 as stored) and their maximum."""
+    with own_picture(path) as img:
+        if img.mode in ("I", "I;16", "I;16B"):
+            return np.asarray(img)[..., None], 65535.0
+        img = img if img.mode in ("L", "RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        array = np.asarray(img)
+    return (array[..., None] if array.ndim == 2 else array), 255.0
 
 
 def read_pixels(path: str) -> np.ndarray:
     """[H, W, C] float64 in [0, 1] (C = 1, 3 or 4 as stored; 16-bit greys scaled to [0, 1])."""
-    with Image.open(path) as img:
-        if img.mode in ("I", "I;16", "I;16B"):
-            return (np.asarray(img, dtype=np.float64) / 65535.0)[..., None]
-        img = img if img.mode in ("L", "RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
-        array = np.asarray(img, dtype=np.float64) / 255.0
-    return array[..., None] if array.ndim == 2 else array
+    values, peak = stored_values(path)
+    return values.astype(np.float64) / peak
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
     """sha256 of the decoded pixels (stored value / max, exact in float64) and their shape."""
     data = np.ascontiguousarray(pixels, dtype=np.float64).tobytes()
     return hashlib.sha256(f"pixels {list(pixels.shape)}|".encode() + data).hexdigest()
+
+
+def picture_hash(path: str, rows: int = 64) -> str:
+    """``pixel_hash(read_pixels(path))``, the same digest, with the float64 values made ``rows`` rows at a
+    time (sha256 is a stream): a picture costs its stored values, not eight bytes a value."""
+    values, peak = stored_values(path)
+    digest = hashlib.sha256(f"pixels {list(values.shape)}|".encode())
+    for start in range(0, values.shape[0], rows):
+        digest.update((values[start:start + rows].astype(np.float64) / peak).tobytes())
+    return digest.hexdigest()
 
 
 def tensor_hash(tensors: dict) -> str:

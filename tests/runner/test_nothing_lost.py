@@ -306,3 +306,54 @@ def test_a_malformed_object_info_file_is_exit_2_naming_the_defect(work, info, wo
     (work / "w.json").write_text(json.dumps({"nodes": [{"id": 1, "type": "X", "widgets_values": [1]}], "links": []}))
     code, out, err = noisekit("convert", "w.json", "--object-info", "oi.json", cwd=work)
     assert code == 2 and "oi.json" in err and words in err and out == "", err
+
+
+# 8. the saved pictures are hashed as a stream: no float64 copy, no Pillow size limit, the same hash values
+
+BOMB_LIMIT = """
+import sys
+from PIL import Image
+
+Image.MAX_IMAGE_PIXELS = 100  # Pillow's decompression-bomb limit, scaled down: a 24x16 picture is over twice it
+from noisekit.cli import main
+sys.argv[0] = "noisekit"
+sys.exit(main())
+"""
+
+
+def test_a_saved_picture_over_pillows_limit_is_hashed(work):
+    from noisekit.runner import golden
+
+    (work / "e.json").write_text(json.dumps(
+        {"1": {"class_type": "EmptyImage", "inputs": {"width": 24, "height": 16, "batch_size": 1, "color": 0x336699}},
+         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}))
+    done = subprocess.run([sys.executable, "-c", BOMB_LIMIT, "run", "e.json", "--output-dir", "out", "--report",
+                           "r.json"], cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    saved = golden.read_pixels(str(work / "out" / "x_00001_.png"))
+    assert json.loads((work / "r.json").read_text())["hashes"] == {"2_0.png": golden.pixel_hash(saved)}
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16", "P"])
+def test_the_streamed_hash_is_the_hash_of_the_decoded_pixels(tmp_path, mode):
+    from noisekit.runner import golden
+
+    rng = np.random.default_rng(1)
+    image = Image.fromarray(rng.integers(0, 256, (300, 7, 3), dtype=np.uint8))
+    image = Image.fromarray(rng.integers(0, 65536, (300, 7), dtype=np.uint16)) if mode == "I;16" else image.convert(mode)
+    image.save(tmp_path / "p.png")
+    path = str(tmp_path / "p.png")
+    assert golden.Output("p.png", path=path).content_hash() == golden.pixel_hash(golden.read_pixels(path))
+
+
+def test_hashing_a_saved_picture_holds_no_float64_copy(tmp_path):
+    import tracemalloc
+
+    from noisekit.runner import golden
+
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (2000, 2000, 3), dtype=np.uint8)).save(tmp_path / "b.png")
+    tracemalloc.start()
+    golden.Output("b.png", path=str(tmp_path / "b.png")).content_hash()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2000 * 2000 * 3 * 3  # the uint8 pixels and a band of rows; the float64 copy alone is 96 MB
