@@ -357,3 +357,58 @@ def test_hashing_a_saved_picture_holds_no_float64_copy(tmp_path):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 2000 * 2000 * 3 * 3  # the uint8 pixels and a band of rows; the float64 copy alone is 96 MB
+
+
+# 1. (goldens) --update-golden replaces only the goldens it recorded; a diff picture never replaces a file
+
+def test_update_golden_replaces_only_the_goldens_it_recorded(work):
+    os.makedirs(work / "gold")
+    (work / "gold" / "2_0.png").write_bytes((work / "keep.png").read_bytes())  # a photo, not a recorded golden
+    before = snapshot(work)
+    code, _, err = noisekit("run", "g.json", "--output-dir", "out", "--golden", "gold", "--update-golden", cwd=work)
+    assert code == 2 and "2_0.png" in err and "exists" in err
+    assert {k: v for k, v in snapshot(work).items() if not k.startswith("out")} == before
+    (work / "gold" / "2_0.png").unlink()
+    (work / "gold" / "golden.json").write_text("[1]")  # not a sidecar noisekit wrote
+    code, _, err = noisekit("run", "g.json", "--output-dir", "out", "--golden", "gold", "--update-golden", cwd=work)
+    assert code == 2 and "not a goldens' sidecar" in err and (work / "gold" / "golden.json").read_text() == "[1]"
+    (work / "gold" / "golden.json").unlink()
+    for _ in range(2):  # recorded, then recorded again over its own goldens
+        assert noisekit("run", "g.json", "--output-dir", "out", "--golden", "gold", "--update-golden", cwd=work)[0] == 0
+    assert sorted(os.listdir(work / "gold")) == ["2_0.png", "golden.json"]
+
+
+def test_golden_diff_pictures_never_replace_a_file(work):
+    assert noisekit("run", "g.json", "--output-dir", "out", "--golden", "gold", "--update-golden", cwd=work)[0] == 0
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(work / "input" / "a.png")  # the run's output changes
+    os.makedirs(work / "golden-diff")
+    for name in ("2_0_png.diff.png", "2_0_png.side_by_side.png"):
+        (work / "golden-diff" / name).write_bytes((work / "keep.png").read_bytes())
+    code, _, _ = noisekit("run", "g.json", "--output-dir", "out", "--golden", "gold", "--report", "r.json", cwd=work)
+    entry = json.loads((work / "r.json").read_text())["golden"]["outputs"]["2_0.png"]
+    assert code == 4 and entry["diff"].endswith("2_0_png.diff_1.png")
+    assert (work / "golden-diff" / "2_0_png.diff.png").read_bytes() == (work / "keep.png").read_bytes()
+
+
+# the Sample node's refusal of a degenerate schedule is a bad value: exit 2, through noisekit run
+
+def sample_graph(sigmas: str, split=None) -> dict:
+    graph = {"1": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
+             "2": {"class_type": "NoisekitCustomSigmas", "inputs": {"sigmas": sigmas}},
+             "3": {"class_type": "NoisekitSamplerEuler", "inputs": {"s_churn": 0, "s_tmin": 0, "s_tmax": 1000,
+                                                                   "s_noise": 1}},
+             "4": {"class_type": "NoisekitSample", "inputs": {"model": ["1", 0], "sigmas": ["2", 0], "sampler": ["3", 0],
+                                                              "seed": 0, "width": 16, "height": 16, "batch_size": 1}},
+             "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "s"}}}
+    if split is not None:  # the low part of the schedule split at ``split``: one sigma, no step
+        graph["6"] = {"class_type": "NoisekitSigmasSplit", "inputs": {"sigmas": ["2", 0], "step": split}}
+        graph["4"]["inputs"]["sigmas"] = ["6", 1]
+    return graph
+
+
+@pytest.mark.parametrize("sigmas, split", [("0, 0", None), ("5, 5", None), ("5, 0", 1)])
+def test_a_degenerate_schedule_into_sample_is_exit_2(work, sigmas, split):
+    (work / "s.json").write_text(json.dumps(sample_graph(sigmas, split)))
+    code, _, err = noisekit("run", "s.json", "--output-dir", "out", "--report", "r.json", cwd=work)
+    assert code == 2 and "input 'sigmas'" in err and not (work / "out").exists()
+    assert json.loads((work / "r.json").read_text())["status"] == "invalid"
