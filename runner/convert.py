@@ -171,17 +171,18 @@ def _group_problems(workflow: dict) -> list:
                 continue
             indices.add(index)
             problems.extend((None, f"{where}nodes[{i}]: {p}") for p in _node_problems(node))
-        for link in group.get("links") or []:
+        links, external = group.get("links") or [], group.get("external") or []
+        for key, value in (("links", links), ("external", external)):
+            if not isinstance(value, list):
+                problems.append((None, f"{where}'{key}' must be a list, got {brief(value)}"))
+        for link in links if isinstance(links, list) else []:
             if not (isinstance(link, list) and len(link) >= 4 and (link[0] is None or _is_index(link[0]))
                     and all(_is_index(x) for x in link[1:4])):
                 problems.append((None, f"{where}a link must be [origin index or null, slot, target index, slot, "
                                        f"...], got {brief(link)}"))
-        for out in group.get("external") or []:
+        for out in external if isinstance(external, list) else []:
             if not (isinstance(out, list) and len(out) >= 2 and _is_index(out[0]) and _is_index(out[1])):
                 problems.append((None, f"{where}an external output must be [index, slot, ...], got {brief(out)}"))
-        for key in ("links", "external"):
-            if not isinstance(group.get(key) or [], list):
-                problems.append((None, f"{where}'{key}' must be a list, got {brief(group.get(key))}"))
     return problems
 
 

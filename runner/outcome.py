@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from .. import progress
 from ..exits import EXIT_FAILED, EXIT_INVALID
+from ..limits import OverBudget
 
 
 class GraphFormatError(ValueError):
@@ -53,13 +54,13 @@ class GraphInvalid(Exception):
 
 class NodeFailed(Exception):
     """A node raised; names the node, its type and (when the message names one) the input. Exit code 2 when
-    the node refused a value of one of its inputs (a ValueError with ``input``, as NodeError), else 3."""
+    the node refused the value of one of its inputs (a ValueError naming it, as NodeError), else 3 (work
+    refused by the memory budget included)."""
 
     def __init__(self, node_id: str, node_type: str, error: BaseException, input_names=()):
         self.node_id, self.node_type, self.error = node_id, node_type, error
         self.input = failing_input(error, input_names)
-        refused = isinstance(error, ValueError) and getattr(error, "input", None) is not None \
-            and error.input == self.input
+        refused = isinstance(error, ValueError) and not isinstance(error, OverBudget) and self.input is not None
         self.exit_code = EXIT_INVALID if refused else EXIT_FAILED
         super().__init__(f"node {node_id} ({node_type}) failed: {type(error).__name__}: {error}")
 
