@@ -102,7 +102,7 @@ def report(summary: dict):
     """Failed items with their errors, then the counts, on stderr."""
     for record in summary["items"]:
         if record["status"] == "failed":
-            print(f"noisekit: {record['input']}: {record['error']['message']}", file=sys.stderr)
+            print(exits.clip(f"noisekit: {record['input']}: {record['error']['message']}"), file=sys.stderr)
     done_before = f", {summary['skipped']} done before" if summary["skipped"] else ""
     stopped = " (interrupted: rerun to continue)" if summary["status"] == "interrupted" else ""
     print(f"noisekit: {summary['total']} items: {summary['done']} done, {summary['failed']} failed{done_before}"

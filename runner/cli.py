@@ -3,7 +3,8 @@ prompt; ``noisekit nodes`` lists the node types the runner knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
 naming node id, type and input), 3 a node failed at run time, 4 the outputs differ
-from the goldens (``--golden``), 130 interrupted.
+from the goldens (``--golden``), 130 interrupted (SIGINT), 143 terminated (SIGTERM); the top-level
+``noisekit`` command (cli.py) turns whatever stops a command into its code and one line.
 """
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ def add_parsers(sub):
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
-                                     "the goldens (--golden), 130 interrupted.")
+                                     "the goldens (--golden), 130 interrupted, 143 terminated (SIGTERM).")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override a node input before validation; VALUE is JSON if it parses, else text "
@@ -199,7 +200,7 @@ def add_parsers(sub):
                                          "as the frontend's graphToPrompt does. Widget values are named with each "
                                          "node's INPUT_TYPES: noisekit's own, ComfyUI's (--comfyui) or a saved "
                                          "/object_info (--object-info). Exit codes: 0 success, 2 unreadable or "
-                                         "invalid workflow or arguments, 130 interrupted.")
+                                         "invalid workflow or arguments, 130 interrupted, 143 terminated (SIGTERM).")
     convert.add_argument("workflow", help="UI workflow .json, or a PNG saved by SaveImage")
     convert.add_argument("-o", "--output", metavar="API.json", help="write here (never replacing a file); "
                                                                     "default stdout")
@@ -208,6 +209,7 @@ def add_parsers(sub):
     convert.add_argument("--object-info", metavar="FILE", help="INPUT_TYPES from a ComfyUI /object_info JSON file")
     convert.set_defaults(func=cmd_convert)
     nodes = sub.add_parser("nodes", help="list the node types the runner knows",
-                           description="Exit codes: 0 success, 2 bad arguments, 130 interrupted.")
+                           description="Exit codes: 0 success, 2 bad arguments, 130 interrupted, 143 terminated "
+                                       "(SIGTERM).")
     nodes.add_argument("--json", action="store_true", help="as JSON")
     nodes.set_defaults(func=cmd_nodes)

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
+from ..exits import clip
 from ..files import file_hash, value_hash, write_new, write_numbered
 from .comfyui import find_comfyui
 from .execute import Runner, default_node_classes
@@ -39,8 +40,8 @@ def image_files(folder: str) -> list[str]:
     broken = [f for f in names if os.path.islink(os.path.join(folder, f)) and not os.path.exists(os.path.join(folder, f))]
     if broken:
         shown = ", ".join(broken[:5]) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
-        print(f"noisekit run: --over {folder}: skipped {len(broken)} symbolic link{'s' * (len(broken) > 1)} that "
-              f"lead{'s' * (len(broken) == 1)} to no file: {shown}", file=sys.stderr)
+        print(clip(f"noisekit run: --over {folder}: skipped {len(broken)} symbolic link{'s' * (len(broken) > 1)} "
+                   f"that lead{'s' * (len(broken) == 1)} to no file: {shown}"), file=sys.stderr)
     return [f for f in names if os.path.isfile(os.path.join(folder, f))]
 
 
