@@ -7,7 +7,6 @@ schedule or a sampler is one function and one ``register`` call.
 from __future__ import annotations
 
 import difflib
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -103,7 +102,8 @@ class Registry:
         def add(fn: Callable) -> Callable:
             if name in self._entries:
                 raise ValueError(f"{self.concept} {name!r} is registered twice")
-            self._entries[name] = Entry(name, fn, tuple(params), description or (fn.__doc__ or "").strip().split("\n")[0], frozenset(tags))
+            summary = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph, one line
+            self._entries[name] = Entry(name, fn, tuple(params), description or summary, frozenset(tags))
             return fn
 
         return add
@@ -128,8 +128,3 @@ class Registry:
     def __len__(self) -> int:
         return len(self._entries)
 
-
-def default_of(fn: Callable, name: str) -> Any:
-    """The default a function declares for one parameter: nodes and commands read it from the core
-    function they call, so a default lives in one place."""
-    return inspect.signature(fn).parameters[name].default

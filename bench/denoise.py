@@ -45,7 +45,8 @@ from ..training.degrade import CAMERA_LEVELS, Camera, camera_noise, from_u8
 from ..training.degrade import to_u8 as tensor_to_u8
 from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
 from ..samplers import Sampler
-from ..photo.cli import model_for
+from ..photo.commands import model_for
+from ..photo.denoise import DenoiseOptions
 from ..photo.denoise import denoise_photo as denoise
 
 SIGMAS = (15, 25, 50)
@@ -86,9 +87,9 @@ def methods(model):
 
     as_image = lambda a: torch.from_numpy(a.astype(np.float32) / 255)[None]
     out = {
-        "noisekit one-step": lambda n, s: to_u8(denoise(model, as_image(n), s / 255)[0].numpy()),
-        "noisekit sample (8 steps)": lambda n, s: to_u8(denoise(model, as_image(n), s / 255, "sample", 8,
-                                                                Sampler("dpmpp_2m"))[0].numpy()),
+        "noisekit one-step": lambda n, s: to_u8(denoise(model, as_image(n), DenoiseOptions(s / 255))[0].numpy()),
+        "noisekit sample (8 steps)": lambda n, s: to_u8(denoise(model, as_image(n), DenoiseOptions(
+            s / 255, mode="sample", steps=8, sampler=Sampler("dpmpp_2m")))[0].numpy()),
         "skimage NL-means": lambda n, s: to_u8(denoise_nl_means(n / 255.0, h=0.8 * s / 255, sigma=s / 255,
                                                                  fast_mode=True, patch_size=5, patch_distance=6,
                                                                  channel_axis=-1)),
@@ -118,7 +119,7 @@ def blind_methods(model):
     as_image = lambda a: torch.from_numpy(a.astype(np.float32) / 255)[None]
     skimage_sigma = lambda n: float(estimate_sigma(n / 255.0, channel_axis=-1, average_sigmas=True))
     out = {
-        "noisekit one-step, auto": lambda n: to_u8(denoise(model, as_image(n), "auto")[0].numpy()),
+        "noisekit one-step, auto": lambda n: to_u8(denoise(model, as_image(n))[0].numpy()),
         "NL-means, skimage sigma": lambda n: to_u8(denoise_nl_means(
             n / 255.0, h=0.8 * skimage_sigma(n), sigma=skimage_sigma(n), fast_mode=True, patch_size=5,
             patch_distance=6, channel_axis=-1)),
@@ -230,7 +231,7 @@ def command_main(args):
                      psnr(np.asarray(Image.open(out_path).convert("RGB")), clean)))
     model = load_model(model_for("auto", args.model))
     image = torch.from_numpy(noisy.astype(np.float32) / 255)[None]
-    out, wall, cpu = timed(lambda: denoise(model, image, "auto"))
+    out, wall, cpu = timed(lambda: denoise(model, image))
     rows.append(("denoise_photo (in process)", mp, wall, cpu, psnr(to_u8(out[0].numpy()), clean)))
     crop = centre_crop_area(noisy, args.cbm3d_megapixels)
     out, wall, cpu = timed(lambda: to_u8(bm3d.bm3d_rgb(crop / 255.0, 25 / 255)))

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
 from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
-from ..photo.inpaint import inpaint, match_grain
+from ..photo.inpaint import InpaintOptions, inpaint, match_grain
 from .denoise import centre_crop, contact_sheet
 
 
@@ -91,7 +91,7 @@ def methods(model, steps: int):
     def ours(**options):
         def run(img, hole):
             image = torch.from_numpy(img.astype(np.float32) / 255)[None]
-            out = inpaint(model, image, torch.from_numpy(hole.astype(np.float32))[None], seed=0, **options)
+            out = inpaint(model, image, torch.from_numpy(hole.astype(np.float32))[None], InpaintOptions(seed=0, **options))
             return (out[0].numpy() * 255).round().astype(np.uint8)
         return run
 
@@ -180,7 +180,7 @@ def grain_sweep(model, photos: list[np.ndarray]):
             damaged = clean.copy()
             damaged[hole] = 0
             mask = torch.from_numpy(hole.astype(np.float32))[None]
-            fill = inpaint(model, torch.from_numpy(damaged.astype(np.float32) / 255)[None], mask, seed=0)
+            fill = inpaint(model, torch.from_numpy(damaged.astype(np.float32) / 255)[None], mask, InpaintOptions(seed=0))
             x, m = fill.movedim(-1, 1).double(), mask[None].double()
             z = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
             needs[kind] += texture_need((fill[0].numpy() * 255).round().astype(np.uint8), clean, hole)

@@ -1,44 +1,42 @@
-"""Photo nodes: denoise and inpaint with the bundled pixel model on IMAGE directly, or with any ComfyUI
-model through a GUIDER and its VAE (crop & stitch: the box is encoded, worked on in latent space through
-ComfyUI's own model calls, decoded and blended back with the feathered mask)."""
+"""Photo nodes: their inputs (declared in photo/params.py) and checks; the work is photo/'s: denoise and
+inpaint with the bundled pixel model on IMAGE directly, or with any ComfyUI model through a GUIDER and
+its VAE (photo/latent.py, the guider reached through adapter.run_guided)."""
 from __future__ import annotations
 
-import torch
+import functools
 
 from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
-from ..photo.denoise import MODES, denoise_photo, denoise_state
-from ..photo.estimate import estimate_sigma
-from ..models.space import PixelVAE, photo_to_model_sigma
-from ..photo.inpaint import METHODS, METHODS_HELP, inpaint, inpaint_state
-from ..photo.masks import MAX_EDGE, crop_box, feather_mask, grow_mask
-from ..photo.prefill import PREFILLS
-from ..photo.stitch import fit_box, from_work, latent_mask, stitch, to_work, work_size
-from ..registry import default_of
+from ..models.space import PixelVAE
+from ..photo.denoise import DenoiseOptions, denoise_photo
+from ..photo.inpaint import InpaintOptions, inpaint
+from ..photo.latent import denoise_latent, inpaint_latent
+from ..photo.params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, FEATHER, GROW, INPAINT_STEPS, METHOD, MODE,
+                            NOISE_LEVEL, PREFILL, RESOLUTION, STRENGTH)
+from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE
 from . import adapter
-from .inputs import SEED, NodeError, check_guider, check_image, check_mask, check_model, check_sampler, node_errors
+from .inputs import (SEED, NodeError, check_guider, check_image, check_mask, check_model, check_sampler, node_errors,
+                     widget_spec)
 
 CATEGORY = "noisekit/photo"
-SAMPLER_INPUT = {"tooltip": "Optional SAMPLER (default: dpmpp_2m for denoise; for inpaint annealed_mean with anneal, "
-                              "else euler_ancestral)."}
+SAMPLER_INPUT = {"tooltip": f"Optional SAMPLER (default: {DENOISE_SAMPLER.default} for denoise; for inpaint "
+                              "annealed_mean with anneal, else euler_ancestral)."}
 MODEL_INPUT = ("MODEL", {"tooltip": "Load Model (noisekit): its pixel model works on the photo directly. For any "
                                     "other checkpoint connect a GUIDER and a VAE instead."})
-GUIDED_INPUTS = {
+GUIDER_INPUTS = {
     "guider": ("GUIDER", {"tooltip": "Any ComfyUI model with its prompt (CFGGuider, BasicGuider, ...): the photo is "
                                      "VAE-encoded and the method runs on the latent through the guider."}),
     "vae": ("VAE", {"tooltip": "The VAE of the guider's model."}),
-    "resolution": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
-                           "tooltip": "With a guider: work at this longer side (e.g. 1024 for SDXL); 0 = the box's own "
-                                      "size (padded to the VAE's multiple, no resampling)."})}
-WHOLE = 1 << 16  # one tile: inside ComfyUI its model management budgets the memory
+    "resolution": widget_spec(RESOLUTION)}
 
 
-def guided(node: str, model, guider, vae):
-    """(guider, vae) when the latent route is asked for, None for the pixel model; bad combinations named."""
+def check_route(node: str, model, guider, vae) -> str:
+    """The photo's route: "guider" (through a GUIDER and its VAE) or "model" (noisekit's pixel model on the
+    photo itself); bad combinations named."""
     if guider is None and vae is None:
         if model is None:
             raise NodeError(node, "model", "connect Load Model (noisekit), or a GUIDER and a VAE for another model")
-        return None
+        return "model"
     if guider is None:
         raise NodeError(node, "guider", "a VAE needs a GUIDER (CFGGuider / BasicGuider) of the same model")
     if vae is None:
@@ -46,25 +44,7 @@ def guided(node: str, model, guider, vae):
     check_guider(node, guider)
     if not callable(getattr(vae, "encode", None)) or not callable(getattr(vae, "decode", None)):
         raise NodeError(node, "vae", f"expected a VAE, got {type(vae).__name__}")
-    return guider, vae
-
-
-def vae_multiple(vae) -> int:
-    """Pixel sizes a VAE and its model like: 8 latent pixels (a UNet's downsampling) times its ratio."""
-    ratio = vae.spacial_compression_encode() if hasattr(vae, "spacial_compression_encode") else 8
-    return 8 * int(ratio)
-
-
-def encode_box(vae, image, box, resolution):
-    """(latent, work size): the box of IMAGE at its working size, padded to the VAE's multiple, encoded."""
-    t, b, l, r = box
-    size = work_size(b - t, r - l, resolution)
-    return vae.encode(to_work(image[:, t:b, l:r], size, vae_multiple(vae))), size
-
-
-def decode_box(vae, latent, size, box):
-    """The latent decoded, its padding cut off, resized back to the box."""
-    return from_work(vae.decode(latent).float(), size, box)
+    return "guider"
 
 
 class LoadModel:
@@ -112,49 +92,28 @@ class DenoisePhoto:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {
-                    "image": ("IMAGE", {"tooltip": "The noisy photo."}),
-                    "noise_level": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 200.0, "step": 0.5,
-                                              "tooltip": "Noise std on the 0..255 scale; 0 = estimate it."}),
-                    "mode": (list(MODES), {"default": default_of(denoise_photo, "mode"), "tooltip": "one_step (MMSE) or sample."}),
-                    "steps": ("INT", {"default": default_of(denoise_photo, "steps"), "min": 1, "max": 200, "tooltip": "Steps in sample mode."}),
-                    "seed": SEED,
-                    "tile": ("INT", {"default": default_of(denoise_photo, "tile"), "min": 128, "max": 4096, "step": 64,
-                                     "tooltip": "Tile size: smaller uses less memory."})},
-                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDED_INPUTS}}
+        return {"required": {"image": ("IMAGE", {"tooltip": "The noisy photo."}),
+                             "noise_level": widget_spec(NOISE_LEVEL), "mode": widget_spec(MODE),
+                             "steps": widget_spec(DENOISE_STEPS), "seed": SEED, "tile": widget_spec(DENOISE_TILE)},
+                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDER_INPUTS}}
 
     @node_errors
     def run(self, image, noise_level, mode, steps, seed, tile, model=None, sampler=None, guider=None, vae=None,
-            resolution=0):
-        route = guided(self.DISPLAY, model, guider, vae)
+            resolution=RESOLUTION.default):
+        route = check_route(self.DISPLAY, model, guider, vae)
         image = check_image(self.DISPLAY, "image", image)
-        sampler = check_sampler(self.DISPLAY, sampler) or default_of(denoise_photo, "sampler")
-        if not 0 <= noise_level < 255:
-            raise NodeError(self.DISPLAY, "noise_level", f"must be in [0, 255) on the 0..255 scale, got {noise_level}")
-        if tile % 64:
-            raise NodeError(self.DISPLAY, "tile", f"must be a multiple of 64, got {tile}")
-        sigma = "auto" if noise_level == 0 else noise_level / 255.0
-        if route is not None:
-            return (self.guided(*route, image, sigma, mode, steps, sampler, seed, resolution),)
+        sampler = check_sampler(self.DISPLAY, sampler) or DENOISE_SAMPLER.default
+        if not NOISE_LEVEL.min <= noise_level <= NOISE_LEVEL.max:
+            raise NodeError(self.DISPLAY, "noise_level", f"must be in [{NOISE_LEVEL.min:g}, {NOISE_LEVEL.max:g}] on "
+                                                         f"the 0..255 scale, got {noise_level}")
+        if tile % DENOISE_TILE.step:
+            raise NodeError(self.DISPLAY, "tile", f"must be a multiple of {DENOISE_TILE.step}, got {tile}")
+        options = DenoiseOptions(sigma="auto" if noise_level == 0 else noise_level / 255.0, mode=mode, steps=steps,
+                                 sampler=sampler, seed=seed, tile=tile)
+        if route == "guider":
+            return (denoise_latent(vae, functools.partial(adapter.run_guided, guider), image, options, resolution),)
         model = check_model(self.DISPLAY, model, "connect a GUIDER and its VAE")
-        return (denoise_photo(model, image, sigma, mode, steps, sampler, seed, tile,
-                        progress=progress.tracker("denoise")),)
-
-    def guided(self, guider, vae, image, sigma, mode, steps, sampler, seed, resolution):
-        """Each photo VAE-encoded whole, denoised in latent space as a state at its noise level, decoded."""
-        box = (0, image.shape[1], 0, image.shape[2])
-        out = []
-        for i, item in enumerate(image):
-            level = photo_to_model_sigma(estimate_sigma(item) if sigma == "auto" else sigma)
-
-            def run(model, x, i=i, level=level):
-                if level > model.sigma_max:
-                    raise ValueError(f"noise level {level:.3f} exceeds the model's sigma_max {model.sigma_max:g}")
-                return denoise_state(model, x, max(level, model.sigma_min), mode, steps, sampler, seed + i)
-
-            latent, size = encode_box(vae, item[None], box, resolution)
-            out.append(decode_box(vae, adapter.run_guided(guider, latent, seed + i, run), size, box)[0])
-        return torch.stack(out).to(image)
+        return (denoise_photo(model, image, options, progress.tracker("denoise")),)
 
 
 class InpaintPhoto:
@@ -171,55 +130,28 @@ class InpaintPhoto:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {
-                    "image": ("IMAGE", {"tooltip": "The photo."}),
-                    "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
-                    "method": (list(METHODS), {"default": default_of(inpaint, "method"), "tooltip": METHODS_HELP + "."}),
-                    "steps": ("INT", {"default": default_of(inpaint, "steps"), "min": 1, "max": 500,
-                                      "tooltip": "anneal: noise levels; replace / repaint: sampling steps (about 30)."}),
-                    "seed": SEED,
-                    "grow": ("INT", {"default": default_of(inpaint, "grow"), "min": 0, "max": MAX_EDGE, "tooltip": "Dilate the mask by pixels."}),
-                    "feather": ("INT", {"default": default_of(inpaint, "feather"), "min": 0, "max": MAX_EDGE, "tooltip": "Soft edge width in pixels."}),
-                    "prefill": (list(PREFILLS), {"default": default_of(inpaint, "prefill"),
-                                "tooltip": "Fill the hole before noising (matters when strength < 1): the mean "
-                                           "colour, a smooth harmonic (diffuse) or biharmonic fill, or none."}),
-                    "strength": ("FLOAT", {"default": default_of(inpaint, "strength"), "min": 0.01, "max": 1.0, "step": 0.01,
-                                           "tooltip": "1 = paint from pure noise; lower keeps the prefill's layout."}),
-                    "jump_length": ("INT", {"default": default_of(inpaint, "jump_length"), "min": 1, "max": 100, "tooltip": "RePaint jump length."}),
-                    "jump_n_sample": ("INT", {"default": default_of(inpaint, "jump_n_sample"), "min": 1, "max": 20, "tooltip": "RePaint resamplings."})},
-                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDED_INPUTS}}
+        return {"required": {"image": ("IMAGE", {"tooltip": "The photo."}),
+                             "mask": ("MASK", {"tooltip": "1 = repaint, 0 = keep; soft values blend."}),
+                             "method": widget_spec(METHOD), "steps": widget_spec(INPAINT_STEPS), "seed": SEED,
+                             "grow": widget_spec(GROW), "feather": widget_spec(FEATHER),
+                             "prefill": widget_spec(PREFILL), "strength": widget_spec(STRENGTH),
+                             "jump_length": widget_spec(JUMP_LENGTH), "jump_n_sample": widget_spec(JUMP_N_SAMPLE)},
+                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDER_INPUTS}}
 
     @node_errors
     def run(self, image, mask, method, steps, seed, grow, feather, prefill, strength, jump_length,
-            jump_n_sample, model=None, sampler=None, guider=None, vae=None, resolution=0):
-        route = guided(self.DISPLAY, model, guider, vae)
+            jump_n_sample, model=None, sampler=None, guider=None, vae=None, resolution=RESOLUTION.default):
+        route = check_route(self.DISPLAY, model, guider, vae)
         image = check_image(self.DISPLAY, "image", image)
         mask = check_mask(self.DISPLAY, "mask", mask, image.shape[0], image.shape[1:3])
-        sampler = check_sampler(self.DISPLAY, sampler)
-        options = dict(method=method, steps=steps, sampler=sampler, seed=seed, prefill=prefill, strength=strength,
-                       jump_length=jump_length, jump_n_sample=jump_n_sample, progress=progress.tracker("inpaint"))
-        if route is not None:
-            return (self.guided(*route, image, mask, grow, feather, resolution, **options),)
+        options = InpaintOptions(method=method, steps=steps, sampler=check_sampler(self.DISPLAY, sampler), seed=seed,
+                                 grow=grow, feather=feather, prefill=prefill, strength=strength,
+                                 jump_length=jump_length, jump_n_sample=jump_n_sample)
+        if route == "guider":
+            return (inpaint_latent(vae, functools.partial(adapter.run_guided, guider), image, mask, options, resolution,
+                                   progress.tracker("inpaint")),)
         model = check_model(self.DISPLAY, model, "connect a GUIDER and its VAE")
-        return (inpaint(model, image, mask, grow=grow, feather=feather, **options),)
-
-    def guided(self, guider, vae, image, mask, grow, feather, resolution, seed, **options):
-        """The mask's box (plus context, grown to the VAE's multiple) encoded, inpainted in latent space,
-        decoded and blended back with the feathered mask."""
-        mask = feather_mask(grow_mask(mask, grow), feather)
-        box = crop_box(mask, default_of(inpaint, "context"))
-        if box[1] <= box[0]:
-            return image.clone()
-        box = fit_box(box, image.shape[1:3], vae_multiple(vae))
-        t, b, l, r = box
-        latent, size = encode_box(vae, image, box, resolution)
-        work_mask = to_work(mask[:, t:b, l:r, None], size, vae_multiple(vae), pad="zeros")[..., 0]
-
-        def run(model, x):
-            return inpaint_state(model, x, latent_mask(work_mask, x.shape[-2:]).to(x), seed=seed, tile=WHOLE,
-                                 **options)
-
-        return stitch(image, decode_box(vae, adapter.run_guided(guider, latent, seed, run), size, box), mask, box)
+        return (inpaint(model, image, mask, options, progress.tracker("inpaint")),)
 
 
 NODE_CLASS_MAPPINGS = {"NoisekitLoadModel": LoadModel, "NoisekitDenoisePhoto": DenoisePhoto,

@@ -16,7 +16,7 @@ def sampler_node(entry):
         OUTPUT_TOOLTIPS = ("Plugs into SamplerCustom / SamplerCustomAdvanced or noisekit's Sample node.",)
         FUNCTION = "make"
         CATEGORY = CATEGORY
-        DESCRIPTION = (entry.fn.__doc__ or entry.name).strip().split("\n\n")[0]
+        DESCRIPTION = entry.description or entry.name
 
         @classmethod
         def INPUT_TYPES(cls):

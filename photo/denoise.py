@@ -8,26 +8,45 @@ the model's sigma_min and then 0 (sharper detail, slightly lower PSNR).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
+from .. import limits
+from ..models.space import image_to_model, input_multiple, model_device, model_to_image
 from ..samplers import Sampler
 from ..schedules import get_sigmas
-from .estimate import estimate_sigma
-from ..models.space import image_to_model, model_device, model_to_image, photo_to_model_sigma
-from ..models.space import input_multiple
+from .noise_level import check_sigma, noise_level
+from .params import DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, MODE, PHOTO_BYTES_PER_PIXEL, PRECISION
 from .tiling import TiledDenoiser
 
-MODES = ("one_step", "sample")
 
+@dataclass(frozen=True)
+class DenoiseOptions:
+    """How denoise_photo works (defaults and bounds: photo/params.py).
 
-def check_photo_sigma(sigma) -> None:
-    if sigma == "auto":
-        return
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma < 1:
-        hint = f" (that looks like the 0..255 scale: pass {sigma}/255)" if isinstance(sigma, (int, float)) and \
-            1 <= sigma <= 255 else ""
-        raise ValueError(f"denoise: sigma must be 'auto' or the noise std on the [0, 1] scale, in (0, 1), "
-                         f"got {sigma!r}{hint}")
+    sigma: "auto" (estimated per photo) or the noise std on the [0, 1] scale (photo/noise_level.py).
+    sampler: for mode "sample", a registered sampler's name or a k-diffusion-signature sampler.
+    seed: item i uses seed + i, as samplers.noise does. overlap: None is tile // 8.
+    precision: "auto" (bf16 autocast on a CPU with native bf16) or "fp32".
+    """
+
+    sigma: float | str = "auto"
+    mode: str = MODE.default
+    steps: int = DENOISE_STEPS.default
+    sampler: Any = DENOISE_SAMPLER.default
+    seed: int = 0
+    tile: int = DENOISE_TILE.default
+    overlap: int | None = None
+    precision: str = PRECISION.default
+
+    def __post_init__(self):
+        if self.mode not in MODE.choices:
+            raise ValueError(f"denoise: mode must be one of {MODE.choices}, got {self.mode!r}")
+        check_sigma(self.sigma)
+        if self.mode == "sample" and self.steps < 1:
+            raise ValueError(f"denoise: steps must be >= 1 in sample mode, got {self.steps}")
 
 
 class TileProgress:
@@ -49,49 +68,34 @@ class TileProgress:
         self.ceiling = min(self.total, self.ceiling + self.tiles)
 
 
-def denoise_photo(model, image: torch.Tensor, sigma="auto", mode: str = "one_step", steps: int = 8,
-                  sampler="dpmpp_2m", seed: int = 0, tile: int = 256, overlap: int | None = None, progress=None,
-                  precision: str = "auto") -> torch.Tensor:
-    """Denoise IMAGE [B,H,W,C] in [0, 1] (C = 3, or any C the model takes); same shape and dtype out.
-
-    sigma: "auto" (estimated per item, samplers.estimate) or the noise std on the [0, 1] scale.
-    sampler: for mode "sample", a registered sampler's name or a k-diffusion-signature sampler.
-    seed: item i uses seed + i, as samplers.noise does. overlap: default tile // 8.
-    precision: "auto" (bf16 autocast on a CPU with native bf16: 0.003 dB from float32 on the held-out
-    photos, twice as fast) or "fp32". progress(done, total): called per tile.
-    """
-    if mode not in MODES:
-        raise ValueError(f"denoise: mode must be one of {MODES}, got {mode!r}")
-    check_photo_sigma(sigma)
+def denoise_photo(model, image: torch.Tensor, options: DenoiseOptions = DenoiseOptions(),
+                  progress=None) -> torch.Tensor:
+    """Denoise IMAGE [B,H,W,C] in [0, 1] (C = 3, or any C the model takes), each item at its own noise level;
+    same shape and dtype out. progress(done, total): called per tile."""
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"denoise: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
-    if mode == "sample" and steps < 1:
-        raise ValueError(f"denoise: steps must be >= 1 in sample mode, got {steps}")
+    limits.check_memory(f"denoise: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
     device = model_device(model, image.device)
-    overlap = tile // 8 if overlap is None else overlap
-    tiled = TiledDenoiser(model, tile, overlap, input_multiple(model), precision=precision)
+    overlap = options.tile // 8 if options.overlap is None else options.overlap
+    tiled = TiledDenoiser(model, options.tile, overlap, input_multiple(model), precision=options.precision)
     tiles = tiled.count(*image.shape[1:3])
-    per_item = tiles * (steps if mode == "sample" else 1)
+    per_item = tiles * (options.steps if options.mode == "sample" else 1)
     out = []
     for i, item in enumerate(image):
         tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
                                if progress else (lambda d, t: None), tiles, per_item)
         tiled.on_tile = tracker.tile
-        s01 = estimate_sigma(item) if sigma == "auto" else float(sigma)
-        sigma_m = max(photo_to_model_sigma(s01), model.sigma_min)
-        if sigma_m > model.sigma_max:
-            raise ValueError(f"denoise: noise std {s01:.4f} (model sigma {sigma_m:.3f}) exceeds the model's "
-                             f"sigma_max {model.sigma_max}")
+        sigma = noise_level(item, options.sigma).in_model(model)
         x = image_to_model(item[None]).to(device)
-        x0 = denoise_state(tiled, x, sigma_m, mode, steps, sampler, seed + i,
+        x0 = denoise_state(tiled, x, sigma, options.mode, options.steps, options.sampler, options.seed + i,
                            callback=lambda info, t=tracker: t.step_end())
         out.append(model_to_image(x0)[0])
     return torch.stack(out).to(image.device, image.dtype)
 
 
-def denoise_state(model, x: torch.Tensor, sigma: float, mode: str = "one_step", steps: int = 8, sampler=None,
-                  seed: int = 0, callback=None) -> torch.Tensor:
+def denoise_state(model, x: torch.Tensor, sigma: float, mode: str = MODE.default, steps: int = DENOISE_STEPS.default,
+                  sampler=DENOISE_SAMPLER.default, seed: int = 0, callback=None) -> torch.Tensor:
     """Denoise a model-space state x [B,C,H,W] (pixels, or a VAE's latent) seen as noisy at ``sigma``:
     "one_step" is D(x, sigma); "sample" runs ``sampler`` down a karras schedule from sigma to 0."""
     with torch.no_grad():

@@ -20,16 +20,15 @@ independent of that mean.
 
 Camera noise is not white: demosaicing and JPEG correlate it between neighbours, so its
 power sits at low spatial frequencies, and the smallest patch eigenvalues (the finest
-detail) see only a sliver of it (JPEG at quality 75 leaves almost none: photos with
-simulated camera noise read 3-20x low). The mean of each f x f block keeps that
-low-frequency noise while white noise's std drops exactly f-fold; so the estimate is
-the largest of f times the reading of the f x f-binned view, f in BINS, each view weighted
-by BINS[f]. For white noise these agree. For camera noise the estimate is meant to be its
-RMS, the level that the camera model (noisekit-camera) was trained on. On the training photos
-the 2x view reads the RMS of 8-bit camera noise (medians 1.01-1.03x). The 4x view also sees image
-detail as noise there (1.55-1.62x the RMS). It is the only view that sees the low-frequency noise
-JPEG leaves (1.07-1.50x the RMS; the 2x view reads 0.21-0.75x). Its weight of 0.7 was chosen on
-the training photos: ``python -m noisekit.bench estimate`` prints the trade-off.
+detail) see only a sliver of it (JPEG leaves almost none: photos with simulated camera
+noise read several times low). The mean of each f x f block keeps that low-frequency noise
+while white noise's std drops exactly f-fold; so the estimate is the largest of f times the
+reading of the f x f-binned view, f in BINS, each view weighted by BINS[f]. For white noise
+these agree. For camera noise the estimate is meant to be its RMS, the level that the camera
+model (noisekit-camera) was trained on: the 2x view reads it for 8-bit camera noise; the 4x
+view is the only one that sees the low-frequency noise JPEG leaves, but it also reads image
+detail as noise, hence its lower weight, chosen on the training photos (README, "--sigma
+auto"; ``python -m noisekit.bench estimate`` prints the trade-off).
 """
 from __future__ import annotations
 

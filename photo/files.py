@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,14 +20,13 @@ from PIL import Image, ImageOps
 
 from .. import limits
 from ..files import write_new
+from .params import PHOTO_BYTES_PER_PIXEL
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 # 16-bit PNG colour types Pillow decodes to 8 bits, and its raw modes for the high and low byte of each sample
 _PNG16 = {2: ("RGB", "RGB;16B", "RGB;16L"), 6: ("RGBA", "RGBA;16B", "RGBA;16L")}
+GREY_ALPHA = 4  # the PNG colour type of grey + alpha, which Pillow also decodes to 8 bits at 16
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
-# Peak memory of denoising or inpainting per pixel: 6.8 GB was measured for a 12000 x 12000 photo (issue 15),
-# 47 bytes a pixel (the photo in float32 several times over, plus the tiles' accumulators).
-PHOTO_BYTES_PER_PIXEL = 48
 
 
 def open_image(path: str, what: str = "processing", bytes_per_pixel: int = PHOTO_BYTES_PER_PIXEL) -> Image.Image:
@@ -55,8 +55,15 @@ def png16_colour_type(path: str) -> int | None:
 
 
 def decode_png16(path: str, colour_type: int) -> np.ndarray:
-    """uint16 [H,W,C] of a 16-bit RGB(A) PNG. Pillow keeps only 8 bits of these, so decode the
-    file twice, once keeping each sample's high byte and once its low byte, and join them."""
+    """uint16 [H,W,C] of a 16-bit grey + alpha or RGB(A) PNG. Pillow keeps only 8 bits of these, so decode
+    the file twice, once keeping each sample's high byte and once its low byte, and join them. Grey + alpha
+    has 4 bytes a pixel, as 8-bit RGBA: read as that, its bytes are the samples' high and low bytes."""
+    if colour_type == GREY_ALPHA:
+        with Image.open(path) as img:
+            img.tile = [t._replace(args="RGBA") for t in img.tile]
+            img.load()
+            pairs = np.asarray(img).astype(np.uint16)
+        return (pairs[..., 0::2] << 8) | pairs[..., 1::2]
     _, high, low = _PNG16[colour_type]
     planes = []
     for rawmode in (high, low):
@@ -68,42 +75,53 @@ def decode_png16(path: str, colour_type: int) -> np.ndarray:
 
 
 def encode_png16(values: np.ndarray) -> bytes:
-    """A 16-bit PNG of uint16 [H,W,3|4] (filter 0 rows, zlib): Pillow cannot write these."""
+    """A 16-bit PNG of uint16 [H,W,2|3|4] (grey + alpha, RGB, RGBA; filter 0 rows, zlib): Pillow cannot
+    write these."""
     h, w, c = values.shape
     rows = np.concatenate([np.zeros((h, 1), np.uint8), values.astype(">u2").view(np.uint8).reshape(h, -1)], 1)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, 16, {2: GREY_ALPHA, 3: 2, 4: 6}[c], 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
             + chunk(b"IEND", b""))
 
 
-def read_photo(path: str) -> tuple[torch.Tensor, dict]:
-    """IMAGE [1,H,W,3] float32 in [0,1], and ``info``: what writing it back the same way needs
-    (grey, bits, alpha, ICC profile) and the stored values themselves ("stored")."""
+@dataclass
+class PhotoFile:
+    """What writing a photo back the way it was read needs: grey or colour, bits per sample, its alpha
+    channel and ICC profile, and the values as stored (grey [H,W] or colour [H,W,3], alpha apart)."""
+
+    grey: bool
+    bits: int
+    alpha: np.ndarray | None
+    icc_profile: bytes | None
+    stored: np.ndarray
+
+
+def read_photo(path: str) -> tuple[torch.Tensor, PhotoFile]:
+    """IMAGE [1,H,W,3] float32 in [0,1], and the file's PhotoFile."""
     with open_image(path) as opened:
         img = ImageOps.exif_transpose(opened)
         colour_type = png16_colour_type(path) if opened.format == "PNG" else None
-        info = {"grey": img.mode in GREY_MODES, "bits": 8, "alpha": None,
-                "icc_profile": img.info.get("icc_profile")}
-        if colour_type in _PNG16:
-            stored = decode_png16(path, colour_type)
-            info["bits"] = 16
-            if colour_type == 6:
-                stored, info["alpha"] = stored[..., :3], stored[..., 3]
+        grey, bits, alpha = img.mode in GREY_MODES, 8, None
+        if colour_type in _PNG16 or colour_type == GREY_ALPHA:
+            stored, bits = decode_png16(path, colour_type), 16
+            if colour_type != 2:  # the last sample is alpha
+                stored, alpha = stored[..., :-1], stored[..., -1]
+            if colour_type == GREY_ALPHA:
+                stored, grey = stored[..., 0], True
         elif img.mode in ("I", "I;16", "I;16B", "I;16L"):
-            stored, info["bits"] = np.asarray(img).clip(0, 65535).astype(np.uint16), 16
+            stored, bits = np.asarray(img).clip(0, 65535).astype(np.uint16), 16
         else:
             if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
-                info["alpha"] = np.asarray(img.convert("RGBA").getchannel("A"))
-            stored = np.asarray(img.convert("L" if info["grey"] else "RGB"))
-    info["stored"] = stored
-    scale = 65535.0 if info["bits"] == 16 else 255.0
-    array = stored.astype(np.float32) / scale
+                alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+            stored = np.asarray(img.convert("L" if grey else "RGB"))
+        photo = PhotoFile(grey, bits, alpha, img.info.get("icc_profile"), stored)
+    array = stored.astype(np.float32) / (65535.0 if bits == 16 else 255.0)
     array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
-    return torch.from_numpy(np.ascontiguousarray(array))[None], info
+    return torch.from_numpy(np.ascontiguousarray(array))[None], photo
 
 
 def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
@@ -123,14 +141,14 @@ def read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values))[None]
 
 
-def to_stored(image: torch.Tensor, info: dict, bits: int) -> np.ndarray:
+def to_stored(image: torch.Tensor, photo: PhotoFile, bits: int) -> np.ndarray:
     """IMAGE [1,H,W,3] -> integer values in the input's layout (grey: the channel mean)."""
     scale, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
     if not torch.isfinite(image).all():
         raise FloatingPointError("the result contains NaN or inf (a corrupt model, or numbers out of range); "
                                  "nothing was written")
     values = image[0].clamp(0, 1).double().numpy()
-    values = values.mean(-1) if info["grey"] else values
+    values = values.mean(-1) if photo.grey else values
     return (values * scale).round().astype(dtype)
 
 
@@ -145,36 +163,37 @@ def check_output(path: str):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist; create it first")
 
 
-def encode(values: np.ndarray, info: dict, fmt: str, bits: int) -> bytes | Image.Image:
-    alpha = info["alpha"]
-    if fmt == "PNG" and bits == 16 and not info["grey"]:
+def encode(values: np.ndarray, photo: PhotoFile, fmt: str, bits: int) -> bytes | Image.Image:
+    alpha = photo.alpha
+    if fmt == "PNG" and bits == 16 and (not photo.grey or alpha is not None):
         return encode_png16(values if alpha is None else np.dstack([values, alpha]))
     img = Image.fromarray(values)  # uint8 -> L/RGB, uint16 grey -> I;16
-    if alpha is not None and fmt == "PNG":  # 8-bit here: 16-bit alpha only comes with 16-bit RGBA
-        img = Image.merge("LA" if info["grey"] else "RGBA", (*img.split(), Image.fromarray(alpha)))
+    if alpha is not None and fmt == "PNG":  # 8-bit here: a 16-bit alpha was written above
+        img = Image.merge("LA" if photo.grey else "RGBA", (*img.split(), Image.fromarray(alpha)))
     return img
 
 
-def write_photo(image: torch.Tensor, info: dict, path: str, keep: np.ndarray | None = None):
-    """Write like the input (grey or colour, bit depth, alpha, ICC profile; .jpg is 8-bit RGB or grey).
+def write_photo(image: torch.Tensor, like: PhotoFile, path: str, keep: np.ndarray | None = None):
+    """Write like the file ``like`` was read from (grey or colour, bit depth, alpha, ICC profile; .jpg is
+    8-bit RGB or grey).
     Where ``keep`` is True (inpaint: where the pixel was not repainted) the input's stored values are
     copied, so those pixels are bit-identical even when a float round trip would not be.
     Atomic, and never overwrites: the file appears complete or not at all."""
     check_output(path)
     fmt = FORMATS[os.path.splitext(path)[1].lower()]
-    bits = 8 if fmt == "JPEG" else info["bits"]
-    values = to_stored(image, info, bits)
-    if keep is not None and bits == info["bits"]:
-        values[keep] = info["stored"][keep]
-    out = encode(values, info, fmt, bits)
+    bits = 8 if fmt == "JPEG" else like.bits
+    values = to_stored(image, like, bits)
+    if keep is not None and bits == like.bits:
+        values[keep] = like.stored[keep]
+    out = encode(values, like, fmt, bits)
 
     def save(f):
         if isinstance(out, bytes):
             f.write(out)
         else:
             extra = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
-            if info["icc_profile"]:
-                extra["icc_profile"] = info["icc_profile"]
+            if like.icc_profile:
+                extra["icc_profile"] = like.icc_profile
             out.save(f, format=fmt, **extra)
 
     write_new(path, save)

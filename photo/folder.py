@@ -1,20 +1,20 @@
 """``noisekit denoise IN_DIR OUT_DIR`` and ``noisekit inpaint IN_DIR MASK_DIR OUT_DIR``: every photo of a
 folder, each written to OUT_DIR under its own name exactly as the one-photo command writes it
-(noisekit/batch.py runs them on local worker processes or Ray actors, keeps the manifest and resumes).
-A photo's mask is the file of the same name in MASK_DIR, else one with the same stem.
+(photo/commands.py; noisekit.batch runs them on local worker processes or Ray actors, keeps the
+manifest and resumes). A photo's mask is the file of the same name in MASK_DIR, else one with the same stem.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .. import batch, devices
-from ..models.loader import load_model
-from .cli import denoise_file, inpaint_file, model_for, parse_sigma
 from ..files import file_hash, value_hash, write_new
+from ..models.loader import load_model
+from .commands import denoise_file, inpaint_file
+from .denoise import DenoiseOptions
 from .files import FORMATS
-
-NOT_SETTINGS = {"command", "func", "input", "mask", "output", "device", "workers", "ray", "json_progress"}
+from .inpaint import InpaintOptions
 
 
 def photos(folder: str) -> list[str]:
@@ -28,16 +28,16 @@ def mask_for(name: str, mask_dir: str) -> str | None:
     return next((os.path.join(mask_dir, c) for c in candidates if os.path.isfile(os.path.join(mask_dir, c))), None)
 
 
-def items(args) -> list[dict]:
-    names = photos(args.input)
+def items(folder: str, masks: str | None = None) -> list[dict]:
+    names = photos(folder)
     if not names:
-        raise ValueError(f"{args.input}: no photos there ({', '.join(FORMATS)})")
+        raise ValueError(f"{folder}: no photos there ({', '.join(FORMATS)})")
     out = []
     for name in names:
-        path = os.path.abspath(os.path.join(args.input, name))
+        path = os.path.abspath(os.path.join(folder, name))
         item = {"key": name, "input": path, "hash": file_hash(path), "sets": {}}
-        if args.command == "inpaint":
-            item["mask"] = mask_for(name, os.path.abspath(args.mask))
+        if masks is not None:
+            item["mask"] = mask_for(name, os.path.abspath(masks))
             item["hash"] = value_hash([item["hash"], item["mask"] and file_hash(item["mask"])])
         out.append(item)
     return out
@@ -45,28 +45,35 @@ def items(args) -> list[dict]:
 
 @dataclass
 class PhotoJob:
-    """The command and its options (parsed arguments); an item is one photo."""
-    args: object
+    """A photo command over a folder (a noisekit.batch job): the model and options every photo gets, the device,
+    and for inpainting the folder of masks; an item is one photo."""
+
+    model: str
+    options: DenoiseOptions | InpaintOptions
+    device: str = "cpu"
+    masks: str | None = None
+
+    @property
+    def command(self) -> str:
+        return "denoise" if isinstance(self.options, DenoiseOptions) else "inpaint"
 
     @property
     def hash(self) -> str:
-        return value_hash({k: v for k, v in vars(self.args).items() if k not in NOT_SETTINGS})
+        return value_hash([self.command, self.model, asdict(self.options)])
 
     def start(self):
         """In each worker: the model, loaded once."""
-        args = self.args
-        name = model_for(args.sigma, args.model) if args.command == "denoise" else args.model
-        model = load_model(name, device=devices.check_device(args.device))
+        model = load_model(self.model, device=devices.check_device(self.device))
 
         def work(item, folder):
             target = os.path.join(folder, item["key"])
-            with devices.use_device(args.device):
-                if args.command == "denoise":
-                    denoise_file(model, args, item["input"], target)
+            with devices.use_device(self.device):
+                if self.command == "denoise":
+                    denoise_file(model, self.options, item["input"], target)
                 elif item["mask"] is None:
-                    raise FileNotFoundError(f"no mask for {item['key']} in {args.mask} (give it the photo's name)")
+                    raise FileNotFoundError(f"no mask for {item['key']} in {self.masks} (give it the photo's name)")
                 else:
-                    inpaint_file(model, args, item["input"], item["mask"], target)
+                    inpaint_file(model, self.options, item["input"], item["mask"], target)
         return work
 
     def commit(self, item, files, out_dir):
@@ -74,17 +81,17 @@ class PhotoJob:
                 for name, data in files.items()]
 
 
-def run_folder(args) -> int:
-    """Exit 0 all done, 3 a photo failed (its error in the manifest), 130 interrupted."""
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if args.command == "denoise":
-        parse_sigma(args.sigma)
-    elif not os.path.isdir(args.mask):
-        raise ValueError(f"{args.mask}: with a folder of photos, MASK must be a folder of masks")
-    if os.path.exists(args.output) and not os.path.isdir(args.output):
-        raise ValueError(f"{args.output} is a file; with a folder of photos, OUT must be a folder")
-    devices.check_device(args.device)
-    summary = batch.run_items(items(args), PhotoJob(args), os.path.abspath(args.output), args.workers, args.ray,
-                              args.device, args.json_progress, desc=args.command)
+def run_folder(job: PhotoJob, folder: str, out_dir: str, workers: int | None = None, ray: str | None = None,
+               json_progress: bool = False) -> int:
+    """Every photo of ``folder`` into ``out_dir``. Exit 0 all done, 3 a photo failed (its error in the
+    manifest), 130 interrupted."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if job.command == "inpaint" and not os.path.isdir(job.masks):
+        raise ValueError(f"{job.masks}: with a folder of photos, MASK must be a folder of masks")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"{out_dir} is a file; with a folder of photos, OUT must be a folder")
+    devices.check_device(job.device)
+    summary = batch.run_items(items(folder, job.masks), job, os.path.abspath(out_dir), workers, ray, job.device,
+                              json_progress, desc=job.command)
     return batch.exit_code(summary)

@@ -22,24 +22,25 @@ Where the mask is exactly 0 the output is the input, bit for bit.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from ..samplers import MaskedDenoiser, Sampler, add_noise, noise_form, repaint_sampler, unit_noise
+from .. import limits
+from ..models.space import image_to_model, input_multiple, model_device, model_to_image
+from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE, MaskedDenoiser, Sampler, add_noise, noise_form, repaint_sampler, \
+    unit_noise
 from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
-from ..models.space import image_to_model, model_device, model_to_image
 from .masks import check_mask, feather_mask, grow_mask, pad_box
-from .prefill import PREFILLS, fill_hole
+from .params import FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD, PHOTO_BYTES_PER_PIXEL, PREFILL, STRENGTH
+from .prefill import fill_hole
 from .sparse import SparseDenoiser, SparseTiles
-from ..models.space import input_multiple
 
-METHODS = ("anneal", "texture", "replace", "repaint")
-METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); texture: "
-                "anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); replace: sampling "
-                "(varies with the seed); repaint: replace plus RePaint resampling")
 ANNEAL_FLOOR = 0.02  # the annealing ladder's last sigma (2.5/255 on a [-1, 1] photo): lower levels change little
 TAIL_SIGMA, TAIL_STEPS = 0.1, 6  # "texture": the level its tail restarts from (13/255 on a photo), and its steps
 COARSE_SIGMA = 0.1  # anneal: each level runs on the coarsest grid where its noise is still this (see level_scale)
@@ -47,44 +48,65 @@ COARSEST = 4  # ... at most 4x coarser
 STAGE_SEED = 7919  # seed offset between the scales' runs
 
 
-def inpaint(model, image: torch.Tensor, mask: torch.Tensor, method: str = "anneal", steps: int = 40,
-            sampler=None, seed: int = 0, grow: int = 0, feather: int = 0, prefill: str = "biharmonic",
-            strength: float = 0.57, context: int = 32, jump_length: int = 10, jump_n_sample: int = 2,
-            tile: int = 64, progress=None, coarsest: int = COARSEST) -> torch.Tensor:
-    """Inpaint IMAGE [B,H,W,C] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1; soft values blend.
+@dataclass(frozen=True)
+class InpaintOptions:
+    """How inpaint repaints (defaults and bounds: photo/params.py).
 
-    method "anneal" runs ``sampler`` (default annealed_mean) on the masked model down a
-    geometric ladder of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default
-    euler_ancestral) down a karras schedule; "repaint" wraps that in repaint_sampler.
-    ``strength`` < 1 starts below the model's sigma_max, keeping the prefill's layout.
-    ``coarsest`` (1, 2 or 4) bounds how much coarser a level's grid may be (1: every level at full size).
-    progress(done, total) is called per step.
+    method "anneal" runs ``sampler`` (default annealed_mean) on the masked model down a geometric ladder
+    of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default euler_ancestral) down a karras
+    schedule; "repaint" wraps that in repaint_sampler. ``sampler``: a registered sampler's name, a
+    k-diffusion-signature sampler, or None (the method's own). ``strength`` < 1 starts below the model's
+    sigma_max, keeping the prefill's layout. ``context``: pixels around each region of the mask that the
+    model sees. ``coarsest`` (1, 2 or 4) bounds how much coarser a level's grid may be (1: every level at
+    full size).
     """
-    if method not in METHODS:
-        raise ValueError(f"inpaint: method must be one of {METHODS}, got {method!r}")
-    if prefill not in PREFILLS:
-        raise ValueError(f"inpaint: prefill must be one of {PREFILLS}, got {prefill!r}")
-    if not 0 < strength <= 1:
-        raise ValueError(f"inpaint: strength must be in (0, 1], got {strength}")
-    if steps < 1 or grow < 0 or feather < 0 or context < 0:
-        raise ValueError(f"inpaint: steps must be >= 1 and grow, feather, context >= 0; got steps={steps}, "
-                         f"grow={grow}, feather={feather}, context={context}")
-    if coarsest < 1 or coarsest & (coarsest - 1):
-        raise ValueError(f"inpaint: coarsest must be a power of 2 (1 = every level at full size), got {coarsest}")
+
+    method: str = METHOD.default
+    steps: int = INPAINT_STEPS.default
+    sampler: Any = None
+    seed: int = 0
+    grow: int = GROW.default
+    feather: int = FEATHER.default
+    prefill: str = PREFILL.default
+    strength: float = STRENGTH.default
+    context: int = 32
+    jump_length: int = JUMP_LENGTH.default
+    jump_n_sample: int = JUMP_N_SAMPLE.default
+    tile: int = INPAINT_TILE.default
+    coarsest: int = COARSEST
+
+    def __post_init__(self):
+        if self.method not in METHOD.choices:
+            raise ValueError(f"inpaint: method must be one of {METHOD.choices}, got {self.method!r}")
+        if self.prefill not in PREFILL.choices:
+            raise ValueError(f"inpaint: prefill must be one of {PREFILL.choices}, got {self.prefill!r}")
+        if not 0 < self.strength <= 1:
+            raise ValueError(f"inpaint: strength must be in (0, 1], got {self.strength}")
+        if self.steps < 1 or self.grow < 0 or self.feather < 0 or self.context < 0:
+            raise ValueError(f"inpaint: steps must be >= 1 and grow, feather, context >= 0; got steps={self.steps}, "
+                             f"grow={self.grow}, feather={self.feather}, context={self.context}")
+        if self.coarsest < 1 or self.coarsest & (self.coarsest - 1):
+            raise ValueError(f"inpaint: coarsest must be a power of 2 (1 = every level at full size), got "
+                             f"{self.coarsest}")
+
+
+def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions = InpaintOptions(),
+            progress=None) -> torch.Tensor:
+    """Inpaint IMAGE [B,H,W,C] in [0, 1] where MASK [B,H,W] (or [H,W]) is 1; soft values blend.
+    progress(done, total) is called per step."""
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"inpaint: image must be an IMAGE tensor [B,H,W,C], got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
-    mask = feather_mask(grow_mask(check_mask(mask, image.shape[0], image.shape[1:3]), grow), feather)
-    boxes = region_boxes(mask, context)
+    limits.check_memory(f"inpaint: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
+    mask = feather_mask(grow_mask(check_mask(mask, image.shape[0], image.shape[1:3]), options.grow), options.feather)
+    boxes = region_boxes(mask, options.context)
     out = image.clone()
     device = model_device(model, image.device)
     for k, (t, b, l, r) in enumerate(boxes):
         report = (lambda done, total, k=k: progress(k * total + done, len(boxes) * total)) if progress else None
         crop = image_to_model(image[:, t:b, l:r].to(device))
         m = mask[:, None, t:b, l:r].to(device, crop.dtype)
-        filled = inpaint_state(model, crop, m, method, steps, sampler, seed, prefill, strength, jump_length,
-                               jump_n_sample, tile, report, coarsest)
-        out[:, t:b, l:r] = model_to_image(filled).to(image)
+        out[:, t:b, l:r] = model_to_image(inpaint_state(model, crop, m, options, report)).to(image)
     return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
 
 
@@ -104,13 +126,15 @@ def region_boxes(mask: torch.Tensor, context: int) -> list[tuple[int, int, int, 
         boxes = merged
 
 
-def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal", steps: int = 40, sampler=None,
-                  seed: int = 0, prefill: str = "biharmonic", strength: float = 0.57, jump_length: int = 10,
-                  jump_n_sample: int = 2, tile: int = 64, progress=None, coarsest: int = 1) -> torch.Tensor:
+def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, options: InpaintOptions = InpaintOptions(),
+                  progress=None) -> torch.Tensor:
     """Inpaint a model-space state x [B,C,H,W] (pixels, or a VAE's latent) where m [B,1,H,W] is 1: the
-    fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x. With ``coarsest`` > 1
-    (a power of 2; pixel-space EDM models) the annealed mean runs its high levels on a coarser grid."""
-    sigma_max = model.sigma_max ** strength * model.sigma_min ** (1 - strength)
+    fill of ``inpaint`` before it returns to IMAGE; where m is 0 the result is x (grow, feather and
+    context are inpaint's). With ``coarsest`` > 1 (pixel-space EDM models) the annealed mean runs its
+    high levels on a coarser grid."""
+    method, steps, sampler, seed, tile = options.method, options.steps, options.sampler, options.seed, options.tile
+    sampler = Sampler(sampler) if isinstance(sampler, str) else sampler
+    sigma_max = model.sigma_max ** options.strength * model.sigma_min ** (1 - options.strength)
     if method in ("anneal", "texture"):  # the floor stays inside the model's range and below a low strength's start
         floor = min(max(ANNEAL_FLOOR, model.sigma_min), sigma_max / 2)
         sigmas = get_sigmas("exponential", steps, sigma_min=floor, sigma_max=sigma_max)
@@ -121,14 +145,15 @@ def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, method: str = "anneal
                                                        else "annealed_mean")
     total = steps + (TAIL_STEPS if method == "texture" else 0)
     if method == "repaint":
-        base = repaint_sampler(base, jump_length, jump_n_sample)
-        total = repaint_steps(steps, jump_length, jump_n_sample)
+        base = repaint_sampler(base, options.jump_length, options.jump_n_sample)
+        total = repaint_steps(steps, options.jump_length, options.jump_n_sample)
     step = (lambda offset: lambda info: progress(min(offset + info["i"] + 1, total), total)) if progress \
         else (lambda offset: None)
+    coarsest = options.coarsest
     if sampler is not None or method not in ("anneal", "texture") or noise_form(model) != "ve":
         coarsest = 1  # only the annealed mean forgets all but its estimate between levels; VE noise averages down
     factors = [level_scale(float(s), coarsest) for s in sigmas[:-1]]
-    estimate, done = fill_hole(x, m, prefill), 0
+    estimate, done = fill_hole(x, m, options.prefill), 0
     for f in sorted(set(factors), reverse=True):  # coarse to fine, each scale's run of levels
         n = factors.count(f)
         xs, ms = shrink(x, f), shrink(m, f, "max")

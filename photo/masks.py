@@ -6,8 +6,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-MAX_EDGE = 256  # grow and feather widths in pixels: the nodes' and the command line's bound
-
 
 def grow_mask(mask: torch.Tensor, expand: int, tapered_corners: bool = True) -> torch.Tensor:
     """Grey dilation (expand > 0) or erosion (< 0), one pixel per step; tapered = cross kernel."""

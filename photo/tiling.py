@@ -17,7 +17,7 @@ Speed on a CPU: a network sees its tiles in channels_last layout (the layout one
 run fastest in) and, with precision "auto", under bf16 autocast where the CPU computes bf16 natively
 (AVX512-BF16 or AMX); elsewhere and with "fp32" it runs in float32. Tiles of a few hundred pixels keep
 each activation below glibc's mmap threshold, so memory is reused instead of mapped and zeroed by
-the kernel for every layer (at 512 x 512 that churn cost as much system time as the convolutions).
+the kernel for every layer.
 """
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def _register(name: str, fn, params, tags, check=None, description: str = ""):
         return _checked_output(name, fn(steps, **knobs), knobs)
 
     schedule.__doc__ = fn.__doc__
-    SCHEDULES.register(name, params, description or fn.__doc__.strip().split("\n")[0], tags=tags)(schedule)
+    SCHEDULES.register(name, params, description, tags=tags)(schedule)
 
 
 def _continuous(name, fn, extra=(), check=None):

@@ -127,9 +127,11 @@ def simple_timesteps(steps: int, T: int) -> torch.Tensor:
 
 
 def ddim_uniform_timesteps(steps: int, T: int) -> torch.Tensor:
-    """ComfyUI "ddim_uniform" (the DDIM repository's "uniform"): 1, 1 + c, 1 + 2c, ... < T with
-    c = T // steps, descending. Like ComfyUI, this gives ceil((T - 1) / c) timesteps: more than
-    ``steps`` when T is not a multiple of steps (e.g. 8 for 7 steps of 1000)."""
+    """ComfyUI "ddim_uniform" (the DDIM repository's "uniform"): 1, 1 + c, 1 + 2c, ... < T with c = T // steps,
+    descending.
+
+    Like ComfyUI, this gives ceil((T - 1) / c) timesteps: more than ``steps`` when T is not a multiple of
+    steps (e.g. 8 for 7 steps of 1000)."""
     return torch.arange(1, T, max(T // steps, 1), dtype=F64).flip(0)
 
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from noisekit.cli import main
+from noisekit.photo.noise_level import NOISE_FLOOR
 
 REPORT = re.compile(r"^(?P<path>.+): (?P<w>\d+)x(?P<h>\d+) \((?P<mp>[\d.]+) MP\), noise level (?P<sigma>[\d.]+)/255 "
                     r"\((?P<how>estimated|given)\)$")
@@ -59,3 +60,47 @@ def test_an_implausible_estimate_is_warned_about(tmp_path, capsys, tiny_model, p
     code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model)
     assert code == 0 and REPORT.match(lines[0])
     assert "warning: the" in err and words in err and "--sigma" in err
+
+
+def test_a_noise_free_photo_is_denoised_at_the_floor(tmp_path, capsys, tiny_model):
+    flat = write(tmp_path / "flat.png", np.full((96, 128, 3), 128.0))
+    code, lines, err = run(capsys, flat, str(tmp_path / "out.png"), "--model", tiny_model)
+    first = REPORT.match(lines[0])
+    assert code == 0 and (first["sigma"], first["how"]) == (f"{NOISE_FLOOR * 255:.1f}", "estimated")
+    assert "nearly noise-free" in err
+
+
+def test_a_photo_beyond_the_memory_budget_is_refused_before_it_is_decoded(tmp_path, capsys, monkeypatch):
+    """The issue's case: a 12000 x 12000 photo peaks at 11.9 GB, so under the 11.8 GB budget of a 24 GB machine
+    it is refused (it was admitted at 48 bytes a pixel), from its header alone: the pixels here are garbage."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0)
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"x") + chunk(b"IEND", b""))
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", "11.8G")
+    assert main(["denoise", str(path), str(tmp_path / "out.png")]) == 2
+    assert "would need about 12.1 GB" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("node,inputs", [("NoisekitDenoisePhoto", {}), ("NoisekitInpaintPhoto", {"mask": None})])
+def test_photo_nodes_refuse_an_image_beyond_the_memory_budget(monkeypatch, node, inputs):
+    """An IMAGE already in memory (LoadImage admits 32 bytes a pixel) is checked again for the work."""
+    import torch
+
+    from noisekit.models.analytic import GaussianDenoiser
+    from noisekit.nodes import NODE_CLASS_MAPPINGS
+
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", "10M")  # 400 x 400 at 90 bytes a pixel: 14.4 MB
+    image = torch.rand(1, 400, 400, 3)
+    if "mask" in inputs:
+        inputs = {"mask": torch.ones(1, 400, 400)}
+    cls = NODE_CLASS_MAPPINGS[node]
+    widgets = {name: opts.get("default", kind[0] if isinstance(kind, list) else None)
+               for name, (kind, opts, *_) in cls.INPUT_TYPES()["required"].items() if isinstance(opts, dict)}
+    with pytest.raises(ValueError, match=r"would need about 13.7 MB of memory, more than the budget"):
+        getattr(cls(), cls.FUNCTION)(**{**widgets, "image": image, "model": GaussianDenoiser(0.0, 0.5), **inputs})

@@ -1,4 +1,4 @@
-"""Inpainting (samplers/inpaint.py): known-region bit-identity, exact fills, RePaint's schedule, crop & stitch."""
+"""Inpainting (photo/inpaint.py): known-region bit-identity, exact fills, RePaint's schedule, crop & stitch."""
 import math
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.photo.inpaint import (ANNEAL_FLOOR, COARSE_SIGMA, TAIL_SIGMA, TAIL_STEPS, gradient_energy, inpaint,
-                                    level_scale, match_grain, region_boxes)
+from noisekit.photo.inpaint import (ANNEAL_FLOOR, COARSE_SIGMA, TAIL_SIGMA, TAIL_STEPS, InpaintOptions, gradient_energy,
+                                    inpaint, level_scale, match_grain, region_boxes)
 from noisekit.photo.masks import crop_box, feather_mask, grow_mask
 from noisekit.photo.prefill import fill_hole
 from noisekit.photo.tiling import tile_starts
@@ -45,7 +45,8 @@ def hole(h=40, w=48):
 @pytest.mark.parametrize("method", ["anneal", "texture", "replace", "repaint"])
 def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     image, mask = photo(), hole()
-    run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask, method, steps=6, seed=seed, jump_length=3)
+    run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask,
+                                 InpaintOptions(method, steps=6, seed=seed, jump_length=3))
     out = run(3)
     keep = mask[0] == 0
     assert torch.equal(out[0][keep], image[0][keep])
@@ -56,7 +57,7 @@ def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
 @pytest.mark.parametrize("method", ["anneal", "replace"])
 def test_a_point_mass_model_fills_the_hole_exactly_and_soft_masks_blend(method):
     image, mask = photo(), hole()
-    out = inpaint(GaussianDenoiser(0.4, 0.0), image, mask, method, steps=5)
+    out = inpaint(GaussianDenoiser(0.4, 0.0), image, mask, InpaintOptions(method, steps=5))
     full, soft = mask[0] == 1, mask[0] == 0.5
     torch.testing.assert_close(out[0][full], torch.full_like(out[0][full], 0.7))  # (0.4 + 1) / 2
     torch.testing.assert_close(out[0][soft], 0.5 * image[0][soft] + 0.5 * 0.7)
@@ -64,7 +65,7 @@ def test_a_point_mass_model_fills_the_hole_exactly_and_soft_masks_blend(method):
 
 def test_grow_widens_the_repainted_area():
     image = photo()
-    out = inpaint(GaussianDenoiser(0.4, 0.0), image, hole(), "replace", steps=4, grow=2)
+    out = inpaint(GaussianDenoiser(0.4, 0.0), image, hole(), InpaintOptions("replace", steps=4, grow=2))
     torch.testing.assert_close(out[0, 8:10, 16:29], torch.full((2, 13, 3), 0.7))  # grown, not in the mask
 
 
@@ -72,7 +73,7 @@ def test_only_the_bounding_box_plus_context_is_sampled():
     model = Recording(0.0, 0.5)
     mask = torch.zeros(1, 300, 400)
     mask[0, 140:150, 200:216] = 1
-    inpaint(model, torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
+    inpaint(model, torch.rand(1, 300, 400, 3), mask, InpaintOptions("replace", steps=2, context=8))
     t, b, l, r = crop_box(mask, 8)
     assert (t, b, l, r) == (140 - 11, 150 + 11, 200 - 12, 216 + 12)  # context + a quarter of the box
     assert {shape for shape, _ in model.seen} == {(32, 40)}  # the crop alone, not 300 x 400
@@ -153,7 +154,7 @@ def test_grow_and_feather():
 def test_bad_arguments_name_the_parameter(kwargs, match):
     args = {"image": photo(8, 8), "mask": torch.ones(1, 8, 8), **kwargs}
     with pytest.raises(ValueError, match=match):
-        inpaint(GaussianDenoiser(), **args)
+        inpaint(GaussianDenoiser(), args.pop("image"), args.pop("mask"), InpaintOptions(**args))
 
 
 @pytest.mark.parametrize("form", ["ve", "flow"])
@@ -181,14 +182,14 @@ def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
     """Level k has sigma_k on the ladder; a level run on a grid f times coarser sees f x f means (noise
     sigma_k / f) on an f times smaller box."""
     model = Recording(0.0, 0.5)
-    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6, coarsest=1)
+    inpaint(model, photo(), hole(), InpaintOptions("anneal", steps=5, strength=0.6, coarsest=1))
     full = model.seen[0][0]
     seen = [sigma for _, sigma in model.seen]
     start = model.sigma_max**0.6 * model.sigma_min**0.4
     ladder = [start * (ANNEAL_FLOOR / start) ** (k / 4) for k in range(5)]
     assert seen == pytest.approx(ladder) and {shape for shape, _ in model.seen} == {full}
     model = Recording(0.0, 0.5)
-    inpaint(model, photo(), hole(), "anneal", steps=5, strength=0.6)  # coarse levels on: 1.15, 0.42 on 4x
+    inpaint(model, photo(), hole(), InpaintOptions("anneal", steps=5, strength=0.6))  # coarse levels on: 1.15, 0.42 on 4x
     factors = [level_scale(s, 4) for s in ladder]
     assert factors == [4, 4, 1, 1, 1]  # 0.42 / 4 >= COARSE_SIGMA = 0.1 > 0.15 / 2
     coarse = lambda n, f: 8 * math.ceil(n / f / 8)  # n / f pixels, rounded up, padded to the multiple 8
@@ -206,7 +207,7 @@ def test_each_connected_region_gets_its_own_box_and_touching_boxes_merge():
     mask[0, 20:30, 20:36] = 1
     mask[0, 250:260, 300:316] = 1
     model = Recording(0.0, 0.5)
-    inpaint(model, torch.rand(1, 300, 400, 3), mask, "replace", steps=2, context=8)
+    inpaint(model, torch.rand(1, 300, 400, 3), mask, InpaintOptions("replace", steps=2, context=8))
     boxes = region_boxes(mask, 8)
     assert boxes == [(20 - 11, 30 + 11, 20 - 12, 36 + 12), (250 - 11, 260 + 11, 300 - 12, 316 + 12)]
     assert [shape for shape, _ in model.seen] == [(32, 40)] * 2 + [(32, 40)] * 2  # two small crops, 2 steps each
@@ -220,7 +221,7 @@ def test_inside_a_box_only_tiles_that_hold_the_hole_are_computed():
     mask = torch.zeros(1, 128, 128)
     mask[0, 4:10, 4:60] = 1
     mask[0, 4:60, 4:10] = 1
-    out = inpaint(model, photo(128, 128), mask, "anneal", steps=2, context=64, tile=64, coarsest=1)
+    out = inpaint(model, photo(128, 128), mask, InpaintOptions("anneal", steps=2, context=64, tile=64, coarsest=1))
     assert [shape for shape, _ in model.seen] == [(64, 64)] * 2 and model.tiles == [3, 3]
     assert torch.equal(out[0][mask[0] == 0], photo(128, 128)[0][mask[0] == 0])
 
@@ -233,7 +234,7 @@ def test_a_long_thin_stroke_computes_only_the_tiles_along_it():
         model = Recording(0.0, 0.5)
         mask = torch.zeros(1, side, side)
         mask[0, torch.arange(512), torch.arange(512)] = 1
-        out = inpaint(model, photo(side, side), mask, "replace", steps=2, context=0, tile=64)
+        out = inpaint(model, photo(side, side), mask, InpaintOptions("replace", steps=2, context=0, tile=64))
         starts = [a for a in tile_starts(side, 64, 8) if a < 512]
         meets = sum(abs(a - b) < 64 for a in starts for b in starts)  # tiles [a, a+64) x [b, b+64) on the diagonal
         grid = len(tile_starts(side, 64, 8)) ** 2
@@ -251,7 +252,7 @@ def test_texture_tail_samples_the_posterior_from_the_annealed_fill():
     fills, calls = {}, {}
     for method in ("anneal", "texture"):
         model = Recording(0.0, 0.5)
-        fills[method] = inpaint(model, image, mask, method, steps=8, prefill="mean", coarsest=1)[0][hole] * 2 - 1
+        fills[method] = inpaint(model, image, mask, InpaintOptions(method, steps=8, prefill="mean", coarsest=1))[0][hole] * 2 - 1
         calls[method] = len(model.seen)
     assert calls["texture"] == calls["anneal"] + TAIL_STEPS
     v, s, a = 0.25, TAIL_SIGMA, float(fills["anneal"].var())

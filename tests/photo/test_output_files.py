@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from noisekit.cli import main
-from noisekit.photo import cli as photo_cli
+from noisekit.photo import commands
 from noisekit.runner.standins import PATHS
 from noisekit.runner.standins.files import SaveImage
 
@@ -38,7 +38,7 @@ def test_a_missing_output_folder_is_refused_before_any_work(tmp_path, photo, mon
     def no_work(*args, **kwargs):
         raise AssertionError("the photo was read before the output was checked")
 
-    monkeypatch.setattr(photo_cli, "read_photo", no_work)
+    monkeypatch.setattr(commands, "read_photo", no_work)
     out = tmp_path / "no such folder" / "out.png"
     args = [command, photo] + ([photo] if command == "inpaint" else []) + [str(out)]
     assert main(args) == 2

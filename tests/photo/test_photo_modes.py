@@ -70,7 +70,7 @@ def test_inpaint_every_mode(tmp_path, mode):
     assert main(["inpaint", str(src), str(tmp_path / "m.png"), str(dst), "--steps", "3"]) == 0
     out = Image.open(dst)
     assert out.mode == out_mode and out.size == (W, H)
-    before, after = read_photo(str(src))[1]["stored"], read_photo(str(dst))[1]["stored"]
+    before, after = read_photo(str(src))[1].stored, read_photo(str(dst))[1].stored
     keep = mask == 0
     if ext == ".png" and mode not in ("1", "P"):  # stored exactly as read: bit-identical outside the mask
         assert np.array_equal(after[keep], before[keep])
@@ -89,3 +89,28 @@ def test_load_image_every_mode(tmp_path, monkeypatch, mode):
     if mode in ("L", "I;16", "LA", "RGB16"):  # 16-bit grey: ComfyUI's v / 255 then 8 bits, off by up to 2/255
         assert float((image[0, ..., 0] - torch.from_numpy(NOISY).float()).abs().max()) <= 2.5 / 255
     assert mask.shape == ((1, H, W) if mode in ("LA", "RGBA") else (1, 64, 64))
+
+
+def test_sixteen_bit_grey_with_alpha_stays_sixteen_bit_grey_with_its_alpha(tmp_path):
+    """Pillow decodes a 16-bit grey + alpha PNG to 8-bit RGBA; the photo commands read all 16 bits and write
+    the same kind of file: denoised grey, the alpha bit for bit (and the unmasked pixels, inpainting)."""
+    from noisekit.photo.files import GREY_ALPHA, png16_colour_type
+
+    grey = (NOISY * 65535).round().astype(np.uint16)
+    alpha = (30000 + 997 * X + 13 * Y).astype(np.uint16)  # every value's low byte matters
+    src = tmp_path / "in.png"
+    src.write_bytes(encode_png16(np.dstack([grey, alpha])))
+    image, photo = read_photo(str(src))
+    assert photo.grey and photo.bits == 16
+    assert np.array_equal(photo.stored, grey) and np.array_equal(photo.alpha, alpha)
+    assert main(["denoise", str(src), str(tmp_path / "out.png"), "--sigma", str(0.06 * 255)]) == 0
+    _, out = read_photo(str(tmp_path / "out.png"))
+    assert png16_colour_type(str(tmp_path / "out.png")) == GREY_ALPHA
+    assert out.grey and out.bits == 16 and np.array_equal(out.alpha, alpha)
+    assert grey_error(tmp_path / "out.png") < 0.8 * grey_error(src)
+    mask = np.zeros((H, W), np.uint8)
+    mask[8:16, 10:20] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    assert main(["inpaint", str(src), str(tmp_path / "m.png"), str(tmp_path / "filled.png"), "--steps", "3"]) == 0
+    _, filled = read_photo(str(tmp_path / "filled.png"))
+    assert np.array_equal(filled.stored[mask == 0], grey[mask == 0]) and np.array_equal(filled.alpha, alpha)

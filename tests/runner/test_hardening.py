@@ -86,9 +86,9 @@ def test_nan_weights_are_refused_naming_the_file(tmp_path, capsys, poison):
 def test_non_finite_result_of_one_step_denoise_is_not_written(tmp_path, capsys, monkeypatch):
     """Weights that are finite but overflow (flipped exponent bits) give inf in one step: refused, exit 3."""
     path = tiny_model_file(tmp_path / "m.safetensors")
-    from noisekit.photo import cli as photo_cli
+    from noisekit.photo import commands
 
-    monkeypatch.setattr(photo_cli, "denoise_photo", functools.wraps(photo_cli.denoise_photo)(
+    monkeypatch.setattr(commands, "denoise_photo", functools.wraps(commands.denoise_photo)(
         lambda *a, **k: torch.full((1, 16, 16, 3), float("nan"))))
     Image.fromarray(np.full((16, 16, 3), 120, np.uint8)).save(tmp_path / "p.png")
     code, _, err = run(capsys, ["denoise", str(tmp_path / "p.png"), str(tmp_path / "o.png"), "--model", path])
@@ -194,13 +194,13 @@ def test_decompression_bomb_is_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_sampler_floating_point_error_is_exit_3(tmp_path, capsys, monkeypatch):
-    from noisekit.photo import cli as photo_cli
+    from noisekit.photo import commands
 
-    @functools.wraps(photo_cli.denoise_photo)
+    @functools.wraps(commands.denoise_photo)
     def explode(*args, **kwargs):
         raise FloatingPointError("dpmpp_2m: NaN or inf in the state at step 2 (sigma 0.5)")
 
-    monkeypatch.setattr(photo_cli, "denoise_photo", explode)
+    monkeypatch.setattr(commands, "denoise_photo", explode)
     Image.new("RGB", (16, 16)).save(tmp_path / "p.png")
     code, _, err = run(capsys, ["denoise", str(tmp_path / "p.png"), str(tmp_path / "o.png"), "--sigma", "5"])
     assert code == 3 and err.count("\n") == 1 and "step 2" in err
