@@ -6,7 +6,8 @@ Every file noisekit makes appears complete or not at all and never replaces a fi
 up to date itself (a golden it recorded), else it is ``write_new``. The temp files carry the process id,
 so the leftovers of a killed run are removed by the next. An OSError names the file it was writing.
 What a command makes on the side (previews, a batch's items in the making) goes in one private folder
-made for the command and removed on every way out (``scratch_folder``, ``temp_folder``).
+made for the command and removed on every way out (``scratch_folder``, ``temp_folder``). Reading: a folder's
+files without its broken symbolic links, said once (``folder_files``); a file up to a size (``read_limited``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
+
+from .exits import clip
 
 
 def user_file_mode() -> int:
@@ -133,6 +137,18 @@ def scratch_folder():
 def temp_folder(prefix: str) -> str:
     """A fresh private (0700) folder in the command's scratch folder (outside a command: the system's temp)."""
     return tempfile.mkdtemp(prefix=prefix, dir=_scratch["dir"])
+
+
+def folder_files(folder: str, wanted, who: str) -> list[str]:
+    """The sorted names of the files in ``folder`` for which ``wanted(name)``; a symbolic link of such a name that
+    leads to no file (dangling, or looping) is skipped, and said once on stderr by ``who`` (the command, the option)."""
+    names = sorted(f for f in os.listdir(folder) if wanted(f))
+    broken = [f for f in names if os.path.islink(os.path.join(folder, f)) and not os.path.exists(os.path.join(folder, f))]
+    if broken:
+        shown = ", ".join(broken[:5]) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        print(clip(f"{who}: skipped {len(broken)} symbolic link{'s' * (len(broken) > 1)} that "
+                   f"lead{'s' * (len(broken) == 1)} to no file: {shown}"), file=sys.stderr)
+    return [f for f in names if os.path.isfile(os.path.join(folder, f))]
 
 
 def read_limited(path: str, limit: int, what: str) -> bytes:

@@ -16,13 +16,11 @@ import json
 import mimetypes
 import os
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
-from ..exits import clip
-from ..files import file_hash, value_hash, write_new, write_numbered
+from ..files import file_hash, folder_files, value_hash, write_new, write_numbered
 from .comfyui import find_comfyui
 from .execute import Runner, default_node_classes
 from .load import default_input_dir, load_graph
@@ -34,15 +32,9 @@ SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
 
 
 def image_files(folder: str) -> list[str]:
-    """The names of the image files in ``folder``; symbolic links that lead to no file (dangling, or looping)
-    are skipped, and named on stderr once."""
-    names = sorted(f for f in os.listdir(folder) if (mimetypes.guess_type(f)[0] or "").startswith("image/"))
-    broken = [f for f in names if os.path.islink(os.path.join(folder, f)) and not os.path.exists(os.path.join(folder, f))]
-    if broken:
-        shown = ", ".join(broken[:5]) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
-        print(clip(f"noisekit run: --over {folder}: skipped {len(broken)} symbolic link{'s' * (len(broken) > 1)} "
-                   f"that lead{'s' * (len(broken) == 1)} to no file: {shown}"), file=sys.stderr)
-    return [f for f in names if os.path.isfile(os.path.join(folder, f))]
+    """The names of the image files in ``folder`` (broken symbolic links skipped, and named once)."""
+    return folder_files(folder, lambda f: (mimetypes.guess_type(f)[0] or "").startswith("image/"),
+                        f"noisekit run: --over {folder}")
 
 
 def bound_input(prompt: dict, set_from: str | None) -> str:

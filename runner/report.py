@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from ..files import write_new
+from ..files import exists, write_new
 from .standins import PATHS
 
 
@@ -40,7 +40,7 @@ def check_writable(path: str, what: str):
     if os.path.isdir(path):
         raise ValueError(f"{what} {path}: is a directory; give a file name")
     if os.path.lexists(path):
-        raise ValueError(f"{what} {path}: exists; noisekit never overwrites a file: choose another name")
+        raise ValueError(f"{what} {path}: {exists(path).strerror}")
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)

@@ -151,7 +151,7 @@ def test_sigterm_to_a_run_says_so_and_writes_the_report(work):
 def test_a_second_ctrl_c_exits_130(work, command):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(work / "p.png")
     args = ["run", DENOISE, "--output-dir", "out", "--json-progress"] if command == "run" else \
-        ["denoise", "p.png", "o.png", "--sigma", "10", "--tile", "64"]
+        ["denoise", "p.png", "o.png", "--sigma", "10", "--tile", "128"]
     proc = start(*args, cwd=work)
     if command == "run":
         wait_for(proc, "executing")
