@@ -66,9 +66,9 @@ class StopOnSignals:
             return
         if self.count == 1:
             _stop["signal"] = signum
-        what = "stopping now" if self.count == 2 else "stopping at the next step (again to stop now)"
-        # os.write, not print: the signal may land while the main thread is writing to sys.stderr
-        os.write(2, f"\n{self.name}: {signal.Signals(signum).name}: {what}\n".encode())
+        what = "stopping now" if self.count == 2 else "stopping at the next step or item (again to stop now)"
+        with contextlib.suppress(OSError):  # os.write, not print: the main thread may be writing to sys.stderr
+            os.write(2, f"\n{self.name}: {signal.Signals(signum).name}: {what}\n".encode())
         if self.count == 2:
             raise Stopped()
 

@@ -412,3 +412,19 @@ def test_a_degenerate_schedule_into_sample_is_exit_2(work, sigmas, split):
     code, _, err = noisekit("run", "s.json", "--output-dir", "out", "--report", "r.json", cwd=work)
     assert code == 2 and "input 'sigmas'" in err and not (work / "out").exists()
     assert json.loads((work / "r.json").read_text())["status"] == "invalid"
+
+
+# the manifest: appended to only where it is noisekit's own
+
+@pytest.mark.parametrize("kind", ["symlink", "lines", "photo"])
+def test_run_over_appends_only_to_a_manifest_of_its_own(work, photos, kind):
+    os.makedirs(work / "out")
+    if kind == "symlink":  # appending would write to the file it points to, outside the output folder
+        os.symlink(work / "keep.png", work / "out" / "noisekit-manifest.jsonl")
+    elif kind == "lines":
+        (work / "out" / "noisekit-manifest.jsonl").write_text('{"notes": "mine"}\n')
+    else:
+        (work / "out" / "noisekit-manifest.jsonl").write_bytes((work / "keep.png").read_bytes())
+    before = snapshot(work)
+    code, _, err = noisekit("run", DENOISE, "--over", photos, "--output-dir", "out", "--workers", "1", cwd=work)
+    assert code == 2 and "noisekit-manifest.jsonl" in err and snapshot(work) == before
