@@ -43,13 +43,13 @@ def cmd_run(args) -> int:
         if args.report:
             write_report(args.report, failure_report(args, run, e))
         raise
+    if not args.json_progress:  # first: what was saved is said even when the report cannot be written
+        for path in build_report(args.graph, "success", run["prompt"], run["result"])["outputs"]:
+            print(path)
     if args.report:
         status = "success" if code == EXIT_OK else "golden_mismatch"
         write_report(args.report, {**build_report(args.graph, status, run["prompt"], run["result"], (),
                                                   run["classes"], args.device), **run["comfyui"], **extra})
-    if not args.json_progress:
-        for path in build_report(args.graph, "success", run["prompt"], run["result"])["outputs"]:
-            print(path)
     return code
 
 

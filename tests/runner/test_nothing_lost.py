@@ -60,7 +60,8 @@ def test_report_over_an_existing_file_is_refused_before_the_run(work, report):
 def test_report_on_the_name_the_run_saves_to_keeps_the_picture(work):
     """The report names the picture the run is about to save: the picture stays, the report is refused."""
     code, out, err = noisekit("run", "g.json", "--output-dir", "out", "--report", "out/x_00001_.png", cwd=work)
-    assert code == 2 and "out/x_00001_.png" in err and "exists" in err
+    assert code == 2 and "out/x_00001_.png" in err and "exists" in err and "the report was not written" in err
+    assert out == f"{work / 'out' / 'x_00001_.png'}\n"  # the picture saved is still said
     assert Image.open(work / "out" / "x_00001_.png").size == (16, 16)  # still the saved picture
 
 
