@@ -5,6 +5,7 @@ API prompt and the workflow in PNG text chunks as ComfyUI does.
 """
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import os
@@ -16,6 +17,7 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
+from ... import limits
 from ...files import file_hash, temp_folder, write_numbered
 from ...photo.files import open_image
 from .node import standin
@@ -95,6 +97,20 @@ def scale_16bit(frame: Image.Image) -> Image.Image:
     return frame.point(lambda v: v * (1 / 255)) if frame.mode == "I" else frame
 
 
+def picture_errors(load):
+    """A loader whose picture cannot be read (no picture, cut short, a decompression bomb) refuses the value of
+    its input 'image' (exit 2); the memory budget's refusal stays one (exit 3)."""
+    @functools.wraps(load)
+    def wrapper(self, image, *args, **kwargs):
+        try:
+            return load(self, image, *args, **kwargs)
+        except limits.OverBudget:
+            raise
+        except (OSError, ValueError, SyntaxError) as e:  # SyntaxError: some Pillow plugins' "broken file"
+            raise ValueError(f"input 'image': {image} cannot be read as a picture: {e}") from None
+    return wrapper
+
+
 @standin
 class LoadImage:
     """Loads an image from the input directory; MASK = 1 - alpha (zeros 64x64 without alpha)."""
@@ -106,6 +122,7 @@ class LoadImage:
     def INPUT_TYPES(cls):
         return {"required": {"image": (input_files(images_only=True), {"image_upload": True})}}
 
+    @picture_errors
     def load_image(self, image):
         img = open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL)
         images, masks, size = [], [], None
@@ -147,6 +164,7 @@ class LoadImageMask:
         return {"required": {"image": (input_files(images_only=False), {"image_upload": True}),
                              "channel": (["alpha", "red", "green", "blue"],)}}
 
+    @picture_errors
     def load_image(self, image, channel):
         img = ImageOps.exif_transpose(open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL))
         if img.getbands() != ("R", "G", "B", "A"):

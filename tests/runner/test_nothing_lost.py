@@ -429,3 +429,25 @@ def test_run_over_appends_only_to_a_manifest_of_its_own(work, photos, kind):
     before = snapshot(work)
     code, _, err = noisekit("run", DENOISE, "--over", photos, "--output-dir", "out", "--workers", "1", cwd=work)
     assert code == 2 and "noisekit-manifest.jsonl" in err and snapshot(work) == before
+
+
+# an unreadable picture into LoadImage is bad input: exit 2 naming the input and the file
+
+@pytest.mark.parametrize("node", ["LoadImage", "LoadImageMask"])
+def test_an_unreadable_picture_is_exit_2(work, node):
+    data = (work / "input" / "a.png").read_bytes()
+    (work / "input" / "garbage.png").write_bytes(b"not a picture")
+    (work / "input" / "cut.png").write_bytes(data[:len(data) // 2])
+    for name in ("garbage.png", "cut.png"):
+        graph = {"1": {"class_type": "LoadImage", "inputs": {"image": name}},
+                 "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}
+        if node == "LoadImageMask":  # the mask of a composite
+            graph = {"1": {"class_type": "LoadImageMask", "inputs": {"image": name, "channel": "red"}},
+                     "3": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+                     "4": {"class_type": "ImageCompositeMasked", "inputs": {
+                         "destination": ["3", 0], "source": ["3", 0], "x": 0, "y": 0, "resize_source": False,
+                         "mask": ["1", 0]}},
+                     "2": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "x"}}}
+        (work / "l.json").write_text(json.dumps(graph))
+        code, _, err = noisekit("run", "l.json", "--output-dir", "out", cwd=work)
+        assert code == 2 and "input 'image'" in err and name in err, err
