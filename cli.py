@@ -7,7 +7,7 @@ import argparse
 import sys
 from importlib import metadata
 
-from . import exits, progress
+from . import exits, files, progress
 from .photo import cli as photo_cli
 from .runner import cli as runner_cli
 
@@ -59,23 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run a command; whatever stops it becomes one exit code and one line on stderr, here and nowhere else.
+    Called with ``argv`` (by a program that goes on), it gives the signal handlers back when done; as the
+    process's own command it keeps them, so that a late Ctrl-C cannot kill the exiting process."""
     args = build_parser().parse_args(argv)
-    with progress.lines_off_terminal():
-        try:
-            return args.func(args)
-        except KeyboardInterrupt:
-            print(f"\nnoisekit {args.command}: interrupted; nothing was written", file=sys.stderr)
-            return exits.EXIT_INTERRUPTED
-        except FloatingPointError as e:  # NaN/inf mid-sampling or in the result: the message names the step
-            print(f"noisekit {args.command}: {e}", file=sys.stderr)
-            return exits.EXIT_FAILED
-        except (ValueError, OSError) as e:  # bad input: its message names the file or option and the fix
-            print(f"noisekit {args.command}: {e}", file=sys.stderr)
-            return exits.EXIT_INVALID
-        except Exception as e:  # a bug, not the input's fault: still one line, not a traceback
-            print(f"noisekit {args.command}: internal error {type(e).__name__}: {e} (please report this with the "
-                  "input that caused it)", file=sys.stderr)
-            return exits.EXIT_FAILED
+    name = f"noisekit {args.command}"
+    subject = next((getattr(args, key) for key in ("graph", "workflow", "input") if getattr(args, key, None)), name)
+    signals = exits.StopOnSignals(name).install()
+    try:
+        with progress.lines_off_terminal(), files.scratch_folder():
+            try:
+                return args.func(args)
+            finally:
+                signals.hold()  # ending: a signal from now on changes nothing
+    except Exception as e:
+        code = exits.code_for(e)
+        print(f"{name}: {exits.clip(exits.describe(e, subject))}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt as e:  # a second signal (Stopped), or Ctrl-C where no handler could be installed
+        print(f"\n{name}: {exits.describe(e, subject)}", file=sys.stderr)
+        return exits.code_for(e)
+    finally:
+        if argv is not None:
+            signals.restore()
 
 
 if __name__ == "__main__":

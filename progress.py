@@ -8,8 +8,9 @@ events); inside ComfyUI nodes/adapter.py installs ComfyUI's own ProgressBar with
 ``set_bar``; otherwise a tqdm bar with an ETA is drawn on a terminal and stays there when
 the work is done. Off a terminal (a log, a pipe) library calls draw nothing; the ``noisekit``
 command installs ``line_reporter``, one plain line now and then. ``interrupt()`` asks for a
-stop: the next ``update`` (or ``check_interrupt``) raises ``Interrupted``, so work
-stops between steps, as ComfyUI's ProgressBar hook does with its interrupt flag.
+stop, and so does a SIGINT or SIGTERM to a ``noisekit`` command (exits.py): the next ``update``
+(or ``check_interrupt``) raises ``Interrupted``, so work stops between steps, as ComfyUI's
+ProgressBar hook does with its interrupt flag.
 """
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ import time
 
 from tqdm.auto import tqdm
 
+from . import exits
+
 
 class Interrupted(Exception):
-    """Raised at the next progress update or check after ``interrupt()``."""
+    """Raised at the next progress update or check after ``interrupt()`` or a stop signal."""
+
+    @property
+    def exit_code(self) -> int:
+        return exits.interrupted_code()
 
 
 _state = {"reporter": None, "interrupted": False, "bar": None}
@@ -43,11 +50,12 @@ def clear_interrupt():
 
 
 def interrupt_requested() -> bool:
-    return _state["interrupted"]
+    """``interrupt()`` was called (the flag ends with its run), or a signal asked the command to stop."""
+    return _state["interrupted"] or exits.stop_signal() is not None
 
 
 def check_interrupt():
-    if _state["interrupted"]:
+    if interrupt_requested():
         raise Interrupted("interrupted by the user")
 
 

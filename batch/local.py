@@ -4,11 +4,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import tempfile
-import threading
 from dataclasses import dataclass
 
+from .. import exits
+from ..files import temp_folder
 from .job import attempt, start_quietly, worker_died
 
 
@@ -17,30 +16,13 @@ def usable_cores() -> int:
 
 
 def serve(conn, job, root: str, threads: int):
-    """A local worker process: start the job once, then run the items the pipe brings until it closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the submitting process's to handle
+    """A local worker process: start the job once, then run the items the pipe brings until it closes (or the
+    submitting process is gone: a closed pipe ends the worker quietly)."""
+    exits.ignore_signals()  # SIGINT and SIGTERM are the submitting process's to handle: it stops the workers
     work = start_quietly(job, threads)
-    while True:
-        try:
-            item = conn.recv()
-        except EOFError:
-            return
-        if item is None:
-            return
-        conn.send(attempt(work, item, os.path.join(root, "item")))
-
-
-@contextlib.contextmanager
-def sigint_ignored():
-    """A child started inside inherits SIGINT ignored (spawned, or the fork server when it starts)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+    with contextlib.suppress(EOFError, OSError):  # BrokenPipeError, ConnectionResetError: the submitter is gone
+        for item in iter(conn.recv, None):
+            conn.send(attempt(work, item, os.path.join(root, "item")))
 
 
 @dataclass
@@ -67,9 +49,9 @@ class LocalPool:
 
     def start(self) -> Slot:
         conn, child = self.context.Pipe()
-        root = tempfile.mkdtemp(prefix="noisekit-batch-")
+        root = temp_folder("noisekit-batch-")  # inside the command's scratch folder
         process = self.context.Process(target=serve, args=(child, self.job, root, self.threads), daemon=True)
-        with sigint_ignored():
+        with exits.signals_ignored():  # the fork server too, when this starts it
             process.start()
         child.close()
         return Slot(process, conn, root)

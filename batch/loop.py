@@ -1,42 +1,22 @@
 """``run_items``: the items not yet done submitted to a pool, their files committed and their manifest lines
-written as they finish, a progress bar and JSON events; Ctrl-C handling, the summary and its exit code."""
+written as they finish, a progress bar and JSON events; stopping on a signal (exits.py), the summary and its
+exit code."""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 from collections import deque
 
 from tqdm.auto import tqdm
 
-from ..exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .. import exits
+from ..exits import EXIT_FAILED, EXIT_OK
 from .job import describe
 from .local import LocalPool, usable_cores
 from .manifest import Manifest
 from .ray import RayPool
-
-
-@contextlib.contextmanager
-def ctrl_c_stops(state: dict):
-    """First Ctrl-C: submit no more items and let the ones in flight finish; a second: stop them now.
-    The handler only counts, so a file or a manifest line being written is never cut short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        state["ctrl_c"] += 1
-        print("\nnoisekit: " + ("stopping the items in flight" if state["ctrl_c"] > 1 else
-                                "finishing the items in flight (Ctrl-C again to stop them now)"), file=sys.stderr)
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def emitter(stream):
@@ -75,31 +55,34 @@ def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, 
 def run_pending(pending: deque, job, manifest: Manifest, summary: dict, emit, workers, ray, device, desc):
     import torch
 
-    threads, state = torch.get_num_threads(), {"ctrl_c": 0}
-    if ray:  # a Ctrl-C while connecting stops at once: nothing has run
+    threads = torch.get_num_threads()
+    if ray:  # a signal while connecting stops at once: nothing has run
         pool = RayPool(job, workers, ray, 1 if device.startswith("cuda") else 0, threads)
     else:
         count = workers or (max(1, usable_cores() // threads) if device == "cpu" else 1)
         pool = LocalPool(job, min(len(pending), count), threads)
     bar = tqdm(total=len(pending), desc=desc, unit="item", disable=None, dynamic_ncols=True)
-    with ctrl_c_stops(state):
-        try:
-            while state["ctrl_c"] < 2 and (pool.busy() or (pending and not state["ctrl_c"])):
-                while pending and pool.idle() and not state["ctrl_c"]:
-                    item = pending.popleft()
-                    emit("item_start", {"key": item["key"], "input": item["input"], "worker": pool.submit(item)})
-                for item, result in pool.wait(0.5):
-                    record = finish(item, result, job, out_dir=os.path.dirname(manifest.path))
-                    manifest.append(record)
-                    summary[record["status"]] += 1
-                    summary["items"].append(record)
-                    bar.update(1)
-                    bar.set_postfix(failed=summary["failed"], refresh=False)
-                    emit("item_end", record)
-        finally:
-            pool.close(kill=state["ctrl_c"] > 1)
-            bar.close()
-    summary["status"] = "interrupted" if state["ctrl_c"] else "failed" if summary["failed"] else "success"
+    now = False  # a second signal: stop the items in flight now
+    try:  # the first signal (exits.py): submit no more items and let the ones in flight finish
+        while pool.busy() or (pending and exits.stop_signal() is None):
+            while pending and pool.idle() and exits.stop_signal() is None:
+                item = pending.popleft()
+                emit("item_start", {"key": item["key"], "input": item["input"], "worker": pool.submit(item)})
+            for item, result in pool.wait(0.5):
+                record = finish(item, result, job, out_dir=os.path.dirname(manifest.path))
+                manifest.append(record)
+                summary[record["status"]] += 1
+                summary["items"].append(record)
+                bar.update(1)
+                bar.set_postfix(failed=summary["failed"], refresh=False)
+                emit("item_end", record)
+    except KeyboardInterrupt:
+        now = True
+    finally:
+        pool.close(kill=now)
+        bar.close()
+    interrupted = now or exits.stop_signal() is not None
+    summary["status"] = "interrupted" if interrupted else "failed" if summary["failed"] else "success"
 
 
 def finish(item: dict, result: dict, job, out_dir: str) -> dict:
@@ -119,7 +102,7 @@ def report(summary: dict):
     """Failed items with their errors, then the counts, on stderr."""
     for record in summary["items"]:
         if record["status"] == "failed":
-            print(f"noisekit: {record['input']}: {record['error']['message']}", file=sys.stderr)
+            print(exits.clip(f"noisekit: {record['input']}: {record['error']['message']}"), file=sys.stderr)
     done_before = f", {summary['skipped']} done before" if summary["skipped"] else ""
     stopped = " (interrupted: rerun to continue)" if summary["status"] == "interrupted" else ""
     print(f"noisekit: {summary['total']} items: {summary['done']} done, {summary['failed']} failed{done_before}"
@@ -127,4 +110,4 @@ def report(summary: dict):
 
 
 def exit_code(summary: dict) -> int:
-    return {"success": EXIT_OK, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}[summary["status"]]
+    return {"success": EXIT_OK, "failed": EXIT_FAILED, "interrupted": exits.interrupted_code()}[summary["status"]]

@@ -89,7 +89,8 @@ def add_parsers(sub):
     models = ", ".join(BUNDLED)
     den = sub.add_parser("denoise", help="denoise a photo with the bundled model",
                          description="Denoise a photo of any size (tiled), or every photo of a folder. Exit codes: "
-                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted, 143 terminated "
+                                     "(SIGTERM).")
     den.add_argument("input", help="noisy photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
     den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
                                     "the folder the results go to, each named as its input")
@@ -104,7 +105,8 @@ def add_parsers(sub):
     inp = sub.add_parser("inpaint", help="repaint the masked part of a photo with the bundled model",
                          description="Repaint where the mask is white (or transparent); elsewhere the output is "
                                      "the input, bit for bit. Every photo of a folder when IN is one. Exit codes: "
-                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted.")
+                                     "0 done, 2 bad input, 3 a photo of the folder failed, 130 interrupted, 143 terminated "
+                                     "(SIGTERM).")
     inp.add_argument("input", help="photo: PNG (8/16-bit, grey/RGB/alpha) or JPEG; or a folder of them")
     inp.add_argument("mask", help="same size as the photo; white = repaint (or, with alpha, transparent = repaint); "
                                   "for a folder, the folder of masks, each named as its photo (any extension)")

@@ -103,6 +103,10 @@ class PhotoFile:
 def read_photo(path: str) -> tuple[torch.Tensor, PhotoFile]:
     """IMAGE [1,H,W,3] float32 in [0,1], and the file's PhotoFile."""
     with open_image(path) as opened:
+        frames = getattr(opened, "n_frames", 1)
+        if frames > 1:  # only the first frame would be worked on and written: the others would be lost
+            raise ValueError(f"{path}: an animation of {frames} frames; the photo commands take one picture: "
+                             "save the frame you want as a PNG or JPEG")
         img = ImageOps.exif_transpose(opened)
         colour_type = png16_colour_type(path) if opened.format == "PNG" else None
         grey, bits, alpha = img.mode in GREY_MODES, 8, None

@@ -9,17 +9,12 @@ import os
 from dataclasses import asdict, dataclass
 
 from .. import batch, devices
-from ..files import file_hash, value_hash, write_new
+from ..files import file_hash, folder_files, value_hash, write_new
 from ..models.loader import load_model
 from .commands import denoise_file, inpaint_file
 from .denoise import DenoiseOptions
 from .files import FORMATS
 from .inpaint import InpaintOptions
-
-
-def photos(folder: str) -> list[str]:
-    return sorted(f for f in os.listdir(folder)
-                  if os.path.isfile(os.path.join(folder, f)) and os.path.splitext(f)[1].lower() in FORMATS)
 
 
 def mask_for(name: str, mask_dir: str) -> str | None:
@@ -29,7 +24,7 @@ def mask_for(name: str, mask_dir: str) -> str | None:
 
 
 def items(folder: str, masks: str | None = None) -> list[dict]:
-    names = photos(folder)
+    names = folder_files(folder, lambda name: os.path.splitext(name)[1].lower() in FORMATS, f"noisekit: {folder}")
     if not names:
         raise ValueError(f"{folder}: no photos there ({', '.join(FORMATS)})")
     out = []
@@ -84,7 +79,7 @@ class PhotoJob:
 def run_folder(job: PhotoJob, folder: str, out_dir: str, workers: int | None = None, ray: str | None = None,
                json_progress: bool = False) -> int:
     """Every photo of ``folder`` into ``out_dir``. Exit 0 all done, 3 a photo failed (its error in the
-    manifest), 130 interrupted."""
+    manifest), 130 interrupted, 143 terminated (SIGTERM)."""
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if job.command == "inpaint" and not os.path.isdir(job.masks):

@@ -3,20 +3,18 @@ prompt; ``noisekit nodes`` lists the node types the runner knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
 naming node id, type and input), 3 a node failed at run time, 4 the outputs differ
-from the goldens (``--golden``), 130 interrupted.
+from the goldens (``--golden``), 130 interrupted (SIGINT), 143 terminated (SIGTERM); the top-level
+``noisekit`` command (cli.py) turns whatever stops a command into its code and one line.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 
-from .. import devices, progress
-from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
-from ..files import write_json_atomic, write_new
+from .. import devices
+from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_OK, code_for, describe
+from ..files import write_new
 from . import golden
 from .comfy_runner import ComfyRunner
 from .comfyui import find_comfyui
@@ -26,92 +24,74 @@ from .load import default_input_dir, load_graph, read_workflow
 from .outcome import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted
 from .over import cmd_run_over
 from .overrides import apply_sets, parse_set
-from .report import JsonLines, build_report, check_writable, error_record, to_json
-from .standins import PATHS
-
-
-@contextlib.contextmanager
-def first_ctrl_c_interrupts():
-    """First Ctrl-C: stop at the next step or node boundary; a second one stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if progress.interrupt_requested():
-            raise KeyboardInterrupt
-        progress.interrupt()
-        print("\nnoisekit run: stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr)
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+from .report import JsonLines, build_report, check_writable, error_record, write_report
+from .standins import PATHS, new_temp_dir
 
 
 def cmd_run(args) -> int:
+    if args.report:  # refused before the run, not after the images were written
+        check_writable(args.report, "--report")
     if args.over:  # many inputs: runner/over.py
         return cmd_run_over(args)
-    if args.report:  # refused before the run, not after the images were written
-        try:
-            check_writable(args.report, "--report")
-        except ValueError as e:
-            print(f"noisekit run: {e}", file=sys.stderr)
-            return EXIT_INVALID
-
     PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
     PATHS["output"] = os.path.abspath(args.output_dir)
-    PATHS["temp"] = None  # the run's first preview makes a fresh private folder (mkdtemp)
-    classes, prompt, comfyui = default_node_classes(), None, {}
-
-    def finish(code, status, message=None, extra=None, **fields):
-        if message:
-            print(message, file=sys.stderr)
+    new_temp_dir()  # previews: a private folder, removed with the command's scratch folder
+    run = {"classes": default_node_classes(), "prompt": None, "comfyui": {}, "result": None}
+    try:
+        code, extra = run_graph(args, run)
+    except BaseException as e:
         if args.report:
-            report = build_report(args.graph, status, prompt, node_classes=classes, device=args.device, **fields)
-            write_json_atomic(args.report, {**report, **comfyui, **(extra or {})}, default=to_json)
-        return code
-
-    if args.update_golden and not args.golden:
-        return finish(EXIT_INVALID, "invalid", "noisekit run: --update-golden needs --golden DIR (where to record)")
-    try:
-        runner = make_runner(args, JsonLines() if args.json_progress else None)
-        classes = runner.node_classes
-        if runner.info:
-            comfyui["comfyui"] = runner.info
-        prompt, workflow = load_graph(args.graph, classes)
-        prompt = apply_sets(prompt, parse_set(args.set), classes)
-        with devices.use_device(args.device), first_ctrl_c_interrupts():
-            result = runner.run(prompt, {"workflow": workflow} if workflow else None)
-    except GraphInvalid as e:
-        lines = "\n".join(f"  - {p}" for p in e.problems)
-        return finish(EXIT_INVALID, "invalid", f"noisekit run: {args.graph}: invalid graph, "
-                                               f"{len(e.problems)} problem(s):\n{lines}",
-                      errors=[p.to_dict() for p in e.problems])
-    except (GraphFormatError, ValueError, OSError) as e:  # unreadable graph, bad --set or --device
-        return finish(EXIT_INVALID, "invalid", f"noisekit run: {e}",
-                      errors=[error_record(n, None, None, type(e).__name__, m) for n, m in
-                              getattr(e, "problems", [(None, str(e))])])
-    except NodeFailed as e:
-        return finish(EXIT_FAILED, "failed", f"noisekit run: {e}", result=getattr(e, "result", None),
-                      errors=[e.to_dict()])
-    except RunInterrupted as e:
-        return finish(EXIT_INTERRUPTED, "interrupted", f"noisekit run: {e}", result=getattr(e, "result", None),
-                      errors=[error_record(e.node_id, e.node_type, None, "execution_interrupted", str(e))])
-    except KeyboardInterrupt:  # a second Ctrl-C while loading or validating, before any node ran
-        return finish(EXIT_INTERRUPTED, "interrupted", "noisekit run: interrupted",
-                      errors=[error_record(None, None, None, "execution_interrupted", "interrupted")])
-    try:
-        code, extra = golden_outcome(args, prompt, result, classes)
-    except (ValueError, OSError) as e:  # unreadable goldens or sidecar
-        return finish(EXIT_INVALID, "invalid", f"noisekit run: --golden: {e}", result=result,
-                      errors=[error_record(None, None, None, type(e).__name__, str(e))])
-    code = finish(code, "success" if code == EXIT_OK else "golden_mismatch", extra=extra, result=result)
-    if not args.json_progress:
-        for path in build_report(args.graph, "success", prompt, result)["outputs"]:
+            write_report(args.report, failure_report(args, run, e))
+        raise
+    if not args.json_progress:  # first: what was saved is said even when the report cannot be written
+        for path in build_report(args.graph, "success", run["prompt"], run["result"])["outputs"]:
             print(path)
+    if args.report:
+        status = "success" if code == EXIT_OK else "golden_mismatch"
+        write_report(args.report, {**build_report(args.graph, status, run["prompt"], run["result"], (),
+                                                  run["classes"], args.device), **run["comfyui"], **extra})
     return code
+
+
+def run_graph(args, run: dict) -> tuple[int, dict]:
+    """Load, check and run the graph, then its goldens: (exit code, report fields); ``run`` keeps what the
+    report needs (the node classes, the prompt, the result) as it becomes known, for a report after a failure."""
+    if args.update_golden and not args.golden:
+        raise ValueError("--update-golden needs --golden DIR (where to record)")
+    runner = make_runner(args, JsonLines() if args.json_progress else None)
+    run["classes"] = runner.node_classes
+    if runner.info:
+        run["comfyui"]["comfyui"] = runner.info
+    prompt, workflow = load_graph(args.graph, run["classes"])
+    run["prompt"] = prompt = apply_sets(prompt, parse_set(args.set), run["classes"])
+    try:
+        with devices.use_device(args.device):
+            run["result"] = runner.run(prompt, {"workflow": workflow} if workflow else None)
+    except GraphInvalid as e:
+        e.where = args.graph
+        raise
+    except (NodeFailed, RunInterrupted) as e:
+        run["result"] = getattr(e, "result", None)  # what ran before it stopped
+        raise
+    return golden_outcome(args, prompt, run["result"], run["classes"])
+
+
+def failure_report(args, run: dict, error: BaseException) -> dict:
+    """The report of a run that ``error`` stopped: its status, what ran and the errors."""
+    code = code_for(error)
+    status = {EXIT_INVALID: "invalid", EXIT_FAILED: "failed"}.get(code, "interrupted")
+    if isinstance(error, GraphInvalid):
+        errors = [p.to_dict() for p in error.problems]
+    elif isinstance(error, NodeFailed):
+        errors = [error.to_dict()]
+    elif status == "interrupted":
+        errors = [error_record(getattr(error, "node_id", None), getattr(error, "node_type", None), None,
+                               "execution_interrupted", str(error) or "interrupted")]
+    else:
+        errors = [error_record(n, None, None, type(error).__name__, m)
+                  for n, m in getattr(error, "problems", [(None, describe(error, args.graph))])]
+    return {**build_report(args.graph, status, run["prompt"], run["result"], errors, run["classes"], args.device),
+            **run["comfyui"]}
 
 
 def make_runner(args, on_event):
@@ -186,7 +166,7 @@ def add_parsers(sub):
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
-                                     "the goldens (--golden), 130 interrupted.")
+                                     "the goldens (--golden), 130 interrupted, 143 terminated (SIGTERM).")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override a node input before validation; VALUE is JSON if it parses, else text "
@@ -220,7 +200,7 @@ def add_parsers(sub):
                                          "as the frontend's graphToPrompt does. Widget values are named with each "
                                          "node's INPUT_TYPES: noisekit's own, ComfyUI's (--comfyui) or a saved "
                                          "/object_info (--object-info). Exit codes: 0 success, 2 unreadable or "
-                                         "invalid workflow or arguments, 130 interrupted.")
+                                         "invalid workflow or arguments, 130 interrupted, 143 terminated (SIGTERM).")
     convert.add_argument("workflow", help="UI workflow .json, or a PNG saved by SaveImage")
     convert.add_argument("-o", "--output", metavar="API.json", help="write here (never replacing a file); "
                                                                     "default stdout")
@@ -229,6 +209,7 @@ def add_parsers(sub):
     convert.add_argument("--object-info", metavar="FILE", help="INPUT_TYPES from a ComfyUI /object_info JSON file")
     convert.set_defaults(func=cmd_convert)
     nodes = sub.add_parser("nodes", help="list the node types the runner knows",
-                           description="Exit codes: 0 success, 2 bad arguments, 130 interrupted.")
+                           description="Exit codes: 0 success, 2 bad arguments, 130 interrupted, 143 terminated "
+                                       "(SIGTERM).")
     nodes.add_argument("--json", action="store_true", help="as JSON")
     nodes.set_defaults(func=cmd_nodes)

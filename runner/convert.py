@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from .formats import brief
+from .formats import MAX_NESTING, brief, read_json
 from .outcome import GraphFormatError
 from .validate import parse_input_decl
 
@@ -83,10 +83,16 @@ def _node_problems(node) -> list[str]:
         widget = slot.get("widget")
         if widget is not None and not (isinstance(widget, dict) and isinstance(widget.get("name", ""), str)):
             out.append(f"input {slot.get('name')!r}: 'widget' must be an object with a name, got {brief(widget)}")
+    properties = node.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        out.append(f"'properties' must be an object, got {brief(properties)}")
+    proxies = (properties or {}).get("proxyWidgets") if isinstance(properties, dict) else None
+    if proxies is not None and not (isinstance(proxies, list) and all(isinstance(p, list) for p in proxies)):
+        out.append(f"'properties.proxyWidgets' must be a list of [node id, widget name], got {brief(proxies)}")
     return out
 
 
-def _graph_problems(graph: dict, where: str) -> list:
+def _graph_problems(graph: dict, where: str, subgraph: bool = False) -> list:
     """Structural defects of one graph level (the workflow, or a subgraph definition)."""
     nodes, links = graph.get("nodes"), graph.get("links")
     if not isinstance(nodes, list):
@@ -106,21 +112,107 @@ def _graph_problems(graph: dict, where: str) -> list:
         problems.extend((node_id, where + p) for p in _node_problems(node))
     if links is not None and not isinstance(links, list):
         problems.append((None, f"{where}'links' must be a list, got {brief(links)}"))
-    link_ids = set()
+    origins = {}  # link id -> the node it comes from
     for link in links if isinstance(links, list) else []:
         if (why := _link_problem(link)) is not None:
             problems.append((None, where + why))
             continue
         link_id = link["id"] if isinstance(link, dict) else link[0]
-        if link_id in link_ids:
+        if link_id in origins:
             problems.append((None, f"{where}link id {link_id!r} is used twice; every link needs its own id"))
-        link_ids.add(link_id)
+        origins[link_id] = link["origin_id"] if isinstance(link, dict) else link[1]
+    if subgraph:
+        problems.extend(_subgraph_io_problems(graph, where))
+    if not problems:  # the origin of every link an input (or a subgraph output) takes exists
+        known = ids | ({SUBGRAPH_INPUT} if subgraph else set())
+        outputs = graph.get("outputs") or [] if subgraph else []
+        used = [(node["id"], f"input {slot.get('name')!r}", slot.get("link")) for node in nodes
+                for slot in node.get("inputs") or []]
+        used += [(None, f"output {k}", link) for k, out in enumerate(outputs) for link in out.get("linkIds") or []]
+        problems.extend((node_id, f"{where}{what} is linked from node {origins[link]}, which does not exist")
+                        for node_id, what, link in used if link in origins and origins[link] not in known)
     return problems
+
+
+def _subgraph_io_problems(graph: dict, where: str) -> list:
+    """A subgraph definition's inputs and outputs: lists of objects, an output's linkIds a list of link ids."""
+    problems = []
+    for key in ("inputs", "outputs"):
+        slots = graph.get(key)
+        if slots is not None and not (isinstance(slots, list) and all(isinstance(x, dict) for x in slots)):
+            problems.append((None, f"{where}'{key}' must be a list of objects, got {brief(slots)}"))
+    for k, out in enumerate([] if problems else graph.get("outputs") or []):
+        ids = out.get("linkIds")
+        if ids is not None and not (isinstance(ids, list) and all(_is_id(i) for i in ids)):
+            problems.append((None, f"{where}output {k}: 'linkIds' must be a list of link ids, got {brief(ids)}"))
+    return problems
+
+
+def _group_problems(workflow: dict) -> list:
+    """``extra.groupNodes``: name -> {nodes, links [origin index or null, slot, target index, slot, ...],
+    external [index, slot, ...]}, which the converter turns into subgraphs."""
+    extra = workflow.get("extra")
+    groups = extra.get("groupNodes") if isinstance(extra, dict) else None
+    if extra is not None and not isinstance(extra, dict):
+        return [(None, f"'extra' must be an object, got {brief(extra)}")]
+    if groups is not None and not isinstance(groups, dict):
+        return [(None, f"'extra.groupNodes' must be an object of name -> group, got {brief(groups)}")]
+    problems = []
+    for name, group in (groups or {}).items():
+        where = f"group node {name}: "
+        if not (isinstance(group, dict) and isinstance(group.get("nodes"), list)):
+            problems.append((None, f"extra.groupNodes {name!r} must be an object with 'nodes', got {brief(group)}"))
+            continue
+        indices = set()
+        for i, node in enumerate(group["nodes"]):
+            index = node.get("index", i) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or not _is_index(index) or index in indices:
+                problems.append((None, f"{where}nodes[{i}] must be an object with its own 'index', got {brief(node)}"))
+                continue
+            indices.add(index)
+            problems.extend((None, f"{where}nodes[{i}]: {p}") for p in _node_problems(node))
+        links, external = group.get("links") or [], group.get("external") or []
+        for key, value in (("links", links), ("external", external)):
+            if not isinstance(value, list):
+                problems.append((None, f"{where}'{key}' must be a list, got {brief(value)}"))
+        for link in links if isinstance(links, list) else []:
+            if not (isinstance(link, list) and len(link) >= 4 and (link[0] is None or _is_index(link[0]))
+                    and all(_is_index(x) for x in link[1:4])):
+                problems.append((None, f"{where}a link must be [origin index or null, slot, target index, slot, "
+                                       f"...], got {brief(link)}"))
+        for out in external if isinstance(external, list) else []:
+            if not (isinstance(out, list) and len(out) >= 2 and _is_index(out[0]) and _is_index(out[1])):
+                problems.append((None, f"{where}an external output must be [index, slot, ...], got {brief(out)}"))
+    return problems
+
+
+def _nesting_problems(subgraphs: dict) -> list:
+    """A subgraph that contains itself, or subgraphs nested more than MAX_NESTING deep (walked in a loop)."""
+    inner = {sid: list(dict.fromkeys(n["type"] for n in g["nodes"] if n["type"] in subgraphs))
+             for sid, g in subgraphs.items()}
+    depth = {}  # subgraph id -> levels of subgraphs it is, itself included
+    for root in inner:
+        path, todo = [root], [iter(inner[root])]
+        while todo:
+            child = next(todo[-1], None)
+            if child is None:
+                done = path.pop()
+                todo.pop()
+                depth[done] = 1 + max((depth[c] for c in inner[done]), default=0)
+            elif child in path:
+                return [(None, f"subgraph {child} contains itself")]
+            elif child not in depth:
+                path.append(child)
+                todo.append(iter(inner[child]))
+    deepest = max(depth.values(), default=0)
+    if deepest > MAX_NESTING:
+        return [(None, f"subgraphs nest more than {MAX_NESTING} deep ({deepest}); flatten some of them")]
+    return []
 
 
 def check_workflow(workflow: dict):
     """Refuse a UI workflow whose structure the converter cannot read, with every defect at once."""
-    problems = _graph_problems(workflow, "")
+    problems = _graph_problems(workflow, "") + _group_problems(workflow)
     definitions = workflow.get("definitions")
     subgraphs = (definitions or {}).get("subgraphs") if isinstance(definitions, dict) else None
     if definitions is not None and not (isinstance(definitions, dict) and isinstance(subgraphs or [], list)):
@@ -129,7 +221,9 @@ def check_workflow(workflow: dict):
         if not isinstance(graph, dict) or not _is_id(graph.get("id")):
             problems.append((None, f"subgraph {index} must be an object with an 'id', got {brief(graph)}"))
         else:
-            problems.extend(_graph_problems(graph, f"subgraph {graph['id']}: "))
+            problems.extend(_graph_problems(graph, f"subgraph {graph['id']}: ", subgraph=True))
+    if not problems:
+        problems = _nesting_problems({graph["id"]: graph for graph in subgraphs or []})
     if problems:
         raise GraphFormatError(f"malformed UI workflow, {len(problems)} problem(s):", problems)
 
@@ -244,16 +338,14 @@ class Converter:
         self.emit(self.root, out)
         return out
 
-    def emit(self, scope: Scope, out: dict, seen=frozenset()):
+    def emit(self, scope: Scope, out: dict):
+        """Every real node of ``scope`` and of the subgraphs in it (check_workflow bounded their nesting)."""
         for node in scope.graph.get("nodes") or []:
             kind = node["type"]
             if kind in VIRTUAL or node.get("mode") in (MUTED, BYPASSED):
                 continue
             if kind in self.subgraphs:
-                if kind in seen:
-                    raise GraphFormatError(f"node {scope.node_id(node)}: subgraph {kind} contains itself")
-                inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
-                self.emit(inner, out, seen | {kind})
+                self.emit(Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node), out)
                 continue
             out[scope.node_id(node)] = self.entry(scope, node)
 
@@ -304,8 +396,9 @@ class Converter:
         index = next((i for i, inp in enumerate(outer) if inp.get("name") == name), None)
         if index is not None and outer[index].get("link") is not None:
             return Hop(self.input, scope.parent, scope.node, index, want, seen)
-        proxies = [list(p) for p in (scope.node.get("properties") or {}).get("proxyWidgets") or []]
-        values = scope.node.get("widgets_values") or []
+        proxies = (scope.node.get("properties") or {}).get("proxyWidgets") or []
+        values = scope.node.get("widgets_values")
+        values = values if isinstance(values, list) else []
         at = proxies.index(["-1", name]) if ["-1", name] in proxies else -1
         return Value(values[at]) if 0 <= at < len(values) else None
 
@@ -402,10 +495,7 @@ def workflow_to_prompt(workflow: dict, node_classes: dict) -> dict:
     """The API prompt ComfyUI's frontend queues for this UI workflow, or GraphFormatError for one whose
     structure cannot be read."""
     check_workflow(workflow)
-    try:
-        return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
-    except RecursionError:  # subgraphs are expanded recursively (links are followed in a loop)
-        raise GraphFormatError("subgraphs nested hundreds deep; flatten some of them") from None
+    return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
 
 
 class InfoNode:
@@ -423,11 +513,32 @@ class InfoNode:
 
 def object_info_classes(path: str) -> dict:
     """name -> InfoNode for every node in an /object_info JSON file (``curl URL/object_info``)."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            info = json.load(f)
-        except json.JSONDecodeError as e:
-            raise GraphFormatError(f"{path}: not valid JSON ({e})") from None
+    info = read_json(path, "an /object_info JSON file saved from a running ComfyUI")
     if not isinstance(info, dict) or not all(isinstance(v, dict) and "input" in v for v in info.values()):
         raise GraphFormatError(f"{path}: not ComfyUI's /object_info (a map of node name -> {{input, output, ...}})")
+    problems = [(name, p) for name, entry in info.items() for p in _info_problems(entry)]
+    if problems:
+        raise GraphFormatError(f"{path}: malformed /object_info, {len(problems)} problem(s):", problems)
     return {name: InfoNode(name, entry) for name, entry in info.items()}
+
+
+def _info_problems(entry: dict) -> list[str]:
+    """What makes one node's /object_info entry unreadable as INPUT_TYPES and RETURN_TYPES."""
+    spec, out = entry["input"], []
+    if not isinstance(spec, dict):
+        return [f"'input' must be an object of required/optional inputs, got {brief(spec)}"]
+    if not isinstance(entry.get("output") or [], list):
+        out.append(f"'output' must be a list of types, got {brief(entry.get('output'))}")
+    for section in ("required", "optional", "hidden"):
+        inputs = spec.get(section) or {}
+        if not isinstance(inputs, dict):
+            out.append(f"'input.{section}' must be an object of input name -> declaration, got {brief(inputs)}")
+            continue
+        for name, decl in inputs.items() if section != "hidden" else ():
+            if not (isinstance(decl, list) and decl and isinstance(decl[0], (str, list))):
+                out.append(f"input {name!r} must be a list [type or choices, options], got {brief(decl)}")
+            elif len(decl) > 1 and not isinstance(decl[1], dict):
+                out.append(f"input {name!r}: the options must be an object, got {brief(decl[1])}")
+            elif decl[0] == "COMBO" and not isinstance((decl[1] if len(decl) > 1 else {}).get("options", []), list):
+                out.append(f"input {name!r}: 'options' must be a list of choices, got {brief(decl[1]['options'])}")
+    return out

@@ -6,13 +6,16 @@ widgets_values) is runner/convert.py's; runner/load.py turns either into a promp
 """
 from __future__ import annotations
 
+import io
 import json
 
 from PIL import Image
 
+from ..files import read_limited
 from .outcome import GraphFormatError
 
 MAX_NESTING = 100  # far deeper than a real graph nests; anything near Python's recursion limit is refused
+MAX_GRAPH_BYTES = 100 * 2**20  # a big workflow is a few MB (a PNG carrying one, tens); hundreds is not a graph
 
 
 def _no_duplicate_keys(pairs):
@@ -58,24 +61,30 @@ def read_graph(path: str) -> dict:
     A PNG gives ``{"prompt": ..., "workflow": ...}`` from its text chunks, which
     ``load.load_prompt`` accepts too (the API prompt is what ran; the workflow is kept
     for the next SaveImage)."""
+    data = read_limited(path, MAX_GRAPH_BYTES, "a graph .json or a PNG saved by SaveImage")
     if path.lower().endswith(".png"):
         try:
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 info = img.info
         except Image.DecompressionBombError as e:
             raise GraphFormatError(f"{path}: {e}") from None
+        except (OSError, ValueError, SyntaxError) as e:  # Pillow's errors for a file that is no PNG it can read
+            raise GraphFormatError(f"{path}: not a PNG that can be read ({type(e).__name__})") from None
         chunks = {key: parse_json(info[key], f"{path}, its {key!r} text chunk")
                   for key in ("prompt", "workflow") if key in info}
         if not chunks:
             raise GraphFormatError(f"{path}: this PNG carries no ComfyUI graph (no 'prompt' or 'workflow' text chunk)")
         return {"png_chunks": chunks}
-    with open(path, "rb") as f:
-        text = f.read()
+    return read_json(path, "a graph .json or a PNG saved by SaveImage", data)
+
+
+def read_json(path: str, what: str, data: bytes | None = None):
+    """The JSON in the file ``path`` (at most MAX_GRAPH_BYTES), which should be ``what``."""
+    data = read_limited(path, MAX_GRAPH_BYTES, what) if data is None else data
     try:
-        text = text.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise GraphFormatError(f"{path}: not a text file ({e}); give a graph .json or a PNG saved by SaveImage") \
-            from None
+        raise GraphFormatError(f"{path}: not a text file ({e}); give {what}") from None
     return parse_json(text, path)
 
 

@@ -14,12 +14,12 @@ agree across machines whose PNG encoders differ.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,8 +27,8 @@ import torch
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from ..files import write_json_atomic, write_numbered
-from .formats import is_link
+from ..files import read_limited, replace_kept, write_numbered
+from .formats import MAX_GRAPH_BYTES, is_link, parse_json
 from .report import image_paths
 
 SIDECAR = "golden.json"
@@ -51,24 +51,53 @@ class Output:
 
     def content_hash(self) -> str:
         if self.is_image:
-            return pixel_hash(self.pixels())
+            return picture_hash(self.path)
         return tensor_hash(self.tensors)
+
+
+@contextlib.contextmanager
+def own_picture(path: str):
+    """Image.open for a picture noisekit wrote (an output, a golden) without Pillow's decompression-bomb limit:
+    the run held it in memory already."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        img = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with img:
+        yield img
+
+
+def stored_values(path: str) -> tuple[np.ndarray, float]:
+    """The stored integer values [H, W, C] (C = 1, 3 or 4 as stored) and their maximum."""
+    with own_picture(path) as img:
+        if img.mode in ("I", "I;16", "I;16B"):
+            return np.asarray(img)[..., None], 65535.0
+        img = img if img.mode in ("L", "RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        array = np.asarray(img)
+    return (array[..., None] if array.ndim == 2 else array), 255.0
 
 
 def read_pixels(path: str) -> np.ndarray:
     """[H, W, C] float64 in [0, 1] (C = 1, 3 or 4 as stored; 16-bit greys scaled to [0, 1])."""
-    with Image.open(path) as img:
-        if img.mode in ("I", "I;16", "I;16B"):
-            return (np.asarray(img, dtype=np.float64) / 65535.0)[..., None]
-        img = img if img.mode in ("L", "RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
-        array = np.asarray(img, dtype=np.float64) / 255.0
-    return array[..., None] if array.ndim == 2 else array
+    values, peak = stored_values(path)
+    return values.astype(np.float64) / peak
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
     """sha256 of the decoded pixels (stored value / max, exact in float64) and their shape."""
     data = np.ascontiguousarray(pixels, dtype=np.float64).tobytes()
     return hashlib.sha256(f"pixels {list(pixels.shape)}|".encode() + data).hexdigest()
+
+
+def picture_hash(path: str, rows: int = 64) -> str:
+    """``pixel_hash(read_pixels(path))``, the same digest, with the float64 values made ``rows`` rows at a
+    time (sha256 is a stream): a picture costs its stored values, not eight bytes a value."""
+    values, peak = stored_values(path)
+    digest = hashlib.sha256(f"pixels {list(values.shape)}|".encode())
+    for start in range(0, values.shape[0], rows):
+        digest.update((values[start:start + rows].astype(np.float64) / peak).tobytes())
+    return digest.hexdigest()
 
 
 def tensor_hash(tensors: dict) -> str:
@@ -212,23 +241,18 @@ def read_sidecar(directory: str) -> dict:
     path = os.path.join(directory, SIDECAR)
     if not os.path.isfile(path):
         return {"tolerance": dict(DEFAULT_TOLERANCE), "outputs": {}}
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = parse_json(read_limited(path, MAX_GRAPH_BYTES, "a goldens' sidecar"), path)
+    if not (isinstance(data, dict) and isinstance(data.get("tolerance") or {}, dict)
+            and isinstance(data.get("outputs") or {}, dict)):
+        raise ValueError(f"{path}: not a goldens' sidecar (an object with 'tolerance' and 'outputs' objects)")
     unknown = set(data.get("tolerance") or {}) - set(DEFAULT_TOLERANCE)
     if unknown:
         raise ValueError(f"{path}: unknown tolerance key(s) {sorted(unknown)}; known: {sorted(DEFAULT_TOLERANCE)}")
+    wrong = [k for k, v in (data.get("tolerance") or {}).items()
+             if not (isinstance(v, bool) if k == "exact" else v is None or type(v) in (int, float))]
+    if wrong:
+        raise ValueError(f"{path}: tolerance {', '.join(wrong)} must be a number or null ('exact': true or false)")
     return {"tolerance": {**DEFAULT_TOLERANCE, **(data.get("tolerance") or {})}, "outputs": data.get("outputs") or {}}
-
-
-def _replace_file(path: str, save):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".noisekit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _copy_into(path: str, f):
@@ -237,19 +261,23 @@ def _copy_into(path: str, f):
 
 
 def update(directory: str, outputs: dict[str, Output]) -> dict:
-    """Record the outputs as the goldens (the tolerance already in the sidecar is kept)."""
+    """Record the outputs as the goldens (the tolerance already in the sidecar is kept). A golden recorded
+    before is replaced; any other file of that name is refused, never replaced (files.replace_kept)."""
     from safetensors.torch import save
 
     os.makedirs(directory, exist_ok=True)
     sidecar = read_sidecar(directory)
     for name, out in outputs.items():
-        target = os.path.join(directory, name)
+        target, kept = os.path.join(directory, name), name in sidecar["outputs"]
         if out.is_image:
-            _replace_file(target, lambda f, src=out.path: _copy_into(src, f))
+            replace_kept(target, lambda f, src=out.path: _copy_into(src, f), kept)
         else:
-            _replace_file(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})))
+            replace_kept(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})),
+                         kept)
     recorded = hashes(outputs)
-    write_json_atomic(os.path.join(directory, SIDECAR), {"tolerance": sidecar["tolerance"], "outputs": recorded})
+    text = json.dumps({"tolerance": sidecar["tolerance"], "outputs": recorded}, indent=2).encode("utf-8")
+    path = os.path.join(directory, SIDECAR)
+    replace_kept(path, lambda f: f.write(text), kept=os.path.isfile(path))  # read_sidecar read it: it is one
     return {"dir": directory, "status": "updated", "tolerance": sidecar["tolerance"],
             "outputs": {name: {"sha256": h} for name, h in recorded.items()}}
 

@@ -1,10 +1,15 @@
 """The runner's vocabulary, one module that both engines (execute.Runner, comfy_runner.ComfyRunner) and the
 commands import: what an engine offers (Engine), what a run returns (RunResult), and what stops a graph from
-running or finishing (GraphFormatError, GraphInvalid with its Problems, NodeFailed, RunInterrupted)."""
+running or finishing (GraphFormatError, GraphInvalid with its Problems, NodeFailed, RunInterrupted), each
+with the exit code it gives a command (exits.code_for)."""
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+
+from .. import progress
+from ..exits import EXIT_FAILED, EXIT_INVALID
+from ..limits import OverBudget
 
 
 class GraphFormatError(ValueError):
@@ -35,19 +40,28 @@ class Problem:
 
 
 class GraphInvalid(Exception):
-    """Validation found problems; nothing ran."""
+    """Validation found problems; nothing ran. ``where``: the file, once a command knows it."""
+    exit_code = EXIT_INVALID
 
-    def __init__(self, problems):
-        self.problems = problems
-        super().__init__("invalid graph:\n" + "\n".join(f"  - {p}" for p in problems))
+    def __init__(self, problems, where: str | None = None):
+        self.problems, self.where = problems, where
+        super().__init__(problems)
+
+    def __str__(self):
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"{self.where + ': ' if self.where else ''}invalid graph, {len(self.problems)} problem(s):\n{lines}"
 
 
 class NodeFailed(Exception):
-    """A node raised; names the node, its type and (when the message names one) the input."""
+    """A node raised; names the node, its type and (when the message names one) the input. Exit code 2 when
+    the node refused the value of one of its inputs (a ValueError naming it, as NodeError), else 3 (work
+    refused by the memory budget included)."""
 
     def __init__(self, node_id: str, node_type: str, error: BaseException, input_names=()):
         self.node_id, self.node_type, self.error = node_id, node_type, error
         self.input = failing_input(error, input_names)
+        refused = isinstance(error, ValueError) and not isinstance(error, OverBudget) and self.input is not None
+        self.exit_code = EXIT_INVALID if refused else EXIT_FAILED
         super().__init__(f"node {node_id} ({node_type}) failed: {type(error).__name__}: {error}")
 
     def to_dict(self):
@@ -55,8 +69,8 @@ class NodeFailed(Exception):
                 "type": type(self.error).__name__, "message": str(self.error)}
 
 
-class RunInterrupted(Exception):
-    """Ctrl-C or ``progress.interrupt()``: the run stopped between nodes or steps."""
+class RunInterrupted(progress.Interrupted):
+    """Ctrl-C, SIGTERM or ``progress.interrupt()``: the run stopped between nodes or steps."""
 
     def __init__(self, node_id, node_type, executed):
         self.node_id, self.node_type, self.executed = node_id, node_type, executed

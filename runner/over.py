@@ -16,26 +16,25 @@ import json
 import mimetypes
 import os
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
-from ..exits import EXIT_INTERRUPTED, EXIT_INVALID
-from ..files import file_hash, value_hash, write_json_atomic, write_new, write_numbered
+from ..files import file_hash, folder_files, value_hash, write_new, write_numbered
 from .comfyui import find_comfyui
 from .execute import Runner, default_node_classes
 from .load import default_input_dir, load_graph
-from .outcome import GraphFormatError
 from .overrides import apply_sets, as_sets, parse_set
+from .report import write_report
 from .standins import PATHS
 
 SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
 
 
 def image_files(folder: str) -> list[str]:
-    return sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))
-                  and (mimetypes.guess_type(f)[0] or "").startswith("image/"))
+    """The names of the image files in ``folder`` (broken symbolic links skipped, and named once)."""
+    return folder_files(folder, lambda f: (mimetypes.guess_type(f)[0] or "").startswith("image/"),
+                        f"noisekit run: --over {folder}")
 
 
 def bound_input(prompt: dict, set_from: str | None) -> str:
@@ -145,29 +144,23 @@ def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
 
 
 def cmd_run_over(args) -> int:
-    """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130 interrupted."""
+    """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130/143 interrupted
+    (the --report path was checked by the caller)."""
     classes = default_node_classes()
-    try:
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        if find_comfyui(args.comfyui) or args.golden:
-            raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
-                             "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
-        devices.check_device(args.device)
-        prompt, workflow = load_graph(args.graph, classes)
-        prompt = apply_sets(prompt, parse_set(args.set), classes)
-        items, input_dir = items_and_input_dir(args, prompt)
-        if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists
-            apply_sets(copy.deepcopy(prompt), as_sets(items[0]["sets"]), classes)
-        summary = batch.run_items(items, GraphJob(prompt, workflow, input_dir, args.device),
-                                  os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
-                                  args.json_progress, desc=os.path.basename(args.graph))
-    except (GraphFormatError, ValueError, OSError) as e:
-        print(f"noisekit run: {e}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:  # while reading the inputs, before any item ran
-        print("noisekit run: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if find_comfyui(args.comfyui) or args.golden:
+        raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
+                         "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
+    devices.check_device(args.device)
+    prompt, workflow = load_graph(args.graph, classes)
+    prompt = apply_sets(prompt, parse_set(args.set), classes)
+    items, input_dir = items_and_input_dir(args, prompt)
+    if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists
+        apply_sets(copy.deepcopy(prompt), as_sets(items[0]["sets"]), classes)
+    summary = batch.run_items(items, GraphJob(prompt, workflow, input_dir, args.device),
+                              os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
+                              args.json_progress, desc=os.path.basename(args.graph))
     if args.report:
-        write_json_atomic(args.report, {"graph": args.graph, **summary})
+        write_report(args.report, {"graph": args.graph, **summary})
     return batch.exit_code(summary)

@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 
+from ..files import exists, write_new
 from .standins import PATHS
 
 
@@ -34,10 +35,12 @@ class JsonLines:
 
 
 def check_writable(path: str, what: str):
-    """Refuse a file path that cannot be written (a directory, a folder under a file, a read-only place)
-    before any work, by making its folder and a probe file in it."""
+    """Refuse a file path that cannot be written (a directory, a file that exists, a folder under a file, a
+    read-only place) before any work, by making its folder and a probe file in it."""
     if os.path.isdir(path):
         raise ValueError(f"{what} {path}: is a directory; give a file name")
+    if os.path.lexists(path):
+        raise ValueError(f"{what} {path}: {exists(path).strerror}")
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)
@@ -46,6 +49,14 @@ def check_writable(path: str, what: str):
         os.unlink(probe)
     except OSError as e:
         raise ValueError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+
+
+def write_report(path: str, report: dict):
+    """The report as a new file (never replacing one: an output of this run may have taken the name)."""
+    try:
+        write_new(path, lambda f: f.write(json.dumps(report, indent=2, default=to_json).encode("utf-8")))
+    except OSError as e:
+        raise OSError(e.errno, f"--report {path}: {e.strerror}; the report was not written") from None
 
 
 def image_paths(ui: dict, kind: str) -> list[str]:

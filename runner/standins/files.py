@@ -5,11 +5,11 @@ API prompt and the workflow in PNG text chunks as ComfyUI does.
 """
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import os
 import random
-import tempfile
 import time
 
 import numpy as np
@@ -17,18 +17,20 @@ import torch
 from PIL import Image, ImageOps, ImageSequence
 from PIL.PngImagePlugin import PngInfo
 
-from ...files import file_hash, write_numbered
+from ... import limits
+from ...files import file_hash, temp_folder, write_numbered
 from ...photo.files import open_image
 from .node import standin
 
-# "temp" is a private folder made per run (new_temp_dir), never a fixed shared path another user could plant
+# "temp" is a private folder made per run (new_temp_dir; inside the command's scratch folder, removed when it
+# ends), never a fixed shared path another user could plant
 PATHS = {"input": os.path.abspath("input"), "output": os.path.abspath("output"), "temp": None}
 LOAD_BYTES_PER_PIXEL = 32  # a loaded frame: float32 RGB plus its float32 mask, and Pillow's decoded copy
 
 
 def new_temp_dir() -> str:
     """A fresh private (0700) folder for previews, used from now on."""
-    PATHS["temp"] = tempfile.mkdtemp(prefix="noisekit-temp-")
+    PATHS["temp"] = temp_folder("noisekit-temp-")
     return PATHS["temp"]
 
 
@@ -95,6 +97,20 @@ def scale_16bit(frame: Image.Image) -> Image.Image:
     return frame.point(lambda v: v * (1 / 255)) if frame.mode == "I" else frame
 
 
+def picture_errors(load):
+    """A loader whose picture cannot be read (no picture, cut short, a decompression bomb) refuses the value of
+    its input 'image' (exit 2); the memory budget's refusal stays one (exit 3)."""
+    @functools.wraps(load)
+    def wrapper(self, image, *args, **kwargs):
+        try:
+            return load(self, image, *args, **kwargs)
+        except limits.OverBudget:
+            raise
+        except (OSError, ValueError, SyntaxError) as e:  # SyntaxError: some Pillow plugins' "broken file"
+            raise ValueError(f"input 'image': {image} cannot be read as a picture: {e}") from None
+    return wrapper
+
+
 @standin
 class LoadImage:
     """Loads an image from the input directory; MASK = 1 - alpha (zeros 64x64 without alpha)."""
@@ -106,6 +122,7 @@ class LoadImage:
     def INPUT_TYPES(cls):
         return {"required": {"image": (input_files(images_only=True), {"image_upload": True})}}
 
+    @picture_errors
     def load_image(self, image):
         img = open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL)
         images, masks, size = [], [], None
@@ -147,6 +164,7 @@ class LoadImageMask:
         return {"required": {"image": (input_files(images_only=False), {"image_upload": True}),
                              "channel": (["alpha", "red", "green", "blue"],)}}
 
+    @picture_errors
     def load_image(self, image, channel):
         img = ImageOps.exif_transpose(open_image(resolve_input_path(image), "loading", LOAD_BYTES_PER_PIXEL))
         if img.getbands() != ("R", "G", "B", "A"):

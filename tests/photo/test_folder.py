@@ -63,3 +63,15 @@ def test_inpaint_a_folder_with_its_masks(tmp_path):
     found = statuses(out)
     assert found["corner.png"][0] == "failed" and "no mask for corner.png" in found["corner.png"][1]
     assert not np.array_equal(np.asarray(Image.open(out / "cat.jpg")), np.asarray(Image.open(src / "cat.jpg")))
+
+
+def test_a_folder_with_broken_symbolic_links_names_them_once(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    crop("coffee_noisy25.png", (0, 0, 40, 40)).save(src / "a.png")
+    os.symlink(tmp_path / "nowhere.png", src / "dangling.png")
+    os.symlink(src / "loop.png", src / "loop.png")
+    assert main(["denoise", str(src), str(out), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped 2 symbolic links that lead to no file: dangling.png, loop.png") == 1
+    assert sorted(statuses(out)) == ["a.png"]

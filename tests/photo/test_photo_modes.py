@@ -114,3 +114,12 @@ def test_sixteen_bit_grey_with_alpha_stays_sixteen_bit_grey_with_its_alpha(tmp_p
     assert main(["inpaint", str(src), str(tmp_path / "m.png"), str(tmp_path / "filled.png"), "--steps", "3"]) == 0
     _, filled = read_photo(str(tmp_path / "filled.png"))
     assert np.array_equal(filled.stored[mask == 0], grey[mask == 0]) and np.array_equal(filled.alpha, alpha)
+
+
+@pytest.mark.parametrize("ext", [".png", ".gif"])
+def test_an_animation_is_refused_not_cut_to_its_first_frame(tmp_path, capsys, ext):
+    frames = [Image.fromarray((NOISY * 255 * k / 3).astype(np.uint8)) for k in (1, 2, 3)]
+    src = tmp_path / f"anim{ext}"
+    frames[0].save(src, save_all=True, append_images=frames[1:])
+    assert main(["denoise", str(src), str(tmp_path / "out.png")]) == 2
+    assert "an animation of 3 frames" in capsys.readouterr().err and not (tmp_path / "out.png").exists()

@@ -4,7 +4,8 @@ a huge declared size. Every case asserts the same properties of the ``noisekit``
 
 - the exit code is 0, 2, 3 or 130, and the output holds no traceback and no "internal error";
 - it finishes within a bound;
-- nothing is written outside the output folder and the run's private temp folder;
+- nothing is written outside the output folder and the run's private temp folder, and no file that
+  existed is changed (a report or an output path that names one is refused);
 - no partial or temp file is left;
 - an image written with exit 0 is neither non-finite nor constant garbage.
 
@@ -12,6 +13,7 @@ Profiles: "ci" (the default, well under two minutes) and "long" for local runs:
 ``NOISEKIT_FUZZ=long python -m pytest tests/runner/test_fuzz.py``.
 """
 import contextlib
+import functools
 import io
 import json
 import os
@@ -80,9 +82,13 @@ def files_under(root) -> set:
     return {os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs}
 
 
-def check_command(root, argv, allowed=("out", "tmp"), constant_ok=False) -> int:
+def contents(root) -> dict:
+    return {path: open(path, "rb").read() for path in files_under(root)}
+
+
+def check_command(root, argv, allowed=("out", "tmp"), constant_ok=False, pictures=True) -> int:
     """Run ``noisekit ARGV`` in-process and assert the properties in the module docstring."""
-    before = files_under(root)
+    before = contents(root)
     out, err = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -95,11 +101,13 @@ def check_command(root, argv, allowed=("out", "tmp"), constant_ok=False) -> int:
     assert code in (0, 2, 3, 130), text
     assert "Traceback" not in text and "internal error" not in text, text
     assert elapsed < BOUND_SECONDS, f"{argv} took {elapsed:.0f} s"
-    new = files_under(root) - before
+    new = files_under(root) - set(before)
     places = tuple(os.path.join(root, a) + os.sep for a in allowed)
     assert all(f.startswith(places) for f in new), f"written outside the output folder: {sorted(new)}"
+    changed = [path for path, data in before.items() if not os.path.isfile(path) or open(path, "rb").read() != data]
+    assert not changed, f"a file that existed was replaced or removed: {changed}"
     assert not [f for f in files_under(root) if f.endswith(".tmp")], "a temp file was left"
-    for path in new:
+    for path in new if pictures else ():
         if code == 0 and path.endswith((".png", ".jpg")):
             values = np.asarray(Image.open(path)).astype(np.float64)
             assert np.isfinite(values).all()
@@ -340,3 +348,121 @@ def test_fuzz_pictures(tiny_model_bytes, picture, command):
                 json.dump(graph, f)
             check_command(root, ["run", path, "--output-dir", os.path.join(root, "out"), "--input-dir",
                                  os.path.join(root, "input")], constant_ok=True)
+
+
+# ---------------------------------------------------------------- report and output paths that collide
+
+PLACES = ["graph.json", "input/a.png", "input", "out/x_00001_.png", "out/x_00002_.png", "out", "out/report.json",
+          "out/sub/r.json", "graph.json/r.json", "tmp"]
+
+
+@settings(PROFILE)
+@given(st.sampled_from(PLACES), st.sampled_from(["out", "input", "graph.json", "out/x_00001_.png"]),
+       st.sampled_from(["run", "over", "convert"]))
+def test_fuzz_report_and_output_paths(report, output_dir, how):
+    """The report (or convert's -o) and the output folder named after the graph, an input, an output of an
+    earlier run, the name this run saves to, a folder: refused, or written new; nothing that existed changes."""
+    graph = {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+             "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "x"}}}
+    with sandbox() as root:
+        with open(os.path.join(root, "graph.json"), "w") as f:
+            json.dump(to_ui(graph) if how == "convert" else graph, f)
+        os.makedirs(os.path.join(root, "out"))
+        Image.new("RGB", (4, 4)).save(os.path.join(root, "out", "x_00001_.png"))
+        at = functools.partial(os.path.join, root)
+        if how == "convert":
+            argv = ["convert", at("graph.json"), "-o", at(report)]
+        else:
+            argv = ["run", at("graph.json"), "--output-dir", at(output_dir), "--input-dir", at("input"),
+                    "--report", at(report)] + (["--over", at("input"), "--workers", "1"] if how == "over" else [])
+        code = check_command(root, argv, allowed=("out", "tmp", "input"), pictures=how != "convert")
+        if code == 0 and how != "convert":
+            assert json.load(open(at(report)))["status"] == "success"
+
+
+# ---------------------------------------------------------------- malformed UI workflows for convert
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "comfyui")
+with open(os.path.join(FIXTURES, "frontend_workflows.json"), encoding="utf-8") as f:
+    FRONTEND = json.load(f)["workflows"]
+WRONG = [5, -1, -10, 0, "x", "", None, True, [], {}, [5], ["x", 1], {"a": 1}, [[1, 2]], 2**70, 1.5]
+
+
+def json_paths(value, prefix=()):
+    """The path of every value inside ``value`` (keys and indices)."""
+    yield prefix
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        yield from json_paths(inner, (*prefix, key))
+
+
+def chained_subgraphs(depth: int, back: int | None) -> dict:
+    """Subgraph s0 holds s1, ... down to s{depth - 1}; with ``back`` the last holds s{back} again (a cycle)."""
+    subgraphs = [{"id": f"s{i}", "nodes": [{"id": 1, "type": f"s{i + 1}"}] if i < depth - 1 else [], "links": []}
+                 for i in range(depth)]
+    if back is not None:
+        subgraphs[-1]["nodes"] = [{"id": 1, "type": f"s{min(back, depth - 1)}"}]
+    return {"nodes": [{"id": 1, "type": "s0"}], "links": [], "definitions": {"subgraphs": subgraphs}}
+
+
+@st.composite
+def malformed_workflows(draw):
+    """A recorded frontend workflow (subgraphs, nested ones, promoted widgets, a group node) with fields set to
+    values of the wrong type, or subgraphs nested deep or in a cycle."""
+    if draw(st.integers(0, 4)) == 0:
+        return chained_subgraphs(draw(st.sampled_from([1, 2, 100, 101, 3000])),
+                                 draw(st.one_of(st.none(), st.integers(0, 3))))
+    workflow = json.loads(json.dumps(FRONTEND[draw(st.sampled_from(sorted(FRONTEND)))]["workflow"]))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(list(json_paths(workflow))[1:]))
+        parent = functools.reduce(lambda value, key: value[key], path[:-1], workflow)
+        parent[path[-1]] = json.loads(json.dumps(draw(st.sampled_from(WRONG))))  # a copy: never shared
+    return workflow
+
+
+@settings(PROFILE)
+@given(malformed_workflows(), st.sampled_from(["convert", "run"]))
+def test_fuzz_malformed_workflows(workflow, command):
+    with sandbox() as root:
+        path = os.path.join(root, "workflow.json")
+        with open(path, "w") as f:
+            json.dump(workflow, f)
+        extra = ["--object-info", os.path.join(FIXTURES, "object_info.json")] if command == "convert" else \
+            ["--output-dir", os.path.join(root, "out")]
+        assert check_command(root, [command, path, *extra]) in (0, 2, 3)
+
+
+# ---------------------------------------------------------------- degenerate schedules into Sample
+
+LEVELS = [0.0, 1e-9, 0.001, 0.5, 5.0, 80.0]
+
+
+@settings(PROFILE)
+@given(st.lists(st.sampled_from(LEVELS), min_size=2, max_size=4), st.booleans(), st.one_of(st.none(), st.integers(0, 4)),
+       st.booleans())
+def test_fuzz_degenerate_schedules_into_sample(levels, descending, split, start_image):
+    """Schedules from 0, with no step, flat, ascending or split to one sigma, into Sample from noise or from an
+    image: run, or refused with exit 2 (from noise: refused unless it steps down from a visible noise level)."""
+    levels = sorted(levels, reverse=descending)
+    graph = {"1": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
+             "2": {"class_type": "NoisekitCustomSigmas", "inputs": {"sigmas": ", ".join(map(str, levels))}},
+             "3": {"class_type": "NoisekitSamplerEuler", "inputs": {"s_churn": 0, "s_tmin": 0, "s_tmax": 1000,
+                                                                   "s_noise": 1}},
+             "4": {"class_type": "NoisekitSample", "inputs": {"model": ["1", 0], "sigmas": ["2", 0], "sampler": ["3", 0],
+                                                              "seed": 0, "width": 16, "height": 16, "batch_size": 1}},
+             "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "s"}}}
+    if split is not None:
+        graph["6"] = {"class_type": "NoisekitSigmasSplit", "inputs": {"sigmas": ["2", 0], "step": split}}
+        graph["4"]["inputs"]["sigmas"] = ["6", 1]
+        levels = levels[split:] if split < len(levels) else levels
+    if start_image:
+        graph["7"] = {"class_type": "LoadImage", "inputs": {"image": "a.png"}}
+        graph["4"]["inputs"]["image"] = ["7", 0]
+    with sandbox() as root:
+        path = os.path.join(root, "graph.json")
+        with open(path, "w") as f:
+            json.dump(graph, f)
+        code = check_command(root, ["run", path, "--output-dir", os.path.join(root, "out"), "--input-dir",
+                                    os.path.join(root, "input")], constant_ok=True)
+        steps_down = len(levels) > 1 and levels[0] >= 1 / 255 and levels[-1] < levels[0]
+        assert code in (0, 2) and (code == 2 or start_image or steps_down)

@@ -255,18 +255,26 @@ def test_save_image_does_not_follow_a_symlink_out(work, capsys):
     os.symlink(work / "elsewhere", work / "out" / "link")
     path = graph_file(work / "g.json", api_graph(filename_prefix="link/x"))
     code, _, err = run(capsys, ["run", path, "--output-dir", str(work / "out")])
-    assert code == 3 and "outside the output directory" in err and os.listdir(work / "elsewhere") == []
+    assert code == 2 and "outside the output directory" in err and os.listdir(work / "elsewhere") == []
 
 
-def test_preview_image_uses_a_private_temp_dir_per_run(work, capsys):
+def test_preview_image_uses_a_private_temp_dir_per_run(work, capsys, monkeypatch):
     graph = {"1": api_graph()["1"], "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}}}
     path = graph_file(work / "g.json", graph)
+    real, modes = S["PreviewImage"].save_images, []
+
+    def save_images(self, *args, **kwargs):
+        modes.append(os.stat(PATHS["temp"]).st_mode & 0o777)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(S["PreviewImage"], "save_images", save_images)
     folders = []
-    for _ in range(2):
-        assert run(capsys, ["run", path, "--report", str(work / "r.json")])[0] == 0
-        (preview,) = json.load(open(work / "r.json"))["previews"]
+    for i in range(2):
+        assert run(capsys, ["run", path, "--report", str(work / f"r{i}.json")])[0] == 0
+        (preview,) = json.load(open(work / f"r{i}.json"))["previews"]
         folders.append(os.path.dirname(preview))
-    assert folders[0] != folders[1] and all(os.stat(f).st_mode & 0o777 == 0o700 for f in folders)
+    assert folders[0] != folders[1] and modes == [0o700, 0o700]
+    assert os.listdir(work / "tmp") == []  # removed when the run ended
 
 
 # 6. a bad --report path

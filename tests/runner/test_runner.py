@@ -507,6 +507,8 @@ def _write(tmp_path, graph, name="g.json"):
 
 def _cli(dirs, graph, *extra, name="g.json"):
     report = str(dirs / "report.json")
+    if os.path.exists(report):  # a report is never replaced
+        os.unlink(report)
     code = main(["run", _write(dirs, graph, name), "--input-dir", PATHS["input"], "--output-dir", PATHS["output"],
                  "--report", report, *extra])
     return code, json.load(open(report))
