@@ -4,7 +4,7 @@
 // nodes2 turns on the newest frontend's "Modern Node Design (Nodes 2.0)", where nodes are DOM elements and
 // a canvas widget draws into a canvas of its own: there the steps change goes through the widget's value and
 // callback (what its input box does), and the curve is read back from that canvas's pixels.
-import { launchChromium } from "./chromium.mjs";
+import { launchChromium, openEditor } from "./chromium.mjs";
 
 const [url, screenshot, mode = "classic"] = process.argv.slice(2);
 const { context, page } = await launchChromium();
@@ -19,15 +19,7 @@ page.on("response", (r) => { if (r.status() >= 400) failedRequests.push(`${r.sta
 const result = { errors, pageErrors, failedRequests, mode };
 
 try {
-  await fetch(`${url}/api/settings`, { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ "Comfy.VueNodes.Enabled": mode === "nodes2" }) });
-  await page.goto(url);
-  await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.NoisekitScheduleKarras
-    && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
-  // start from an empty canvas once the default workflow has loaded
-  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
-    .catch(() => {});
-  await page.evaluate(() => window.comfyAPI.app.app.graph.clear());
+  await openEditor(page, url, mode === "nodes2");
 
   // Node-local point -> page pixels, through the canvas transform.
   const toPage = (id, lx, ly) => page.evaluate(([id, lx, ly]) => {

@@ -4,7 +4,7 @@
 // 1. a NODE_TYPE node on the canvas, selected: the selection toolbox's info button opens its help page
 //    (web/docs/NODE_TYPE.md, served under /extensions/noisekit/docs/) in the side panel: its text and pictures.
 // 2. the template browser's noisekit category: each example workflow's card and its thumbnail.
-import { launchChromium } from "./chromium.mjs";
+import { launchChromium, openEditor } from "./chromium.mjs";
 
 const [url, shots, nodeType] = process.argv.slice(2);
 const { context, page } = await launchChromium();
@@ -19,14 +19,9 @@ page.on("response", (r) => {
 const result = { pageErrors, thumbnails };
 
 try {
-  await page.goto(url);
-  await page.waitForFunction((type) => window.LiteGraph?.registered_node_types?.[type] && window.comfyAPI?.app?.app?.graph,
-    nodeType, { timeout: 60000 });
-  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
-    .catch(() => {}); // the default workflow has loaded: it would replace the node
+  await openEditor(page, url);
   await page.evaluate((type) => {
     const app = window.comfyAPI.app.app;
-    app.graph.clear();
     const node = window.LiteGraph.createNode(type);
     node.pos = [300, 250];
     app.graph.add(node);

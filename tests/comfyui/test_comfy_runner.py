@@ -111,9 +111,10 @@ def test_a_v3_third_party_node_runs_with_core_noisekit_and_probe_nodes(seen):
     assert run["stats"][0]["mean"] == pytest.approx(0.5, abs=1e-5)  # 2 x the exact 0.25
 
 
-def test_a_failing_node_is_named_and_exits_3(seen):
+def test_a_node_refusing_its_input_is_named_and_exits_2(seen):
+    """A node's ValueError naming its input is a refused value (exit 2, as without ComfyUI), not exit 3."""
     failed = seen["failed"]
-    assert failed["code"] == 3 and failed["report"]["status"] == "failed"
+    assert failed["code"] == 2 and failed["report"]["status"] == "invalid"
     error = failed["report"]["errors"][0]
     assert (error["node_id"], error["node_type"], error["input"], error["type"]) == \
         ("6", "RunnerPackFail", "latent", "ValueError")

@@ -123,7 +123,8 @@ def photos(work):
 
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "example_workflows")
-DENOISE = os.path.abspath(os.path.join(EXAMPLES, "denoise_photo_api.json"))
+DENOISE = os.path.abspath(os.path.join(EXAMPLES, "api", "denoise_photo.json"))
+PHOTO_DIR = os.path.abspath(os.path.join(EXAMPLES, "input"))  # the graph's photo (it is not beside api/)
 
 
 def test_sigterm_to_run_over_stops_the_workers_quietly_and_leaves_nothing(work, photos):
@@ -139,7 +140,8 @@ def test_sigterm_to_run_over_stops_the_workers_quietly_and_leaves_nothing(work, 
 
 
 def test_sigterm_to_a_run_says_so_and_writes_the_report(work):
-    proc = start("run", DENOISE, "--output-dir", "out", "--json-progress", "--report", "r.json", cwd=work)
+    proc = start("run", DENOISE, "--input-dir", PHOTO_DIR, "--output-dir", "out", "--json-progress", "--report", "r.json",
+                 cwd=work)
     wait_for(proc, "executing")
     proc.send_signal(signal.SIGTERM)
     code, err = finish(proc)
@@ -151,7 +153,7 @@ def test_sigterm_to_a_run_says_so_and_writes_the_report(work):
 @pytest.mark.parametrize("command", ["run", "denoise"])
 def test_a_second_ctrl_c_exits_130(work, command):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(work / "p.png")
-    args = ["run", DENOISE, "--output-dir", "out", "--json-progress"] if command == "run" else \
+    args = ["run", DENOISE, "--input-dir", PHOTO_DIR, "--output-dir", "out", "--json-progress"] if command == "run" else \
         ["denoise", "p.png", "o.png", "--sigma", "10", "--tile", "128"]
     proc = start(*args, cwd=work)
     if command == "run":
