@@ -113,6 +113,11 @@ def test_audio_nodes_are_named_as_comfyuis_too(kind):
     ({"nodes": [], "links": 5}, "graph: 'links' must be a list, got 5"),
 ])
 def test_convert_refuses_a_malformed_workflow_as_run_does(tmp_path, capsys, workflow, problem):
+    assert_refused_by_convert_and_run(tmp_path, capsys, workflow, problem)
+
+
+def assert_refused_by_convert_and_run(tmp_path, capsys, workflow: dict, problem: str):
+    """Both commands: exit 2, nothing on stdout, the one problem listed on stderr."""
     path = tmp_path / "workflow.json"
     path.write_text(json.dumps(workflow))
     for command in (["convert", str(path)], ["run", str(path), "--output-dir", str(tmp_path / "out")]):
@@ -135,10 +140,4 @@ def test_convert_refuses_subgraph_recursion_as_run_does(tmp_path, capsys):
     inner["nodes"].append({**looped["nodes"][-1], "id": 99, "type": inner["id"]})
     for workflow, words in ((looped, f"subgraph {inner['id']} contains itself"),
                             (nested_subgraphs(5000), "subgraphs nest more than 100 deep (5000); flatten some of them")):
-        path = tmp_path / "workflow.json"
-        path.write_text(json.dumps(workflow))
-        for command in (["convert", str(path)], ["run", str(path), "--output-dir", str(tmp_path / "out")]):
-            assert main(command) == 2
-            out, err = capsys.readouterr()
-            assert not out and err.splitlines() == [f"noisekit {command[0]}: malformed UI workflow, 1 problem(s):",
-                                                    f"  - graph: {words}"]
+        assert_refused_by_convert_and_run(tmp_path, capsys, workflow, f"graph: {words}")
