@@ -15,6 +15,7 @@ ProgressBar hook does with its interrupt flag.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 
@@ -147,3 +148,15 @@ def step_callback(total: int, desc: str = "sampling"):
     """A k-diffusion callback advancing a bar once per step, capped at ``total`` (RePaint revisits
     steps), and raising a pending interrupt at every step."""
     return lambda info, report=tracker(desc): report(min(info["i"] + 1, total), total)
+
+
+class JsonLines:
+    """An event callback (``--json-progress``) printing one JSON line per event, ``{"type", "data"}``, as ComfyUI's
+    websocket sends them; ``default`` describes what JSON cannot hold (tensors in a node's ui)."""
+
+    def __init__(self, stream=None, default=repr):
+        self.stream, self.default = stream or sys.stdout, default
+
+    def __call__(self, event: str, data: dict):
+        self.stream.write(json.dumps({"type": event, "data": data}, default=self.default) + "\n")
+        self.stream.flush()

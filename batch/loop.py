@@ -4,7 +4,6 @@ exit code."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections import deque
@@ -12,20 +11,12 @@ from collections import deque
 from tqdm.auto import tqdm
 
 from .. import exits
+from ..progress import JsonLines
 from ..exits import EXIT_FAILED, EXIT_OK
 from .job import describe
 from .local import LocalPool, usable_cores
 from .manifest import Manifest
 from .ray import RayPool
-
-
-def emitter(stream):
-    """on_event for the job: a JSON line per event on ``stream`` (None: no events)."""
-    def emit(event: str, data: dict):
-        if stream is not None:
-            stream.write(json.dumps({"type": event, "data": data}) + "\n")
-            stream.flush()
-    return emit
 
 
 def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, ray: str | None = None,
@@ -35,7 +26,7 @@ def run_items(items: list[dict], job, out_dir: str, workers: int | None = None, 
     the cores (Ray: the cluster's CPUs) hold at that many threads each; one per GPU). Returns the
     summary: counts, "status" (success, failed, interrupted) and this run's manifest records."""
     os.makedirs(out_dir, exist_ok=True)
-    manifest, emit = Manifest(out_dir), emitter(sys.stdout if json_progress else None)
+    manifest, emit = Manifest(out_dir), (JsonLines() if json_progress else lambda event, data: None)
     try:
         pending = deque(item for item in items if not manifest.finished(item, job.hash))
         summary = {"status": "success", "total": len(items), "skipped": len(items) - len(pending), "done": 0,

@@ -13,6 +13,7 @@ import os
 import sys
 
 from .. import devices
+from ..progress import JsonLines
 from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_OK, code_for, describe
 from ..files import write_new
 from . import golden
@@ -24,7 +25,7 @@ from .load import default_input_dir, load_graph, read_workflow
 from .outcome import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted
 from .over import cmd_run_over
 from .overrides import apply_sets, parse_set
-from .report import JsonLines, build_report, check_writable, error_record, write_report
+from .report import build_report, check_writable, error_record, to_json, write_report
 from .standins import PATHS, new_temp_dir
 
 
@@ -58,7 +59,7 @@ def run_graph(args, run: dict) -> tuple[int, dict]:
     report needs (the node classes, the prompt, the result) as it becomes known, for a report after a failure."""
     if args.update_golden and not args.golden:
         raise ValueError("--update-golden needs --golden DIR (where to record)")
-    runner = make_runner(args, JsonLines() if args.json_progress else None)
+    runner = make_runner(args, JsonLines(default=to_json) if args.json_progress else None)
     run["classes"] = runner.node_classes
     if runner.info:
         run["comfyui"]["comfyui"] = runner.info

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 
 from ..files import exists, write_new
@@ -21,17 +20,6 @@ def to_json(value):
     if shape is not None:
         return {"shape": list(shape), "dtype": str(getattr(value, "dtype", ""))}
     return repr(value)
-
-
-class JsonLines:
-    """on_event callback printing one JSON line per event."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stdout
-
-    def __call__(self, event: str, data: dict):
-        self.stream.write(json.dumps({"type": event, "data": data}, default=to_json) + "\n")
-        self.stream.flush()
 
 
 def check_writable(path: str, what: str):
