@@ -1,4 +1,5 @@
-"""Sigma plot: log sigma against step for up to four schedules, drawn with PIL (no matplotlib)."""
+"""Sigma plot: up to four schedules against step on a log sigma, sigma or flow-t axis, drawn with PIL (no
+matplotlib); the same axis gives the live curve on the node its heights and ticks (server.plot_curve)."""
 from __future__ import annotations
 
 import math
@@ -21,7 +22,10 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _ticks(lo: float, hi: float):
+AXES = ("log sigma", "sigma", "flow t")
+
+
+def _log_ticks(lo: float, hi: float):
     """Powers of ten (and 2, 5 between them when the range is short) inside [lo, hi]."""
     out = []
     for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
@@ -32,38 +36,85 @@ def _ticks(lo: float, hi: float):
     return out
 
 
-def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height: int = 432) -> Image.Image:
-    """log10(sigma) against step index, one coloured line with markers per schedule, and a legend.
-    Zero sigmas (the final clean step) sit on a separate "0" line at the bottom."""
+def _linear_ticks(hi: float):
+    """0 and about five round steps (1, 2 or 5 times a power of ten) up to hi."""
+    step = min(m * 10.0 ** math.floor(math.log10(hi / 5)) for m in (1, 2, 5, 10)
+               if m * 10.0 ** math.floor(math.log10(hi / 5)) >= hi / 6)
+    return [k * step for k in range(int(hi / step + 1e-9) + 1)]
+
+
+def flow_t(sigmas: torch.Tensor) -> torch.Tensor:
+    """A schedule as a flow model's time t: sigma / (1 + sigma), the t whose noise-to-signal ratio t / (1 - t)
+    is sigma. A schedule already inside [0, 1] is taken to be a flow model's own (its sigma is t)."""
+    return sigmas if float(sigmas.max()) <= 1.0 else sigmas / (1 + sigmas)
+
+
+class Axis:
+    """The y axis of a sigma plot: heights as fractions of the plot area, 0 at the bottom. On the log axis a
+    sigma of 0 has no height (None): it is drawn on a "0" line of its own below the area."""
+
+    def __init__(self, name: str, series: list[torch.Tensor]):
+        if name not in AXES:
+            raise ValueError(f"axis must be one of {list(AXES)}, got {name!r}")
+        self.name, self.log = name, name == "log sigma"
+        values = torch.cat([self.values(s) for s in series]).double()
+        if self.log:
+            if not (values > 0).any():
+                raise ValueError("no positive sigma to draw on a log scale; choose the axis sigma")
+            lo, hi = float(values[values > 0].min()), float(values.max())
+            self.lo, self.hi = (lo / 2, hi * 2) if hi / lo < 10 else (lo, hi)
+        else:  # flow t ends at pure noise, 1
+            self.lo, self.hi = 0.0, 1.0 if name == "flow t" or not float(values.max()) > 0 else float(values.max())
+
+    def values(self, sigmas: torch.Tensor) -> torch.Tensor:
+        return flow_t(sigmas.double()) if self.name == "flow t" else sigmas.double()
+
+    def fraction(self, v: float):
+        if self.log:
+            return None if v <= 0 else (math.log10(v) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo))
+        return (v - self.lo) / (self.hi - self.lo)
+
+    def heights(self, sigmas: torch.Tensor) -> list:
+        return [self.fraction(float(v)) for v in self.values(sigmas)]
+
+    def ticks(self) -> list[tuple[float, str]]:
+        """(value, label) pairs, the "0" line first."""
+        return [(v, f"{v:g}") for v in ([0.0] + _log_ticks(self.lo, self.hi) if self.log else _linear_ticks(self.hi))]
+
+    def label(self) -> str:
+        return {"log sigma": "sigma (log scale)", "sigma": "sigma", "flow t": "flow t = sigma / (1 + sigma)"}[self.name]
+
+
+def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height: int = 432,
+                axis: str = "log sigma") -> Image.Image:
+    """The schedules against step index on ``axis`` (AXES), one coloured line with markers per schedule, and a
+    legend. On the log axis zero sigmas (the final clean step) sit on a separate "0" line at the bottom."""
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
     font = _font(max(10, min(width, height) // 32))
     left, top, right, bottom = MARGIN[0], MARGIN[1], width - MARGIN[2], height - MARGIN[3]
-    positive = torch.cat([s[s > 0] for _, s in series]).double()
-    lo, hi = float(positive.min()), float(positive.max())
-    lo, hi = (lo / 2, hi * 2) if hi / lo < 10 else (lo, hi)
-    log_lo, log_span = math.log10(lo), math.log10(hi) - math.log10(lo)
+    scale = Axis(axis, [s for _, s in series])
+    band = ZERO_BAND if scale.log else 0
     steps = max(len(s) for _, s in series) - 1
     x_of = lambda i: left + (right - left) * i / max(steps, 1)
-    y_of = lambda v: bottom if v <= 0 else bottom - ZERO_BAND - (bottom - ZERO_BAND - top) * (
-        math.log10(v) - log_lo) / log_span
+    y_of = lambda f: bottom if f is None else bottom - band - (bottom - band - top) * f
     draw.rectangle([left, top, right, bottom], outline="black")
     gap, last = getattr(font, "size", 11) + 2, math.inf  # skip labels that would overlap the one below
-    for v in [0.0] + _ticks(lo, hi):
-        y = y_of(v)
+    for v, text in scale.ticks():
+        y = y_of(scale.fraction(v))
         draw.line([left, y, right, y], fill=(225, 225, 225))
         if last - y >= gap:
             draw.line([left - 4, y, left, y], fill="black")
-            draw.text((left - 7, y), f"{v:g}", fill="black", anchor="rm", font=font)
+            draw.text((left - 7, y), text, fill="black", anchor="rm", font=font)
             last = y
     for i in sorted({round(k * steps / 10) for k in range(11)}):
         draw.line([x_of(i), bottom, x_of(i), bottom + 4], fill="black")
         draw.text((x_of(i), bottom + 7), str(i), fill="black", anchor="mt", font=font)
     draw.text(((left + right) / 2, height - 6), "step", fill="black", anchor="mb", font=font)
-    draw.text((left, top - 6), "sigma (log scale)", fill="black", anchor="lb", font=font)
+    draw.text((left, top - 6), scale.label(), fill="black", anchor="lb", font=font)
     for k, (_, s) in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
-        points = [(x_of(i), y_of(float(v))) for i, v in enumerate(s)]
+        points = [(x_of(i), y_of(f)) for i, f in enumerate(scale.heights(s))]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)
         for x, y in points:
@@ -97,8 +148,9 @@ class SigmaPlot:
     OUTPUT_TOOLTIPS = ("The chart as an IMAGE (connect Preview Image or Save Image).",)
     FUNCTION = "plot"
     CATEGORY = "noisekit/sigmas"
-    DESCRIPTION = ("Draws up to four schedules as log sigma against step, with markers, axes and a legend, so a "
-                   "schedule can be looked at instead of read.")
+    DESCRIPTION = ("Draws up to four schedules against step, with markers, axes and a legend, so schedules can be "
+                   "compared by eye: on log sigma (the default), sigma, or flow t (to set a flow model's schedule "
+                   "beside an SD one). The node shows the overlay live as you wire it; the image is the same chart.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -110,22 +162,29 @@ class SigmaPlot:
                 "optional": {**{f"sigmas_{k}": ("SIGMAS", {"tooltip": f"Schedule {k} (optional)."}) for k in (2, 3, 4)},
                              "labels": ("STRING", {"default": "", "tooltip": "Legend names, comma-separated in "
                                                    "input order (empty: the titles of the nodes that make the "
-                                                   "schedules)."})},
+                                                   "schedules)."}),
+                             "axis": (list(AXES), {"default": "log sigma", "tooltip":
+                                      "The y axis: log sigma (every noise level visible), sigma (linear), or flow t "
+                                      "= sigma / (1 + sigma), the time of a flow model (SD3, Flux) at the same "
+                                      "noise; a schedule already inside [0, 1] is drawn as a flow model's own t."})},
                 "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"}}
 
     @node_errors
     def plot(self, sigmas_1, width=768, height=432, sigmas_2=None, sigmas_3=None, sigmas_4=None, labels="",
-             prompt=None, unique_id=None):
+             axis="log sigma", prompt=None, unique_id=None):
         given = [(f"sigmas_{k}", s) for k, s in enumerate((sigmas_1, sigmas_2, sigmas_3, sigmas_4), 1) if s is not None]
         names = [n.strip() for n in labels.split(",")] if labels.strip() else []
         series = []
         for k, (name, s) in enumerate(given):
             check_sigmas(self.DISPLAY, name, s)
-            if not (s > 0).any():
-                raise NodeError(self.DISPLAY, name, "has no positive sigma to draw on a log scale")
+            if axis == "log sigma" and not (s > 0).any():
+                raise NodeError(self.DISPLAY, name, "has no positive sigma to draw on a log scale; choose the "
+                                "axis sigma")
+            if axis not in AXES:
+                raise NodeError(self.DISPLAY, "axis", f"must be one of {list(AXES)}, got {axis!r}")
             label = names[k] if k < len(names) and names[k] else upstream_title(prompt, unique_id, name)
             series.append((label, s.detach().cpu()))
-        return (image_tensor(plot_sigmas(series, width, height)),)
+        return (image_tensor(plot_sigmas(series, width, height, axis)),)
 
 
 def upstream_title(prompt, node_id, name: str) -> str:

@@ -3,7 +3,9 @@
 GET /noisekit/sigmas?type=<node type>&<widget>=<value>... runs that schedule or
 sigma-tool node's own code on the widget values (a tool's SIGMAS inputs come as
 comma-separated numbers, the upstream curve), so the picture is computed by the
-same Python as the graph; JavaScript never re-implements a formula. The handlers
+same Python as the graph; JavaScript never re-implements a formula. GET
+/noisekit/plot?axis=...&sigmas_1=... gives Sigma Plot's overlay the heights and
+ticks of its chart. The handlers
 are pure functions, no file or network access; ``install`` registers them.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .. import progress
 from ..schedules import MODEL_PRESETS
 from ..schedules.tools import parse_sigmas
 from .adapter import in_comfyui
+from .plot import AXES, Axis
 from .schedules import NODE_CLASS_MAPPINGS as SCHEDULE_NODES
 
 MAX_STEPS = 1000
@@ -77,7 +80,22 @@ def schedule_curve(query: dict) -> tuple[int, dict]:
     return 200, {"type": node_type, "sigmas": lists[0], "outputs": lists}
 
 
-def presets() -> tuple[int, dict]:
+def plot_curve(query: dict) -> tuple[int, dict]:
+    """(HTTP status, JSON body) for Sigma Plot's live overlay: the upstream curves (sigmas_1..4, comma-separated)
+    as heights on the node's axis, the chart's own ticks and label (nodes/plot.py), or {"error"}."""
+    try:
+        given = [_sigma_list(f"sigmas_{k}", query[f"sigmas_{k}"]) for k in range(1, 5) if f"sigmas_{k}" in query]
+        if not given:
+            raise ValueError("'sigmas_1' is required: the upstream sigmas, comma-separated")
+        axis = Axis(query.get("axis", AXES[0]), given)
+    except ValueError as e:
+        return 400, {"error": str(e)}
+    return 200, {"axis": axis.name, "label": axis.label(), "log": axis.log,
+                 "ticks": [[axis.fraction(v), text] for v, text in axis.ticks()],
+                 "series": [axis.heights(s) for s in given]}
+
+
+def presets(query: dict) -> tuple[int, dict]:
     return 200, {"presets": MODEL_PRESETS}
 
 
@@ -104,9 +122,10 @@ def register_routes() -> bool:
     def json_route(path, handler):
         @instance.routes.get(path)
         async def route(request):
-            status, body = handler(dict(request.rel_url.query)) if handler is schedule_curve else handler()
+            status, body = handler(dict(request.rel_url.query))
             return web.json_response(body, status=status)
 
     json_route("/noisekit/sigmas", schedule_curve)
+    json_route("/noisekit/plot", plot_curve)
     json_route("/noisekit/presets", presets)
     return True

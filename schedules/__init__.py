@@ -170,6 +170,23 @@ _register("ays", tables.ays, (Param("steps", "INT", 10, 1, 10000, 1, tooltip=STE
     Param("model", "COMBO", "sd15", choices=tables.AYS_MODELS,
           tooltip="Which published Align Your Steps table: Stable Diffusion 1.5, SDXL or Stable Video Diffusion.")),
     ("table",))
+_register("optimal_steps", tables.optimal_steps, (Param("steps", "INT", 20, 1, 10000, 1, tooltip=STEPS.tooltip),
+    Param("model", "COMBO", "flux", choices=tables.OSS_MODELS,
+          tooltip="Which published Optimal Steps table: FLUX.1 (10 steps), Wan (20) or Chroma (40).")),
+    ("table", "flow"))
+
+
+def _check_published(steps, preset):
+    if steps < tables.PUBLISHED[preset].min_steps:
+        _fail("published", f"{preset} needs at least {tables.PUBLISHED[preset].min_steps} steps, got {steps}")
+
+
+_register("published", tables.published, (Param("steps", "INT", 10, 1, 10000, 1, tooltip=STEPS.tooltip),
+    Param("preset", "COMBO", next(iter(tables.PUBLISHED)), choices=tuple(tables.PUBLISHED),
+          tooltip="Model family and method. Sources: " + "; ".join(dict.fromkeys(
+              f"{p.method}: {p.source}" for p in tables.PUBLISHED.values())) + ".")),
+    ("table",), _check_published, "Published schedules by model family: Align Your Steps, GITS and Optimal Steps, "
+    "each at its tuned step count or log-linearly resampled to another.")
 _register("gits", tables.gits, (Param("steps", "INT", 10, 2, 10000, 1,
     tooltip=STEPS.tooltip + " Published for 2..20; more interpolate the 20-step table."),), ("table",))
 

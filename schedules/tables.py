@@ -1,4 +1,4 @@
-"""Published step tables: Align Your Steps and GITS.
+"""Published step tables: Align Your Steps, GITS and Optimal Steps, and the list of them by model family.
 
 AYS (Sabour, Fidler & Kreis 2024, "Align Your Steps: Optimizing Sampling
 Schedules in Diffusion Models"): the optimised 10-step schedules NVIDIA
@@ -14,8 +14,16 @@ in ComfyUI's GITSScheduler. They lie on the grid t = k/1000 of GITS's search,
 stored here as the grid indices k; sigma is the SD1.5 noise level at the
 fractional timestep 999 k / 1000. More than 20 steps interpolate the 20-step
 schedule log-linearly (ComfyUI's rule); fewer than 2 steps are not defined.
+
+Optimal Steps (Pei et al. 2025, "Optimal Stepsize for Diffusion Sampling",
+github.com/bebebe666/OptimalSteps): flow-model levels (t in [0, 1]) searched by
+dynamic programming against a many-step teacher, published for FLUX.1 (10 steps)
+and Wan (20); the 40-step Chroma levels are those ComfyUI's OptimalStepsScheduler
+ships. Other step counts and the final 0 follow the AYS rule above, as there.
 """
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -28,6 +36,16 @@ AYS_TIMESTEPS = {
 }
 AYS_SIGMAS = {"svd": [700.00, 54.5, 15.886, 7.977, 4.248, 1.789, 0.981, 0.403, 0.173, 0.034, 0.002]}
 AYS_MODELS = ("sd15", "sdxl", "svd")
+
+OSS_SIGMAS = {
+    "flux": [0.9968, 0.9886, 0.9819, 0.975, 0.966, 0.9471, 0.9158, 0.8287, 0.5512, 0.2808, 0.001],
+    "wan": [1.0, 0.997, 0.995, 0.993, 0.991, 0.989, 0.987, 0.985, 0.98, 0.975, 0.973, 0.968, 0.96, 0.946, 0.927,
+            0.902, 0.864, 0.776, 0.539, 0.208, 0.001],
+    "chroma": [0.992, 0.99, 0.988, 0.985, 0.982, 0.978, 0.973, 0.968, 0.961, 0.953, 0.943, 0.931, 0.917, 0.9,
+               0.881, 0.858, 0.832, 0.802, 0.769, 0.731, 0.69, 0.646, 0.599, 0.55, 0.501, 0.451, 0.402, 0.355,
+               0.311, 0.27, 0.232, 0.199, 0.169, 0.143, 0.12, 0.101, 0.084, 0.07, 0.058, 0.048, 0.001],
+}
+OSS_MODELS = tuple(OSS_SIGMAS)
 
 GITS_STEPS = range(2, 21)
 GITS_120_GRID = [
@@ -89,3 +107,37 @@ def ays(steps: int, model: str = "sd15") -> torch.Tensor:
 def gits(steps: int) -> torch.Tensor:
     """GITS (Chen et al. 2024), coefficient 1.20 for SD1.5: the published table up to 20 steps."""
     return _to_steps(gits_levels(min(steps, GITS_STEPS.stop - 1)), steps)
+
+
+def optimal_steps(steps: int, model: str = "flux") -> torch.Tensor:
+    """Optimal Steps (Pei et al. 2025): the published flow-model levels, log-linear for other step counts."""
+    return _to_steps(torch.tensor(OSS_SIGMAS[model], dtype=torch.float64), steps)
+
+
+class Published(NamedTuple):
+    family: str  # the model family the levels were tuned for
+    method: str
+    source: str
+    steps: int  # the step count of the published table
+    make: Callable[[int], torch.Tensor]
+    min_steps: int = 1
+
+
+_AYS = "Sabour, Fidler & Kreis 2024, research.nvidia.com/labs/toronto-ai/AlignYourSteps"
+_OSS = "Pei et al. 2025, github.com/bebebe666/OptimalSteps"
+PUBLISHED = {p.family + " - " + p.method: p for p in (
+    Published("SD1.5", "Align Your Steps", _AYS, 10, lambda n: ays(n, "sd15")),
+    Published("SD1.5", "GITS 1.20", "Chen et al. 2024 (ICML), as in ComfyUI's GITSScheduler", 10, gits,
+              GITS_STEPS.start),
+    Published("SDXL", "Align Your Steps", _AYS, 10, lambda n: ays(n, "sdxl")),
+    Published("SVD", "Align Your Steps", _AYS, 10, lambda n: ays(n, "svd")),
+    Published("FLUX.1", "Optimal Steps", _OSS, 10, lambda n: optimal_steps(n, "flux")),
+    Published("Wan", "Optimal Steps", _OSS, 20, lambda n: optimal_steps(n, "wan")),
+    Published("Chroma", "Optimal Steps", "the Chroma levels of ComfyUI's OptimalStepsScheduler", 40,
+              lambda n: optimal_steps(n, "chroma")),
+)}
+
+
+def published(steps: int, preset: str = "SD1.5 - Align Your Steps") -> torch.Tensor:
+    """A published schedule picked by model family and method (PUBLISHED names each one's source)."""
+    return PUBLISHED[preset].make(steps)

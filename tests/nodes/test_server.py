@@ -1,7 +1,7 @@
 """The live-curve route as a function: the same numbers as the nodes, clear JSON errors."""
 import pytest
 
-from noisekit.nodes.server import MAX_STEPS, presets, schedule_curve
+from noisekit.nodes.server import MAX_STEPS, plot_curve, presets, schedule_curve
 from noisekit.schedules import MODEL_PRESETS, get_sigmas
 
 
@@ -67,5 +67,31 @@ def test_bad_queries_get_a_json_error_naming_the_input(query, words):
 
 
 def test_presets_are_the_registry_presets():
-    status, body = presets()
+    status, body = presets({})
     assert status == 200 and body["presets"] == MODEL_PRESETS
+
+
+def test_plot_overlay_heights_are_the_charts_axis():
+    """Sigma Plot's live overlay: log10 sigma over the chart's range; a zero has no height (its own line)."""
+    status, body = plot_curve({"sigmas_1": "100,10,1,0", "sigmas_2": "10,0.1,0"})
+    assert status == 200 and body["log"] and body["axis"] == "log sigma"
+    (first, second), k = body["series"], 1 / 3
+    assert first[:3] == pytest.approx([1.0, 2 * k, k]) and second[:2] == pytest.approx([2 * k, 0.0])
+    assert first[3] is None and second[2] is None
+    ticks = dict((text, f) for f, text in body["ticks"])
+    assert ticks["0"] is None and ticks["10"] == pytest.approx(2 * k) and {"0.1", "1", "100"} <= set(ticks)
+
+
+def test_plot_overlay_flow_t_sets_a_flow_schedule_beside_a_ve_one():
+    """t = sigma / (1 + sigma) has the noise-to-signal ratio t / (1 - t) = sigma; a [0, 1] schedule is already t."""
+    status, body = plot_curve({"axis": "flow t", "sigmas_1": "3,1,0", "sigmas_2": "0.75,0.5,0"})
+    assert status == 200 and body["series"] == [[0.75, 0.5, 0.0], [0.75, 0.5, 0.0]]
+    assert body["ticks"][0] == [0.0, "0"] and body["ticks"][-1] == [1.0, "1"]
+
+
+@pytest.mark.parametrize("query, word", [({"axis": "sigma"}, "sigmas_1"), ({"sigmas_1": "1,x"}, "sigmas_1"),
+                                         ({"sigmas_1": "2,1,0", "axis": "time"}, "axis"),
+                                         ({"sigmas_1": "0,0"}, "axis sigma")])
+def test_plot_overlay_errors_say_what_to_fix(query, word):
+    status, body = plot_curve(query)
+    assert status == 400 and word in body["error"]

@@ -55,7 +55,8 @@ def test_continuous_endpoints(name):
 def test_flow_schedules_stay_in_unit_interval():
     for name in SCHEDULES.names("flow"):
         s = get_sigmas(name, 9)
-        assert float(s[0]) == 1.0 and s[-1] == 0 and float(s.max()) <= 1.0, name
+        # from (nearly: Optimal Steps' published tables start at 0.992-0.9968) pure noise to 0
+        assert 0.99 <= float(s[0]) <= 1.0 and s[-1] == 0 and float(s.max()) <= 1.0, name
 
 
 def test_discrete_endpoints_are_the_sd_table_ends():
@@ -191,6 +192,27 @@ def test_gits_beyond_the_table_interpolates_the_twenty_step_schedule():
     s = get_sigmas("gits", 40)
     close(s[0:-1:2], twenty[:-1])
     close(s[1:-1:2], (twenty[:-1] * twenty[1:]).sqrt())
+
+
+def test_optimal_steps_equal_comfyuis_namesake():
+    # ComfyUI 0.8.0's OptimalStepsScheduler at 7 steps (interpolated) and 10 (FLUX.1's own table), recorded
+    close(get_sigmas("optimal_steps", 7, model="flux"), [0.996800005, 0.985723019, 0.975982726, 0.960561812,
+                                                        0.924635768, 0.781806052, 0.374913305, 0.0], rtol=1e-7)
+    close(get_sigmas("optimal_steps", 7, model="wan"), [1.0, 0.993285477, 0.987571001, 0.977139711, 0.96456331,
+                                                       0.919787288, 0.736633241, 0.0], rtol=1e-7)
+    close(get_sigmas("optimal_steps", 7, model="chroma"), [0.991999984, 0.974425972, 0.924974024, 0.797200382,
+                                                          0.556746602, 0.28686437, 0.1142333, 0.0], rtol=1e-7)
+    close(get_sigmas("optimal_steps", 10, model="flux")[:-1], tables.OSS_SIGMAS["flux"][:-1])
+
+
+def test_published_presets_are_the_tables_they_name():
+    for preset, entry in tables.PUBLISHED.items():
+        at_own_count = get_sigmas("published", entry.steps, preset=preset)
+        method = {"Align Your Steps": "ays", "GITS 1.20": "gits", "Optimal Steps": "optimal_steps"}[entry.method]
+        model = {"gits": {}}.get(method, {"model": entry.family.lower().replace("sd1.5", "sd15").split(".")[0]})
+        close(at_own_count, get_sigmas(method, entry.steps, **model))
+        assert entry.source and len(at_own_count) == entry.steps + 1
+    assert {e.family for e in tables.PUBLISHED.values()} >= {"SD1.5", "SDXL", "SVD", "FLUX.1", "Wan"}
 
 
 # ---- discrete (DDPM family) --------------------------------------------------------------
@@ -368,6 +390,8 @@ def test_value_tools():
     ("linear_quadratic", {"threshold_noise": 0.0}, "threshold_noise"),
     ("flow", {"sigma_max": 0.0}, "sigma_max"),
     ("gits", {"steps": 1}, "steps"),
+    ("published", {"steps": 1, "preset": "SD1.5 - GITS 1.20"}, "steps"),
+    ("published", {"preset": "SD3 - Optimal Steps"}, "preset"),
     ("ays", {"model": "sd3"}, "model"),
     ("simple", {"steps": 1001}, "steps"),
     ("leading", {"steps": 1000}, "steps"),
