@@ -19,7 +19,7 @@ from .. import progress
 from ..schedules import MODEL_PRESETS
 from ..schedules.tools import parse_sigmas
 from .adapter import in_comfyui
-from .plot import AXES, Axis
+from .plot import AXES, COLOURS, Axis
 from .schedules import NODE_CLASS_MAPPINGS as SCHEDULE_NODES
 
 MAX_STEPS = 1000
@@ -90,7 +90,8 @@ def plot_curve(query: dict) -> tuple[int, dict]:
         axis = Axis(query.get("axis", AXES[0]), given)
     except ValueError as e:
         return 400, {"error": str(e)}
-    return 200, {"axis": axis.name, "label": axis.label(), "log": axis.log,
+    return 200, {"axis": axis.name, "label": axis.label(), "log": axis.log, "colours": [
+                     "#%02x%02x%02x" % c for c in COLOURS[:len(given)]],
                  "ticks": [[axis.fraction(v), text] for v, text in axis.ticks()],
                  "series": [axis.heights(s) for s in given]}
 

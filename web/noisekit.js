@@ -1,6 +1,7 @@
 // noisekit frontend extension: live sigma curves on schedule and sigma-tool nodes (values from the
 // Python nodes through /noisekit/sigmas), a drag-to-edit curve on Custom Sigmas, and Tune Sigmas' result.
 // Everything is guarded: without these extension hooks the nodes still work, only the picture is absent.
+// Sigma Plot overlays the schedules wired into it, on its axis, before the graph runs.
 // Two renderers call the curve widget's draw(): the classic canvas (node coordinates, redrawn with the
 // canvas) and "Modern Node Design" (Nodes 2.0: a canvas of the widget's own, y = 0, redrawn only through
 // widget.triggerDraw), so the curve's rect comes from draw's arguments and every change calls redraw().
@@ -8,7 +9,7 @@ import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
 import {
   curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep,
-  parseSigmas, presetBounds, removePoint, zeroAxis,
+  overlayPoints, parseSigmas, plotQuery, presetBounds, removePoint, zeroAxis,
 } from "./lib/curve.js";
 
 const CURVE_HEIGHT = 110;
@@ -23,7 +24,7 @@ function addCurveWidget(node, mouse) {
     draw(ctx, drawnNode, width, y) {
       this.last_y = y;
       if (drawnNode.__noisekitCurve) drawnNode.__noisekitCurve.rect = { x: 34, y: y + 6, w: width - 46, h: CURVE_HEIGHT - 30 };
-      if (!drawnNode.flags?.collapsed) drawCurve(drawnNode, ctx);
+      if (!drawnNode.flags?.collapsed) (drawnNode.__noisekitCurve?.draw ?? drawCurve)(drawnNode, ctx);
     },
     mouse: (event, pos) => (mouse ? mouse(event, pos) : false),
   };
@@ -274,6 +275,85 @@ function setupCustomSigmas(node) {
   addCurveWidget(node, onPointer);
 }
 
+// Sigma Plot: its connected schedules overlaid on its axis, as the chart it makes will draw them (heights,
+// ticks and colours from /noisekit/plot), with the upstream nodes' titles (or the labels widget) as legend.
+function drawOverlay(node, ctx) {
+  const state = node.__noisekitCurve;
+  const rect = curveRect(node);
+  const plot = state.plot;
+  ctx.save();
+  ctx.fillStyle = "rgba(0,0,0,0.25)";
+  ctx.fillRect(rect.x - 30, rect.y - 4, rect.w + 40, rect.h + 22);
+  ctx.font = "10px sans-serif";
+  if (!plot) {
+    ctx.fillStyle = state.error ? "#f88" : "#999";
+    ctx.fillText(state.error || state.empty, rect.x - 24, rect.y + 14, rect.w + 30);
+    ctx.restore();
+    return;
+  }
+  ctx.strokeStyle = "#555";
+  ctx.fillStyle = "#ccc";
+  let last = Infinity;
+  for (const [height, text] of plot.ticks) {
+    const y = height === null ? zeroAxis(rect) : rect.y + rect.h * (1 - height);
+    if (last - y < 11) continue; // labels that would overlap the one below are skipped, as on the chart
+    last = y;
+    ctx.beginPath();
+    ctx.moveTo(rect.x, y);
+    ctx.lineTo(rect.x + rect.w, y);
+    ctx.stroke();
+    ctx.fillText(text, rect.x - 28, y + 3, 26);
+  }
+  overlayPoints(plot.series, rect).forEach((points, k) => {
+    ctx.strokeStyle = ctx.fillStyle = plot.colours[k];
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    points.forEach((p, i) => (i ? ctx.lineTo(p.x, p.y) : ctx.moveTo(p.x, p.y)));
+    ctx.stroke();
+    for (const p of points) ctx.fillRect(p.x - 2, p.y - 2, 4, 4);
+    ctx.fillText(state.names[k], rect.x + rect.w - 90, rect.y + 10 + 11 * k, 88);
+  });
+  ctx.fillStyle = "#ccc";
+  ctx.fillText(plot.label, rect.x + 4, rect.y + rect.h - 2, rect.w / 2);
+  ctx.restore();
+}
+
+function setupPlot(node) {
+  const inputNames = ["sigmas_1", "sigmas_2", "sigmas_3", "sigmas_4"];
+  const state = (node.__noisekitCurve = { plot: null, names: [], draw: drawOverlay,
+    empty: "connect schedules to compare them here" });
+  const widget = (name) => (node.widgets || []).find((w) => w.name === name);
+  const refreshPlot = async () => {
+    const inputs = {};
+    const names = [];
+    const labels = String(widget("labels")?.value || "").split(",").map((t) => t.trim());
+    for (const name of inputNames) {
+      const sigmas = upstreamSigmas(node, name);
+      if (!sigmas) continue;
+      inputs[name] = sigmas;
+      const source = node.getInputNode?.(node.findInputSlot?.(name) ?? -1);
+      names.push(labels[names.length] || String(source?.title || name).replace(/ \(noisekit\)$/, ""));
+    }
+    Object.assign(state, { plot: null, error: null, names });
+    if (names.length) {
+      try {
+        const response = await api.fetchApi(plotQuery(widget("axis")?.value || "log sigma", inputs));
+        const body = await response.json();
+        if (response.ok) state.plot = body;
+        else state.error = body.error;
+      } catch (e) {
+        state.error = String(e);
+      }
+    }
+    redraw(node);
+  };
+  let timer = null;
+  state.refresh = () => { clearTimeout(timer); timer = setTimeout(refreshPlot, 150); };
+  watchWidgets(node, state.refresh);
+  addCurveWidget(node, null);
+  state.refresh();
+}
+
 // Tune Sigmas computes its levels only when the graph runs: its ui message carries them (and the given
 // ones, drawn faintly), and nodes downstream (Custom Sigmas' "edit the input's curve") see them as its output.
 function setupTuned(nodeType) {
@@ -309,12 +389,14 @@ app?.registerExtension?.({
   async beforeRegisterNodeDef(nodeType, nodeData) {
     const name = nodeData?.name || "";
     const isCustom = name === "NoisekitCustomSigmas";
+    const isPlot = name === "NoisekitSigmaPlot";
     if (name === "NoisekitTuneSigmas") return setupTuned(nodeType);
-    if (!isCustom && !name.startsWith("NoisekitSchedule") && !name.startsWith("NoisekitSigmas")) return;
+    if (!isCustom && !isPlot && !name.startsWith("NoisekitSchedule") && !name.startsWith("NoisekitSigmas")) return;
     const created = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = created?.apply(this, arguments);
       if (isCustom) setupCustomSigmas(this);
+      else if (isPlot) setupPlot(this);
       else setupComputed(this, nodeData);
       return result;
     };
@@ -327,7 +409,7 @@ app?.registerExtension?.({
     const move = nodeType.prototype.onMouseMove;
     nodeType.prototype.onMouseMove = function (e, pos) { // hover read-out: step and sigma
       const state = this.__noisekitCurve;
-      if (state) {
+      if (state?.points) {
         state.hover = nearestStep(state.points, pos[0], curveRect(this));
         this.setDirtyCanvas(true, false);
       }

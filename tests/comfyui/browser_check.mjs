@@ -197,6 +197,19 @@ try {
     graph.getNodeById(split).connect(0, graph.getNodeById(plot), graph.getNodeById(plot).findInputSlot("sigmas_2"));
     graph.getNodeById(plot).connect(0, graph.getNodeById(save), 0);
   }, [custom, split, plot, save]);
+  // Its node overlays both curves before anything runs, on the axis chosen (then back to the default).
+  const overlay = (axis) => page.waitForFunction(([id, axis]) => {
+    const state = window.comfyAPI.app.app.graph.getNodeById(id).__noisekitCurve;
+    return state?.plot?.axis === axis && state.plot.series.length === 2 &&
+      { axis, series: state.plot.series, names: state.names, ticks: state.plot.ticks.length };
+  }, [plot, axis], { timeout: 20000 }).then((handle) => handle.jsonValue());
+  result.overlayLog = await overlay("log sigma");
+  await setWidget(plot, "axis", "flow t");
+  result.overlayFlow = await overlay("flow t");
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "_overlay.png") });
+  await setWidget(plot, "axis", "log sigma");
+  await overlay("log sigma");
   result.workflow = await page.evaluate(() => window.comfyAPI.app.app.graph.serialize());
   const prompt = await page.evaluate(() => window.comfyAPI.app.app.graphToPrompt());
   result.savedWidgets = await page.evaluate((id) => window.comfyAPI.app.app.graph.getNodeById(id).serialize().widgets_values, custom);

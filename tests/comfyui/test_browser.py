@@ -57,6 +57,15 @@ def test_schedule_curve_redraws_when_steps_change(seen):
         assert seen["karrasPixels"] > 100 and seen["splitPixels"] > 100 and seen["customPixels"] > 100
 
 
+def test_sigma_plot_overlays_its_inputs_live_on_the_chosen_axis(seen):
+    """Before the graph runs: Custom Sigmas' and the split's curves, log sigma then flow t = sigma / (1 + sigma)."""
+    log, flow, custom = seen["overlayLog"], seen["overlayFlow"], parse(seen["promptSigmas"])
+    assert [len(s) for s in log["series"]] == [len(custom), 6]  # the split's high part: steps 0..5
+    assert log["series"][0][-1] is None and log["series"][1][-1] is not None  # only a 0 sits on its own line
+    assert flow["series"][0][0] == pytest.approx(custom[0] / (1 + custom[0]), rel=1e-5) and flow["series"][0][-1] == 0
+    assert len(log["names"]) == 2 and log["ticks"] >= 3
+
+
 def test_final_zero_sits_on_its_own_axis_below_the_curve(seen):
     zero = seen["customZero"]
     assert zero["zero"] and zero["last"] >= zero["lowest"] + 6

@@ -77,7 +77,7 @@ def test_plot_overlay_heights_are_the_charts_axis():
     assert status == 200 and body["log"] and body["axis"] == "log sigma"
     (first, second), k = body["series"], 1 / 3
     assert first[:3] == pytest.approx([1.0, 2 * k, k]) and second[:2] == pytest.approx([2 * k, 0.0])
-    assert first[3] is None and second[2] is None
+    assert first[3] is None and second[2] is None and body["colours"] == ["#1f77b4", "#ff7f0e"]  # the chart's
     ticks = dict((text, f) for f, text in body["ticks"])
     assert ticks["0"] is None and ticks["10"] == pytest.approx(2 * k) and {"0.1", "1", "100"} <= set(ticks)
 

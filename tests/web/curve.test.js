@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { curvePoints, curveQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, sigmaAt, ZERO_GAP, zeroAxis } from "../../web/lib/curve.js";
+import { curvePoints, curveQuery, overlayPoints, plotQuery, dragValue, formatSigmas, hitTest, insertPoint, logRange, nearestStep, parseSigmas, presetBounds, removePoint, sigmaAt, ZERO_GAP, zeroAxis } from "../../web/lib/curve.js";
 
 const rect = { x: 0, y: 0, w: 100, h: 100 };
 
@@ -84,5 +84,18 @@ describe("route query", () => {
   it("passes a sigma tool's upstream curves as comma lists", () => {
     const q = curveQuery("NoisekitSigmasSplit", [{ name: "step", value: 2 }], { sigmas: [10, 5, 0] });
     expect(q).toBe("/noisekit/sigmas?type=NoisekitSigmasSplit&step=2&sigmas=10%2C5%2C0");
+  });
+});
+
+describe("Sigma Plot overlay", () => {
+  it("puts every series on the longest schedule's step axis, a null height on the zero axis", () => {
+    const [a, b] = overlayPoints([[1, 0.5, null], [1, 0.75, 0.25, 0, null]], rect);
+    expect(a.map((p) => [p.x, p.y])).toEqual([[0, 0], [25, 50], [50, 100 + ZERO_GAP]]);
+    expect(b.map((p) => p.y)).toEqual([0, 25, 75, 100, 100 + ZERO_GAP]);
+    expect(b.map((p) => p.zero)).toEqual([false, false, false, false, true]);
+  });
+  it("asks for the axis and the connected curves by input name", () => {
+    const q = new URLSearchParams(plotQuery("flow t", { sigmas_1: [3, 1, 0], sigmas_3: [1, 0] }).split("?")[1]);
+    expect(Object.fromEntries(q)).toEqual({ axis: "flow t", sigmas_1: "3,1,0", sigmas_3: "1,0" });
   });
 });

@@ -118,3 +118,22 @@ export function curveQuery(type, widgets, inputs = {}) {
   for (const [name, sigmas] of Object.entries(inputs)) params.set(name, sigmas.join(","));
   return `/noisekit/sigmas?${params.toString()}`;
 }
+
+// Sigma Plot's overlay: the heights /noisekit/plot gives (fractions of the rect, 0 at the bottom; null for a
+// zero on the log axis) as canvas points, all series on one step axis (the longest schedule's).
+export function overlayPoints(series, rect) {
+  const n = Math.max(...series.map((heights) => heights.length - 1), 1);
+  return series.map((heights) => heights.map((h, i) => ({
+    x: rect.x + (rect.w * i) / n,
+    y: h === null ? zeroAxis(rect) : rect.y + rect.h * (1 - h),
+    i,
+    zero: h === null,
+  })));
+}
+
+// The query for /noisekit/plot: the axis and the connected curves by input name.
+export function plotQuery(axis, inputs) {
+  const params = new URLSearchParams({ axis });
+  for (const [name, sigmas] of Object.entries(inputs)) params.set(name, sigmas.join(","));
+  return `/noisekit/plot?${params.toString()}`;
+}
