@@ -29,6 +29,7 @@ from noisekit.nodes.inputs import camel
 from noisekit.nodes.plot import image_tensor, plot_sigmas
 from noisekit.samplers import SAMPLERS, Sampler
 from noisekit.schedules import SCHEDULES, SIGMA_TOOLS, get_sigmas
+from noisekit.schedules.tables import PUBLISHED
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "web" / "docs"
@@ -94,6 +95,12 @@ WHEN = {  # a line of advice for one node, after its kind's
     "NoisekitScheduleAys": "NVIDIA's Align Your Steps levels, tuned for SD1.5, SDXL or Stable Video Diffusion "
                            "(`model`) at 10 steps; other step counts follow the table's curve. Try it at 10 steps.",
     "NoisekitScheduleGits": "The published GITS levels for SD1.5 at 2 to 20 steps, for very few steps.",
+    "NoisekitScheduleOptimalSteps": "For flow models: the Optimal Steps levels published for FLUX.1 (10 steps) and Wan "
+                                    "(20), and ComfyUI's for Chroma (40), as ComfyUI's OptimalStepsScheduler. Best "
+                                    "at the table's own step count.",
+    "NoisekitSchedulePublished": "To start from what a model's makers or a paper tuned: pick your model family and "
+                                 "a method (the list and the sources are below), at the table's own step count "
+                                 "first. Steps that are not published follow the table's curve (log-linear).",
     "NoisekitScheduleNormal": "ComfyUI's \"normal\" scheduler without a MODEL input: the betas of SD1.x and SDXL "
                               "are the defaults; change them for a model trained with others.",
     "NoisekitScheduleSgmUniform": "ComfyUI's \"sgm_uniform\" scheduler without a MODEL input (SD1.x/SDXL betas by "
@@ -140,8 +147,10 @@ WHEN = {  # a line of advice for one node, after its kind's
     "NoisekitSample": "To run noisekit's pixel-space model (Load Model (noisekit)) without prompts: from noise, or "
                       "from a start image (img2img, or inpainting with a mask). For a checkpoint with a prompt use "
                       "ComfyUI's SamplerCustom with noisekit's SIGMAS and SAMPLER instead.",
-    "NoisekitSigmaPlot": "To compare schedules side by side: connect up to four SIGMAS and send `plot` to Preview "
-                         "Image. The legend names each schedule by the title of the node that made it.",
+    "NoisekitSigmaPlot": "To compare schedules side by side: connect up to four SIGMAS; the node overlays them as "
+                         "you wire and edit them, and `plot` (to Preview Image) is the same chart as an image. The "
+                         "legend names each schedule by the title of the node that made it. Choose `axis` flow t to "
+                         "set a flow model's schedule (SD3, Flux) beside an SD one: t = sigma / (1 + sigma).",
     "NoisekitLoadModel": "Feeds Denoise Photo, Inpaint Photo, Sample and Tune Sigmas, and ComfyUI's own samplers "
                          "(KSampler, SamplerCustom). Two models come with noisekit: noisekit-default for white noise "
                          "of a known level, noisekit-camera for real photos (camera noise, JPEG).",
@@ -440,6 +449,17 @@ def generic_schedules() -> Image.Image:
     return to_pil(plot().plot(**inputs, width=512, height=288, labels=", ".join(GENERIC_SCHEDULES))[0])
 
 
+def published_picture() -> Image.Image:
+    chosen = ("SD1.5 - Align Your Steps", "SDXL - Align Your Steps", "FLUX.1 - Optimal Steps", "Wan - Optimal Steps")
+    return plot_sigmas([(preset, get_sigmas("published", 10, preset=preset)) for preset in chosen], 512, 288, "flow t")
+
+
+def published_table() -> list[str]:
+    """Every preset of the Published schedule with the source of its numbers."""
+    return ["## The published schedules", "", "| preset | tuned at | source |", "| --- | --- | --- |",
+            *[f"| {name} | {p.steps} steps | {cell(p.source)} |" for name, p in PUBLISHED.items()], ""]
+
+
 @functools.cache
 def pictures() -> dict[str, Picture]:
     """Node name -> its picture (several pages may show one file)."""
@@ -457,6 +477,9 @@ def pictures() -> dict[str, Picture]:
     out.update({
         "NoisekitSchedule": schedules,
         "NoisekitSigmaPlot": schedules,
+        "NoisekitSchedulePublished": Picture("NoisekitSchedulePublished.png", "Four published schedules at 10 steps "
+                                             "on Sigma Plot's flow t axis (t = sigma / (1 + sigma) for SD's)",
+                                             published_picture),
         "NoisekitCustomSigmas": Picture("NoisekitCustomSigmas.png", "The default list",
                                         lambda: sigma_plot([("custom", custom().make(**defaults(custom))[0])])),
         "NoisekitDenoisePhoto": Picture("NoisekitDenoisePhoto.jpg", "A crop of example_workflows/input/"
@@ -559,6 +582,8 @@ def page(name: str) -> str:
         lines += measured_section(name)
     if name == "NoisekitSampler":
         lines += sampler_table()
+    if name == "NoisekitSchedulePublished":
+        lines += published_table()
     picture = pictures().get(name)
     if picture:
         lines += ["## Picture", "", f"![{picture.caption}](images/{picture.file})", "", f"*{picture.caption}.*", ""]

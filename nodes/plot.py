@@ -119,17 +119,22 @@ def plot_sigmas(series: list[tuple[str, torch.Tensor]], width: int = 768, height
             draw.line(points, fill=colour, width=2)
         for x, y in points:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+    drawn = [p for _, s in series for p in [(x_of(i), y_of(f)) for i, f in enumerate(scale.heights(s))]]
     _legend(draw, font, [(f"{name} ({len(s) - 1} steps)", COLOURS[k % len(COLOURS)]) for k, (name, s) in
-                         enumerate(series)], right, top)
+                         enumerate(series)], (left, top, right, bottom), drawn)
     return img
 
 
-def _legend(draw, font, items, right, top):
-    """Labelled colour swatches in a white box at the top right."""
+def _legend(draw, font, items, area, points):
+    """Labelled colour swatches in a white box, in the corner of the plot area that hides fewest points
+    (top right when that ties)."""
+    left, top, right, bottom = area
     line = font.size + 6 if hasattr(font, "size") else 16
-    text_w = max(draw.textlength(label, font=font) for label, _ in items)
-    x0, y0 = right - text_w - 48, top + 6
-    draw.rectangle([x0, y0, right - 6, y0 + line * len(items) + 6], fill="white", outline=(180, 180, 180))
+    w, h = max(draw.textlength(label, font=font) for label, _ in items) + 42, line * len(items) + 6
+    corners = [(right - 6 - w, top + 6), (left + 6, bottom - 6 - h), (left + 6, top + 6), (right - 6 - w, bottom - 6 - h)]
+    hidden = lambda c: sum(c[0] - 4 <= x <= c[0] + w + 4 and c[1] - 4 <= y <= c[1] + h + 4 for x, y in points)
+    x0, y0 = min(corners, key=hidden)
+    draw.rectangle([x0, y0, x0 + w, y0 + h], fill="white", outline=(180, 180, 180))
     for k, (label, colour) in enumerate(items):
         y = y0 + 3 + line * k + line / 2
         draw.line([x0 + 6, y, x0 + 30, y], fill=colour, width=3)

@@ -1,7 +1,7 @@
 """The web extension, the help pages and the example workflows in the real ComfyUI frontend, driven in Debian's
 chromium (skips without them).
 
-Set NOISEKIT_SCREENSHOT to keep the screenshot (README's picture comes from here).
+Set NOISEKIT_SCREENSHOT=FILE.png to keep the screenshots (README's pictures come from here).
 """
 import json
 import os
@@ -38,8 +38,10 @@ def browse(script, *args):
 def seen(comfyui, tmp_path_factory, request):
     shot = tmp_path_factory.mktemp("browser") / f"comfyui_curves_{request.param}.png"
     result = browse("browser_check.mjs", comfyui.url, shot, request.param)
-    if os.environ.get("NOISEKIT_SCREENSHOT") and shot.is_file():
-        shutil.copy(shot, os.environ["NOISEKIT_SCREENSHOT"])
+    keep = os.environ.get("NOISEKIT_SCREENSHOT")  # and, beside it, *_overlay.png: Sigma Plot on flow t
+    for made, kept in ((shot, keep), (shot.with_name(shot.stem + "_overlay.png"), keep and keep[:-4] + "_overlay.png")):
+        if keep and made.is_file():
+            shutil.copy(made, kept)
     assert "failure" not in result, result.get("failure")
     return result
 
