@@ -1,12 +1,14 @@
 """UI workflow ("Save": nodes / links / widgets_values) -> API prompt, as the ComfyUI frontend's graphToPrompt
-makes it (checked against frontend 1.35).
+makes it (checked against frontend 1.35 and 1.58, and on ComfyUI's official templates: bench/convert_templates.py).
 
 A workflow's structure is checked first (``check_workflow``: every defect at once, naming the node), so
 that ``noisekit run`` and ``noisekit convert`` refuse a malformed file with the same clear message. Every
 real node becomes one prompt entry; its widget values are mapped to input names with the node's
-INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``) in INPUT_TYPES
-order (required, then optional), skipping the control_after_generate value after seed-like INTs; notes
-and groups are ignored. Links are followed to the real output that feeds them:
+INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``) as the frontend
+lays out its widgets (``WidgetReader``: V3 DynamicCombo sub-inputs, value controls, the defaults of values an
+older save lacks); values that do not fit are warned about (or refused: ``strict``). Notes and groups are
+ignored. Inner nodes of subgraphs whose ids collide with others' are renumbered first, as the newest frontend
+does on load (``renumber_inner_ids``). Links are followed to the real output that feeds them:
 
 - through Reroutes, and from PrimitiveNodes (their value becomes the input's literal);
 - through bypassed nodes (mode 4: an output is fed by the node's input of the matching type);
@@ -15,7 +17,8 @@ and groups are ignored. Links are followed to the real output that feeds them:
 - into and out of subgraphs: a node whose type is the id of one of ``definitions.subgraphs`` is expanded
   to its inner nodes, with ids ``outer:inner`` (``7:6:4`` when nested); a link from the subgraph's input
   node (id -10) continues at the subgraph node's input of the same name outside, or takes the value of
-  the widget the subgraph node shows for it; an output of the subgraph node is the inner link to its
+  the widget the subgraph node shows for it (``proxyWidgets``, or in older saves each input that feeds an
+  inner widget); an output of the subgraph node is the inner link to its
   output node (id -20). A muted or bypassed subgraph node acts as one muted or bypassed node.
 """
 from __future__ import annotations
@@ -276,8 +279,8 @@ def _declared(spec: dict):
 class WidgetReader:
     """A node's saved widgets_values read as the frontend reads them: in input order (required, then optional),
     a DynamicCombo's key followed by the widgets of the option it selects (named ``combo.input``, nested
-    depth-first), the control values after their widget, then the buttons the frontend appends (an upload
-    button; the 3D viewer's image). A value the save lacks is the widget's default; ``extra`` is what is left."""
+    depth-first), the control values after their widget. A value the save lacks is the widget's default;
+    ``values`` keeps what is left (the buttons the frontend appends, then values beyond the widgets)."""
 
     def __init__(self, values):
         self.values, self.out, self.mismatched = list(values), {}, []
@@ -401,7 +404,7 @@ class Scope:
 class Converter:
     def __init__(self, workflow: dict, node_classes: dict):
         self.classes, self.misfits = node_classes, []  # misfits: (node id, saved widget values that do not fit)
-        self.subgraphs = {s["id"]: s for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
+        self.subgraphs = {s["id"]: s for s in workflow_subgraphs(workflow)}
         self.root = Scope(workflow)
         groups = (workflow.get("extra") or {}).get("groupNodes") or {}
         for node in list(self._all_nodes(workflow)):
@@ -431,11 +434,10 @@ class Converter:
                 continue
             if kind in self.subgraphs:
                 inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
-                values = node.get("widgets_values")
-                if isinstance(values, list) and len(values) > len(self.shown(inner)):
-                    self.misfits.append((scope.node_id(node), f"(subgraph {inner.graph.get('name') or kind}) "
-                                              f"{len(values)} widget values for {len(self.shown(inner))} widgets, "
-                                              "the last dropped"))
+                values, shown = node.get("widgets_values"), len(self.shown(inner))
+                if isinstance(values, list) and len(values) > shown:
+                    why = f"{len(values)} widget values for {shown} widgets, the last dropped"
+                    self.misfits.append((scope.node_id(node), f"(subgraph {inner.graph.get('name') or kind}) {why}"))
                 self.emit(inner, out)
                 continue
             out[scope.node_id(node)] = self.entry(scope, node)
@@ -614,7 +616,7 @@ def renumber_inner_ids(workflow: dict) -> list[str]:
     last = last if _is_index(last) else 0
     taken = {str(n["id"]) for n in workflow["nodes"]}
     numbers = {n["id"] for n in workflow["nodes"] if _is_index(n["id"])}
-    subgraphs = list({g["id"]: g for g in reversed(workflow_subgraphs(workflow))}.values())[::-1]  # first of an id
+    subgraphs = workflow_subgraphs(workflow)
     users = [n for graph in [workflow, *subgraphs] for n in graph["nodes"]]
     notes = []
     for graph in subgraphs:
@@ -637,7 +639,11 @@ def renumber_inner_ids(workflow: dict) -> list[str]:
 
 
 def workflow_subgraphs(workflow: dict) -> list:
-    return (workflow.get("definitions") or {}).get("subgraphs") or []
+    """The subgraph definitions, the first of each id (the frontend keeps the first of duplicates)."""
+    first = {}
+    for graph in (workflow.get("definitions") or {}).get("subgraphs") or []:
+        first.setdefault(graph["id"], graph)
+    return list(first.values())
 
 
 def _follow(graph: dict, moved: dict, users: list):
