@@ -133,7 +133,7 @@ def cmd_convert(args) -> int:
         classes = ComfyRunner(find_comfyui(args.comfyui)).node_classes
     else:
         classes = {**default_node_classes(), **(object_info_classes(args.object_info) if args.object_info else {})}
-    prompt = workflow_to_prompt(workflow, classes)
+    prompt = workflow_to_prompt(workflow, classes, strict=args.strict)
     unknown = sorted({f"{node['class_type']} (node {node_id})" for node_id, node in prompt.items()
                       if node["class_type"] not in classes})
     if unknown:
@@ -208,6 +208,9 @@ def add_parsers(sub):
     convert.add_argument("--comfyui", metavar="PATH", help="a ComfyUI checkout whose nodes (and custom nodes) give "
                          "the INPUT_TYPES (default $NOISEKIT_COMFYUI)")
     convert.add_argument("--object-info", metavar="FILE", help="INPUT_TYPES from a ComfyUI /object_info JSON file")
+    convert.add_argument("--strict", action="store_true", help="refuse (exit 2) saved widget values that do not fit "
+                         "their node's widgets (more values than widgets, a value of the wrong type) instead of "
+                         "warning on stderr")
     convert.set_defaults(func=cmd_convert)
     nodes = sub.add_parser("nodes", help="list the node types the runner knows",
                            description="Exit codes: 0 success, 2 bad arguments, 130 interrupted, 143 terminated "

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 import time
 import uuid
 
 from .. import progress
-from .comfyui import load_comfyui, set_io_folders, set_model_folders
+from .comfyui import folders_looked_in, load_comfyui, model_folders, set_io_folders, set_model_folders
 from .formats import normalize_api
 from .outcome import Engine, GraphInvalid, NodeFailed, Problem, RunInterrupted, RunResult
 from .standins import PATHS
@@ -23,6 +24,7 @@ from .validate import ancestors, declared_inputs, output_nodes
 
 EVENTS = ("execution_start", "execution_cached", "executing", "progress", "executed", "execution_error",
           "execution_interrupted", "execution_success")  # noisekit's events; ComfyUI-only ones are not passed on
+UNREADABLE = ("SafetensorError", "UnpicklingError", "EOFError")  # what loading a zero-byte or cut-short model raises
 
 
 def _problems(node_errors: dict, error: dict | None, prompt: dict) -> list:
@@ -49,6 +51,7 @@ class ComfyRunner(Engine):
         set_io_folders(PATHS)
         set_model_folders(models_dir)
         self.nodes, self.server, self.info = state["nodes"], state["server"], state["info"]
+        self._models = {}  # node type -> model_inputs
         super().__init__(self.nodes.NODE_CLASS_MAPPINGS, on_event)
         self.executor = self._executor()
 
@@ -79,7 +82,40 @@ class ComfyRunner(Engine):
         valid, error, outputs, node_errors = asyncio.run(
             execution.validate_prompt(str(uuid.uuid4()), known, targets if unknown else None))
         problems = [] if valid and not node_errors else _problems(node_errors, error, prompt)
-        return unknown + problems, node_errors, outputs
+        return unknown + [self._missing_model(p, prompt) for p in problems], node_errors, outputs
+
+    def model_inputs(self, kind: str) -> dict:
+        """input name -> the model folders its files come from, for a node type (asked once per type)."""
+        if kind not in self._models:
+            self._models[kind] = model_folders(self.node_classes[kind]) if kind in self.node_classes else {}
+        return self._models[kind]
+
+    def _missing_model(self, problem: Problem, prompt: dict) -> Problem:
+        """ComfyUI's "value not in list" for a model file its folder lacks, as a missing model file: which
+        file, and the directories it was looked for in (not the list of files that are there)."""
+        folders = self.model_inputs(problem.node_type).get(problem.input) if problem.type == "value_not_in_list" else None
+        if not folders:
+            return problem
+        value = prompt[problem.node_id]["inputs"].get(problem.input)
+        return Problem(problem.node_id, problem.node_type, problem.input, "model_file_missing",
+                       f"model file {value!r} is not in {' or '.join(folders)}; looked in "
+                       f"{', '.join(folders_looked_in(folders)) or 'no folder'}: put it there, or pass --models-dir "
+                       "DIR (a models folder with " + "/, ".join(folders) + "/ in it)")
+
+    def _unreadable_model(self, node_id: str, kind: str, error: BaseException, prompt: dict):
+        """A loader that failed on a model file that is there but cannot be read (a zero-byte placeholder, a
+        cut-short download): the file, its size and the input, as a refused value; else None."""
+        files = {name: (folder, prompt[node_id]["inputs"].get(name)) for name, (folder, *_) in
+                 self.model_inputs(kind).items() if isinstance(prompt[node_id]["inputs"].get(name), str)}
+        if not files or not (type(error).__name__ in UNREADABLE or "PytorchStreamReader" in str(error)):
+            return None
+        import folder_paths
+
+        paths = {name: folder_paths.get_full_path(folder, file) for name, (folder, file) in files.items()}
+        name = min(paths, key=lambda n: os.path.getsize(paths[n]) if paths[n] else float("inf"))
+        size = os.path.getsize(paths[name]) if paths[name] else 0
+        return ValueError(f"input '{name}': the model file {paths[name]} ({size} bytes) cannot be read "
+                          f"({type(error).__name__}: {error}); a placeholder or cut-short download? fetch it again")
 
     def _unknown(self, kind) -> str:
         close = difflib.get_close_matches(str(kind), list(self.node_classes), n=3, cutoff=0.6)
@@ -142,7 +178,9 @@ class ComfyRunner(Engine):
             if isinstance(error, comfy.model_management.InterruptProcessingException):
                 raise self._attach(RunInterrupted(node_id, kind, result.executed), result)
             names = list(declared_inputs(self.node_classes[kind].INPUT_TYPES())) if kind in self.node_classes else []
-            raise self._attach(NodeFailed(node_id, kind, error, names), result)
+            unreadable = self._unreadable_model(node_id, kind, error, prompt)
+            failure = NodeFailed(node_id, kind, unreadable or error, names)
+            raise self._attach(failure, result)
         self.emit("executing", {"node": None, "prompt_id": result.prompt_id})
         return result
 

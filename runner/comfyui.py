@@ -18,6 +18,9 @@ import os
 import sys
 
 from .. import progress
+from ..files import temp_folder
+from .standins import new_temp_dir
+from .validate import declared_inputs
 
 NOISEKIT_DIR = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 _loaded: dict = {}  # the one ComfyUI of this process: path, device, nodes module, server stand-in, log
@@ -107,12 +110,15 @@ def _whitelist(args, folders):
 
 
 def set_io_folders(paths: dict):
-    """ComfyUI's input, output and temp folders: the runner's (--input-dir, --output-dir)."""
+    """ComfyUI's input, output and temp folders: the runner's (--input-dir, --output-dir, its private temp
+    folder for previews). Where the input folder does not exist (the default ./input of a command run
+    elsewhere), ComfyUI gets an empty scratch one: its loaders list their choices at validation and would fail
+    on a missing folder, whatever the graph."""
     import folder_paths
 
-    folder_paths.set_input_directory(paths["input"])
+    folder_paths.set_input_directory(paths["input"] if os.path.isdir(paths["input"]) else temp_folder("noisekit-input-"))
     folder_paths.set_output_directory(paths["output"])
-    folder_paths.set_temp_directory(paths["temp"])
+    folder_paths.set_temp_directory(paths["temp"] or new_temp_dir())
 
 
 def set_model_folders(models_dir: str | None):
@@ -128,7 +134,36 @@ def set_model_folders(models_dir: str | None):
                                    "checkpoints/, vae/, loras/ ..., or an extra_model_paths.yaml)")
         for name in list(folder_paths.folder_names_and_paths):
             if name != "custom_nodes":
-                folder_paths.add_model_folder_path(name, os.path.join(models_dir, name), is_default=True)
+                folder_paths.add_model_folder_path(name, os.path.join(os.path.abspath(models_dir), name), is_default=True)
+
+
+MARK = "\0noisekit-folder:"  # stands in for a model folder's files while INPUT_TYPES is asked
+
+
+def model_folders(cls) -> dict:
+    """input name -> the model folders (checkpoints, vae, loras ...) whose files are its choices. INPUT_TYPES is
+    asked once with each folder's file list replaced by a marker naming it, so whatever a node builds its
+    choices from, the markers in them tell which folders it read."""
+    import folder_paths
+
+    real = folder_paths.get_filename_list
+    folder_paths.get_filename_list = lambda folder: [MARK + folder]
+    try:
+        spec = cls.INPUT_TYPES()
+    except Exception:  # a node whose INPUT_TYPES needs real files: nothing known about it
+        return {}
+    finally:
+        folder_paths.get_filename_list = real
+    return {name: folders for name, (kind, _, _) in declared_inputs(spec).items()
+            if (folders := [c[len(MARK):] for c in kind if isinstance(c, str) and c.startswith(MARK)]
+                if isinstance(kind, list) else [])}
+
+
+def folders_looked_in(folders) -> list[str]:
+    """The directories ComfyUI searches for the files of these model folders (--models-dir's first)."""
+    import folder_paths
+
+    return [d for folder in folders for d in folder_paths.get_folder_paths(folder)]
 
 
 def _progress_hook(server):

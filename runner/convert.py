@@ -1,12 +1,14 @@
 """UI workflow ("Save": nodes / links / widgets_values) -> API prompt, as the ComfyUI frontend's graphToPrompt
-makes it (checked against frontend 1.35).
+makes it (checked against frontend 1.35 and 1.58, and on ComfyUI's official templates: bench/convert_templates.py).
 
 A workflow's structure is checked first (``check_workflow``: every defect at once, naming the node), so
 that ``noisekit run`` and ``noisekit convert`` refuse a malformed file with the same clear message. Every
 real node becomes one prompt entry; its widget values are mapped to input names with the node's
-INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``) in INPUT_TYPES
-order (required, then optional), skipping the control_after_generate value after seed-like INTs; notes
-and groups are ignored. Links are followed to the real output that feeds them:
+INPUT_TYPES (its class, or /object_info recorded from a ComfyUI: ``object_info_classes``) as the frontend
+lays out its widgets (``WidgetReader``: V3 DynamicCombo sub-inputs, value controls, the defaults of values an
+older save lacks); values that do not fit are warned about (or refused: ``strict``). Notes and groups are
+ignored. Inner nodes of subgraphs whose ids collide with others' are renumbered first, as the newest frontend
+does on load (``renumber_inner_ids``). Links are followed to the real output that feeds them:
 
 - through Reroutes, and from PrimitiveNodes (their value becomes the input's literal);
 - through bypassed nodes (mode 4: an output is fed by the node's input of the matching type);
@@ -15,20 +17,26 @@ and groups are ignored. Links are followed to the real output that feeds them:
 - into and out of subgraphs: a node whose type is the id of one of ``definitions.subgraphs`` is expanded
   to its inner nodes, with ids ``outer:inner`` (``7:6:4`` when nested); a link from the subgraph's input
   node (id -10) continues at the subgraph node's input of the same name outside, or takes the value of
-  the widget the subgraph node shows for it; an output of the subgraph node is the inner link to its
+  the widget the subgraph node shows for it (``proxyWidgets``, or in older saves each input that feeds an
+  inner widget); an output of the subgraph node is the inner link to its
   output node (id -20). A muted or bypassed subgraph node acts as one muted or bypassed node.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 
 from .formats import MAX_NESTING, brief, read_json
 from .outcome import GraphFormatError
 from .validate import parse_input_decl
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"  # V3: a combo whose choice brings its own inputs (Autogrow, MatchType are sockets)
 CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
-SEED_NAMES = ("seed", "noise_seed")  # the frontend adds a control widget to these even without the flag
+SEED_NAMES = ("seed", "noise_seed")  # the frontend adds a control widget to these unless the input says not to
+UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload")  # a combo with one gets an upload button
+FRONTEND_WIDGETS = {"SaveGLB": {"image": ""}, "Preview3D": {"image": ""}}  # added by the frontend's 3D viewer, queued
 VIRTUAL = ("Reroute", "PrimitiveNode", "Note", "MarkdownNote")
 MUTED, BYPASSED = 2, 4
 SUBGRAPH_INPUT, SUBGRAPH_OUTPUT = -10, -20
@@ -228,32 +236,112 @@ def check_workflow(workflow: dict):
         raise GraphFormatError(f"malformed UI workflow, {len(problems)} problem(s):", problems)
 
 
+def is_widget(kind, opts: dict) -> bool:
+    """The frontend makes a widget (a value saved in widgets_values) for a combo or a plain value type, and for
+    a V3 MultiType input whose first type is one (``widgetType``), unless the input is forced to a socket."""
+    return (isinstance(kind, list) or kind in WIDGET_TYPES or opts.get("widgetType") in WIDGET_TYPES) and \
+        not opts.get("forceInput")
+
+
+def controls(name: str, kind, opts: dict) -> int:
+    """How many value-control widgets the frontend adds after a widget: "control_after_generate" after an INT
+    that asks for it (by default every INT named seed/noise_seed), a FLOAT or a combo that asks for it, and a
+    combo's filter list after its control."""
+    if kind == "INT":
+        return int(bool(opts.get("control_after_generate", name in SEED_NAMES)))
+    if opts.get("control_after_generate"):
+        return 2 if isinstance(kind, list) else 1
+    return 0
+
+
+def widget_default(kind, opts: dict):
+    """The value a widget starts with (what an older save that lacks it gets), as the frontend sets it."""
+    if isinstance(kind, list) or kind == DYNAMIC_COMBO:
+        choices = kind if isinstance(kind, list) else [o.get("key") for o in opts.get("options") or []]
+        return opts.get("default") or (choices[0] if choices else None)
+    return opts.get("default", {"INT": 0, "FLOAT": 0, "BOOLEAN": False, "STRING": ""}.get(opts.get("widgetType", kind)))
+
+
 def widget_inputs(cls) -> list[tuple[str, bool]]:
-    """(name, followed by a control value) for each widget input, in INPUT_TYPES order."""
-    spec = cls.INPUT_TYPES()
+    """(name, followed by control values) for each widget input of a node without dynamic (V3) inputs."""
     out = []
-    for section in ("required", "optional"):
-        for name, decl in (spec.get(section) or {}).items():
-            kind, opts = parse_input_decl(decl)
-            if (isinstance(kind, list) or kind in WIDGET_TYPES) and not opts.get("forceInput"):
-                control = kind == "INT" and (opts.get("control_after_generate") or name in SEED_NAMES)
-                out.append((name, bool(control)))
+    for name, decl in _declared(cls.INPUT_TYPES()):
+        kind, opts = parse_input_decl(decl)
+        if is_widget(kind, opts):
+            out.append((name, controls(name, kind, opts) > 0))
     return out
 
 
-def widget_values(node: dict, cls) -> dict:
-    """Widget input name -> saved value; extra trailing values (e.g. LoadImage's upload button) are ignored."""
+def _declared(spec: dict):
+    return [(name, decl) for section in ("required", "optional") for name, decl in (spec.get(section) or {}).items()]
+
+
+class WidgetReader:
+    """A node's saved widgets_values read as the frontend reads them: in input order (required, then optional),
+    a DynamicCombo's key followed by the widgets of the option it selects (named ``combo.input``, nested
+    depth-first), the control values after their widget. A value the save lacks is the widget's default;
+    ``values`` keeps what is left (the buttons the frontend appends, then values beyond the widgets)."""
+
+    def __init__(self, values):
+        self.values, self.out, self.mismatched = list(values), {}, []
+
+    def take(self, default):
+        return self.values.pop(0) if self.values else default
+
+    def read(self, spec: dict, prefix: str = ""):
+        for name, decl in _declared(spec):
+            kind, opts = parse_input_decl(decl)
+            if kind == DYNAMIC_COMBO:
+                options = {o.get("key"): o.get("inputs") or {} for o in opts.get("options") or []}
+                key = self.out[prefix + name] = self.take(widget_default(kind, opts))
+                if key in options:
+                    self.read(options[key], f"{prefix}{name}.")
+            elif is_widget(kind, opts):
+                self.set(prefix + name, opts.get("widgetType", kind), self.take(widget_default(kind, opts)))
+                self.skip_controls(controls(name, kind, opts))
+
+    def set(self, name: str, kind, value):
+        if wrong_type(kind, value):
+            self.mismatched.append(f"widget {name!r} ({kind}) has the value {brief(value)}")
+        self.out[name] = value
+
+    def skip_controls(self, count: int):
+        """Older saves have no control values: only a control value (and the filter list after it) is skipped."""
+        if count and self.values and self.values[0] in CONTROL_VALUES + ("increment-wrap",):
+            del self.values[:count]
+
+
+def wrong_type(kind, value) -> bool:
+    """A number widget given no number, or a toggle no boolean: a sign that saved values have shifted."""
+    if kind in ("INT", "FLOAT"):
+        return not isinstance(value, (int, float)) or isinstance(value, bool)
+    return kind == "BOOLEAN" and not isinstance(value, bool)
+
+
+def declared_kind(cls, name: str):
+    decl = dict(_declared(cls.INPUT_TYPES())).get(name)
+    return None if decl is None else parse_input_decl(decl)[0]
+
+
+def widget_values(node: dict, cls) -> tuple[dict, list[str]]:
+    """(widget input name -> value, what does not fit: values beyond the node's widgets, values of the wrong
+    type for their widget)."""
     values = node.get("widgets_values")
     if isinstance(values, dict):  # some frontends save {name: value}
-        return dict(values)
-    values, out = list(values or []), {}
-    for name, control in widget_inputs(cls):
-        if not values:
-            break
-        out[name] = values.pop(0)
-        if control and values and values[0] in CONTROL_VALUES:
-            values.pop(0)
-    return out
+        return dict(values), []
+    reader = WidgetReader(values or [])
+    spec = cls.INPUT_TYPES()
+    reader.read(spec)
+    if any(parse_input_decl(decl)[1].get(flag) for _, decl in _declared(spec) for flag in UPLOAD_FLAGS):
+        reader.take(None)  # the upload button's value
+    for name, default in FRONTEND_WIDGETS.get(node["type"], {}).items():
+        reader.out[name] = reader.take(default)
+    problems = reader.mismatched
+    dropped = [v for v in reader.values if v is not None]  # a display widget's empty value loses nothing
+    if dropped:
+        problems.append(f"{len(dropped)} widget value(s) more than its widgets, dropped: "
+                        f"{', '.join(brief(v) for v in dropped)}")
+    return reader.out, problems
 
 
 def connectable(a, b) -> bool:
@@ -315,8 +403,8 @@ class Scope:
 
 class Converter:
     def __init__(self, workflow: dict, node_classes: dict):
-        self.classes = node_classes
-        self.subgraphs = {s["id"]: s for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
+        self.classes, self.misfits = node_classes, []  # misfits: (node id, saved widget values that do not fit)
+        self.subgraphs = {s["id"]: s for s in workflow_subgraphs(workflow)}
         self.root = Scope(workflow)
         groups = (workflow.get("extra") or {}).get("groupNodes") or {}
         for node in list(self._all_nodes(workflow)):
@@ -345,20 +433,29 @@ class Converter:
             if kind in VIRTUAL or node.get("mode") in (MUTED, BYPASSED):
                 continue
             if kind in self.subgraphs:
-                self.emit(Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node), out)
+                inner = Scope(self.subgraphs[kind], (*scope.path, node["id"]), scope, node)
+                values, shown = node.get("widgets_values"), len(self.shown(inner))
+                if isinstance(values, list) and len(values) > shown:
+                    why = f"{len(values)} widget values for {shown} widgets, the last dropped"
+                    self.misfits.append((scope.node_id(node), f"(subgraph {inner.graph.get('name') or kind}) {why}"))
+                self.emit(inner, out)
                 continue
             out[scope.node_id(node)] = self.entry(scope, node)
 
     def entry(self, scope: Scope, node: dict) -> dict:
         kind = node["type"]
         cls = self.classes.get(kind)
-        inputs = widget_values(node, cls) if cls is not None else {}
+        inputs, misfits = widget_values(node, cls) if cls is not None else ({}, [])
+        self.misfits.extend((scope.node_id(node), f"({kind}) {why}") for why in misfits)
         inputs = {k: ({"__value__": v} if isinstance(v, list) else v) for k, v in inputs.items()}
         for slot, inp in enumerate(node.get("inputs") or []):
             source = walk(self.input(scope, node, slot))
             name = (inp.get("widget") or {}).get("name", inp["name"])
             if isinstance(source, Value):
                 inputs[name] = source.value
+                if cls is not None and wrong_type(declared_kind(cls, name), source.value):
+                    self.misfits.append((scope.node_id(node), f"({kind}) widget {name!r} gets {brief(source.value)} "
+                                                              "from the subgraph node's widgets"))
             elif source is DROPPED:
                 inputs.pop(name, None)
             elif source is not None:
@@ -396,11 +493,30 @@ class Converter:
         index = next((i for i, inp in enumerate(outer) if inp.get("name") == name), None)
         if index is not None and outer[index].get("link") is not None:
             return Hop(self.input, scope.parent, scope.node, index, want, seen)
-        proxies = (scope.node.get("properties") or {}).get("proxyWidgets") or []
-        values = scope.node.get("widgets_values")
+        shown, values = self.shown(scope), scope.node.get("widgets_values")
         values = values if isinstance(values, list) else []
-        at = proxies.index(["-1", name]) if ["-1", name] in proxies else -1
+        at = shown.index(name) if name in shown else -1
         return Value(values[at]) if 0 <= at < len(values) else None
+
+    def shown(self, scope: Scope) -> list:
+        """The names of the subgraph's inputs whose widgets its subgraph node shows, in the order of its
+        widgets_values: its ``proxyWidgets`` entries ["-1", name], or, saved before those, each input that feeds
+        an inner widget."""
+        properties = scope.node.get("properties") or {}
+        if "proxyWidgets" in properties:
+            return [proxy[1] for proxy in properties["proxyWidgets"] or [] if proxy[:1] == ["-1"]]
+        return [i.get("name") for i in scope.graph.get("inputs") or [] if self.feeds_widget(scope, i)]
+
+    def feeds_widget(self, scope: Scope, declared: dict) -> bool:
+        """Whether a subgraph input's (first) link ends at a widget its inner node has."""
+        link = scope.links.get(next(iter(declared.get("linkIds") or []), None))
+        target = scope.nodes.get(link[2]) if link else None
+        slots = (target or {}).get("inputs") or []
+        widget = (slots[link[3]].get("widget") or {}).get("name") if target and link[3] < len(slots) else None
+        if widget is None or target["type"] in self.subgraphs:
+            return widget is not None
+        cls = self.classes.get(target["type"])
+        return cls is not None and widget in widget_values(target, cls)[0]
 
     def output(self, scope: Scope, node: dict, slot: int, want, seen):
         mode, kind = node.get("mode"), node["type"]
@@ -491,11 +607,80 @@ def group_as_subgraph(group: dict, node: dict) -> dict:
     return {"nodes": inner, "links": graph_links, "inputs": graph_inputs, "outputs": graph_outputs}
 
 
-def workflow_to_prompt(workflow: dict, node_classes: dict) -> dict:
+def renumber_inner_ids(workflow: dict) -> list[str]:
+    """Give a subgraph's inner node whose id is taken (by a top-level node, or by a node of an earlier subgraph
+    definition) the next free id after ``last_node_id``, as the newest frontend (1.58) does when it loads a
+    workflow, so that prompt ids (``outer:inner``) are the ones it queues; the links and the subgraph nodes'
+    ``proxyWidgets`` that name the node follow. Returns a line per renumbered node."""
+    last = workflow.get("last_node_id", (workflow.get("state") or {}).get("lastNodeId", 0))
+    last = last if _is_index(last) else 0
+    taken = {str(n["id"]) for n in workflow["nodes"]}
+    numbers = {n["id"] for n in workflow["nodes"] if _is_index(n["id"])}
+    subgraphs = workflow_subgraphs(workflow)
+    users = [n for graph in [workflow, *subgraphs] for n in graph["nodes"]]
+    notes = []
+    for graph in subgraphs:
+        moved = {}
+        for node in graph["nodes"]:
+            if str(node["id"]) in taken:
+                last = next(i for i in itertools.count(last + 1) if i not in numbers)
+                moved[node["id"]] = node["id"] = last
+            elif _is_index(node["id"]):
+                last = max(last, node["id"])
+            taken.add(str(node["id"]))
+            numbers.add(node["id"])
+        instances = [n for n in users if n["type"] == graph["id"]]
+        if moved and instances:
+            _follow(graph, moved, instances)
+            notes.extend(f"subgraph {graph.get('name') or graph['id']!r}: its node {old} is node {new}, as the newest "
+                         "ComfyUI frontend renumbers an id that another node has; prompt ids (--set, errors) end in "
+                         f":{new}" for old, new in moved.items())
+    return notes
+
+
+def workflow_subgraphs(workflow: dict) -> list:
+    """The subgraph definitions, the first of each id (the frontend keeps the first of duplicates)."""
+    first = {}
+    for graph in (workflow.get("definitions") or {}).get("subgraphs") or []:
+        first.setdefault(graph["id"], graph)
+    return list(first.values())
+
+
+def _follow(graph: dict, moved: dict, users: list):
+    """Point the subgraph's links, and its nodes' ``proxyWidgets`` outside, at the renumbered inner nodes."""
+    for link in graph.get("links") or []:
+        for key, at in (("origin_id", 1), ("target_id", 3)):
+            if isinstance(link, dict) and link.get(key) in moved:
+                link[key] = moved[link[key]]
+            elif isinstance(link, list) and link[at] in moved:
+                link[at] = moved[link[at]]
+    by_text = {str(old): str(new) for old, new in moved.items()}
+    for node in users:
+        for proxy in (node.get("properties") or {}).get("proxyWidgets") or []:
+            if proxy and str(proxy[0]) in by_text:
+                proxy[0] = by_text[str(proxy[0])]
+
+
+def _stderr(message: str):
+    print(f"noisekit: warning: {message}", file=sys.stderr)
+
+
+def workflow_to_prompt(workflow: dict, node_classes: dict, strict: bool = False, warn=_stderr) -> dict:
     """The API prompt ComfyUI's frontend queues for this UI workflow, or GraphFormatError for one whose
-    structure cannot be read."""
+    structure cannot be read. Saved widget values that do not fit a node's widgets (more values than widgets,
+    a value of the wrong type) are dropped or queued as the frontend does and ``warn``-ed about, or with
+    ``strict`` refused, naming each node; renumbered subgraph nodes are ``warn``-ed about too."""
     check_workflow(workflow)
-    return Converter(json.loads(json.dumps(workflow)), node_classes).prompt()
+    workflow = json.loads(json.dumps(workflow))
+    notes = renumber_inner_ids(workflow)
+    converter = Converter(workflow, node_classes)
+    prompt = converter.prompt()
+    if strict and converter.misfits:
+        raise GraphFormatError(f"saved widget values do not fit {len(converter.misfits)} node(s) (--strict):",
+                               converter.misfits)
+    for line in notes + [f"node {node_id} {why}" for node_id, why in converter.misfits]:
+        warn(line)
+    return prompt
 
 
 class InfoNode:

@@ -49,9 +49,12 @@ def main():
                 "report": json.loads(report.read_text()) if report.exists() else None}
 
     recorded = json.loads((FIXTURES / "frontend_workflows.json").read_text())["workflows"]
+    newest = json.loads((FIXTURES / "frontend_v3_workflows.json").read_text())["workflows"]
+    assert not (Path.cwd() / "input").exists()  # ComfyUI's input folder is not taken from where the command runs
     seen = {"api": run("api", graph()),
             "ddim_karras_cfg7": run("ddim", graph({"sampler_name": "ddim", "cfg": 7.0})),
             "ui": {name: run(name, wf["workflow"]) for name, wf in recorded.items()},
+            "ui_v3": {name: run(f"v3_{name}", wf["workflow"]) for name, wf in newest.items()},
             "invalid": run("invalid", {**graph({"steps": 0, "sampler_name": "eulr"}),
                                        "6": {"class_type": "NoSuchNode", "inputs": {}}}),
             "mistyped": run("mistyped", graph({"latent_image": ["1", 0]})),
@@ -66,7 +69,7 @@ def main():
                       run("golden_seed", graph({"seed": 43}, std=0.5), "--golden", goldens)]
 
     (work / "models" / "checkpoints").mkdir(parents=True)
-    (work / "models" / "checkpoints" / "fake.safetensors").write_bytes(b"not a checkpoint")
+    (work / "models" / "checkpoints" / "fake.safetensors").write_bytes(b"")  # a placeholder, as CI caches make
     checkpoint = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "fake.safetensors"}},
                   "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}
     seen["models"] = [run("no_models_dir", checkpoint),
@@ -83,15 +86,20 @@ def main():
     threading.Timer(3.0, progress.interrupt).start()  # as the first Ctrl-C does
     seen["interrupted"] = run("interrupted", graph({"steps": 9999}))
 
-    # conversion with ComfyUI's own INPUT_TYPES
+    # conversion with ComfyUI's own INPUT_TYPES; LoadImage lists an input folder, which is not ./input
+    load_image = {"nodes": [{"id": 1, "type": "LoadImage", "widgets_values": ["x.png", "image"],
+                             "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}]},
+                            {"id": 2, "type": "PreviewImage", "inputs": [{"name": "images", "type": "IMAGE", "link": 1}]}],
+                  "links": [[1, 1, 0, 2, 0, "IMAGE"]]}
     seen["convert"] = {}
-    for name, wf in recorded.items():
+    for name, wf in [*recorded.items(), *((f"v3_{n}", w) for n, w in newest.items()),
+                     ("load_image", {"workflow": load_image})]:
         path = work / f"{name}.workflow.json"
         path.write_text(json.dumps(wf["workflow"]))
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            noisekit(["convert", str(path), "--comfyui", comfyui])
-        seen["convert"][name] = json.loads(out.getvalue())
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = noisekit(["convert", str(path), "--comfyui", comfyui])
+        seen["convert"][name] = json.loads(out.getvalue()) if code == 0 else err.getvalue()
 
     # ComfyUI's validation, and its cache kept in one runner
     from noisekit.runner.comfy_runner import ComfyRunner

@@ -82,6 +82,7 @@ def comfyui(tmp_path_factory):
     (base / "user/default/comfy.settings.json").write_text(json.dumps({"Comfy.TutorialCompleted": True}))
     (base / "custom_nodes" / "noisekit").symlink_to(REPO, target_is_directory=True)
     shutil.copytree(PROBE, base / "custom_nodes" / "noisekit_probe")
+    shutil.copytree(PROBE.parent / "runner_pack", base / "custom_nodes" / "noisekit_runner_pack")  # V3 inputs
     port, log = free_port(), base / "server.log"
     with open(log, "w") as out:
         frontend = os.environ.get("NOISEKIT_FRONTEND_ROOT")  # e.g. comfyui-frontend-package 1.58's static/

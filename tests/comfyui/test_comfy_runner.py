@@ -89,6 +89,27 @@ def test_ui_workflows_from_the_real_editor_run_and_convert_as_the_frontend_does(
     assert strip(seen["convert"][name]) == strip(recorded)
 
 
+@pytest.mark.parametrize("name", ["dynamic_combo", "v3_runner_pack", "autogrow", "older_save", "extra_values",
+                                  "colliding_ids", "legacy_promoted_widget"])
+def test_workflows_from_the_newest_frontend_run_and_convert_as_it_does(seen, name):
+    """V3 inputs, an older save, extra values, colliding subgraph ids and a subgraph node saved before proxyWidgets,
+    recorded in frontend 1.58.1: each runs in ComfyUI (PreviewImage and MaskPreview too, from a folder with no
+    input/) and converts with ComfyUI's own INPUT_TYPES key for key as its graphToPrompt did."""
+    run = seen["ui_v3"][name]
+    assert run["code"] == 0, run["stderr"]
+    if name in ("v3_runner_pack", "colliding_ids", "legacy_promoted_widget"):
+        exact(run)  # the analytic model's 0.25 through the V3 node's nested DynamicCombo and Autogrow
+    recorded = json.loads((FIXTURES / "frontend_v3_workflows.json").read_text())["workflows"][name]["prompt"]
+    strip = lambda p: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in p.items()}  # noqa: E731
+    assert strip(seen["convert"][f"v3_{name}"]) == strip(recorded)
+
+
+def test_convert_and_run_need_no_input_folder_where_they_run(seen):
+    assert seen["convert"]["load_image"]["1"]["inputs"] == {"image": "x.png"}
+    previews = seen["ui_v3"]["dynamic_combo"]["report"]
+    assert previews["status"] == "success" and {"5", "7"} <= set(previews["executed"])  # PreviewImage, MaskPreview
+
+
 def test_invalid_graph_lists_every_problem_with_comfyuis_error_types(seen):
     run = seen["invalid"]
     assert run["code"] == 2 and run["report"]["status"] == "invalid"
@@ -131,12 +152,19 @@ def test_golden_checks_with_comfyui(seen):
 
 
 def test_models_dir_is_where_comfyuis_loaders_look(seen):
+    """A missing model file is told apart from a broken graph, with the folders it was looked for in; a zero-byte
+    placeholder found in --models-dir is refused naming the node, the input and the file, not a bare
+    SafetensorError."""
     nowhere, there = seen["models"]
     assert nowhere["code"] == 2
-    assert [(e["node_id"], e["input"], e["type"]) for e in nowhere["report"]["errors"]] == \
-        [("1", "ckpt_name", "value_not_in_list")]
-    # found in --models-dir, then refused by ComfyUI's loader (it is no checkpoint): a node failure, named
-    assert there["code"] == 3 and there["report"]["errors"][0]["node_type"] == "CheckpointLoaderSimple", there["stderr"]
+    (error,) = nowhere["report"]["errors"]
+    assert (error["node_id"], error["input"], error["type"]) == ("1", "ckpt_name", "model_file_missing")
+    assert "'fake.safetensors' is not in checkpoints; looked in " in error["message"]
+    assert os.path.join(os.environ["NOISEKIT_COMFYUI"], "models", "checkpoints") in error["message"]
+    assert there["code"] == 2, there["stderr"]
+    (error,) = there["report"]["errors"]
+    assert (error["node_id"], error["node_type"], error["input"]) == ("1", "CheckpointLoaderSimple", "ckpt_name")
+    assert "fake.safetensors (0 bytes) cannot be read (SafetensorError" in error["message"]
 
 
 def test_comfyuis_saveimage_writes_into_the_output_dir_with_the_graph(seen):
@@ -209,4 +237,29 @@ def test_conversion_equals_the_live_frontend(comfyui):
     strip = lambda p: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in p.items()}  # noqa: E731
     for workflow in live["workflows"]:
         assert strip(workflow_to_prompt(workflow["workflow"], classes)) == strip(workflow["prompt"]), workflow["name"]
+        assert strip(recorded[workflow["name"]]["prompt"]) == strip(workflow["prompt"]), workflow["name"]
+
+
+def test_conversion_equals_the_newest_live_frontend(comfyui):
+    """Builds the V3 and older-save workflows again in the newest frontend (NOISEKIT_FRONTEND_ROOT, e.g. 1.58):
+    noisekit's conversion with the server's /object_info gives what its graphToPrompt gives, and the fixtures CI
+    uses are still what it makes."""
+    from noisekit.runner.convert import InfoNode, workflow_to_prompt
+
+    if not (Path(CHROMIUM).is_file() and shutil.which("node") and (REPO / "node_modules" / "playwright-core").is_dir()):
+        pytest.skip("needs Debian's chromium, node and `npm install` (playwright-core)")
+    if not os.environ.get("NOISEKIT_FRONTEND_ROOT"):
+        pytest.skip("V3 dynamic inputs need a newer frontend than the 1.35 ComfyUI 0.8.0 pins: set "
+                    "NOISEKIT_FRONTEND_ROOT to comfyui-frontend-package 1.58's static/ folder")
+    out = subprocess.run(["node", str(HERE / "record_v3_workflows.mjs"), comfyui.url], capture_output=True, text=True,
+                         timeout=300, cwd=REPO)
+    live = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "failure" not in live and live["pageErrors"] == [], live.get("failure") or live["pageErrors"]
+    classes = {name: InfoNode(name, info) for name, info in comfyui.get("/object_info").items()}
+    recorded = json.loads((FIXTURES / "frontend_v3_workflows.json").read_text())["workflows"]
+    strip = lambda p: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in p.items()}  # noqa: E731
+    assert [w["name"] for w in live["workflows"]] == list(recorded)
+    for workflow in live["workflows"]:
+        assert strip(workflow_to_prompt(workflow["workflow"], classes, warn=lambda _: None)) == \
+            strip(workflow["prompt"]), workflow["name"]
         assert strip(recorded[workflow["name"]]["prompt"]) == strip(workflow["prompt"]), workflow["name"]

@@ -14,7 +14,7 @@ import pytest
 
 from noisekit.cli import main
 from noisekit.runner import load_prompt
-from noisekit.runner.convert import object_info_classes, workflow_to_prompt
+from noisekit.runner.convert import InfoNode, object_info_classes, workflow_to_prompt
 from noisekit.runner.core_nodes import core_node_hint
 from noisekit.runner.execute import default_node_classes
 from noisekit.runner.outcome import GraphFormatError
@@ -141,3 +141,86 @@ def test_convert_refuses_subgraph_recursion_as_run_does(tmp_path, capsys):
     for workflow, words in ((looped, f"subgraph {inner['id']} contains itself"),
                             (nested_subgraphs(5000), "subgraphs nest more than 100 deep (5000); flatten some of them")):
         assert_refused_by_convert_and_run(tmp_path, capsys, workflow, f"graph: {words}")
+
+
+# fixtures/comfyui/frontend_v3_workflows.json: recorded by tests/comfyui/record_v3_workflows.mjs in the newest
+# frontend (1.58.1) on ComfyUI 0.8.0, with the /object_info of the nodes they use.
+with open(os.path.join(FIXTURES, "frontend_v3_workflows.json"), encoding="utf-8") as f:
+    V3 = json.load(f)
+
+
+def v3_classes():
+    return {name: InfoNode(name, info) for name, info in V3["object_info"].items()}
+
+
+def v3_workflow(name):
+    return json.loads(json.dumps(V3["workflows"][name]["workflow"]))
+
+
+@pytest.mark.parametrize("name", sorted(V3["workflows"]))
+def test_conversion_equals_the_newest_frontends_graph_to_prompt(name, capsys):
+    """V3 DynamicCombo (nested, with a socket sub-input), Autogrow, combo controls, an older save, extra values,
+    colliding subgraph ids, a subgraph node saved before proxyWidgets: key for key what 1.58.1 queued."""
+    recorded = V3["workflows"][name]
+    assert strip(workflow_to_prompt(recorded["workflow"], v3_classes())) == strip(recorded["prompt"])
+
+
+def test_dynamic_combo_sub_inputs_are_named_after_their_combo():
+    inputs = workflow_to_prompt(v3_workflow("v3_runner_pack"), v3_classes())["2"]["inputs"]
+    assert (inputs["mode"], inputs["mode.factor"], inputs["mode.offset"], inputs["mode.offset.amount"]) == \
+        ("scale", 3, "add", 0.25)
+    assert inputs["pick"] == "b" and inputs["seed"] == 5  # after the combo's two controls; the seed has none
+    assert inputs["extras.first"] == ["1", 0] and "extras.third" not in inputs  # Autogrow: the linked sockets
+    resize = workflow_to_prompt(v3_workflow("dynamic_combo"), v3_classes())
+    assert resize["4"]["inputs"]["resize_type.match"] == ["3", 0] and "resize_type.width" not in resize["4"]["inputs"]
+
+
+def test_an_older_save_gets_the_default_of_the_widget_it_lacks():
+    workflow = v3_workflow("older_save")
+    assert len(next(n for n in workflow["nodes"] if n["type"] == "ImageScaleToTotalPixels")["widgets_values"]) == 2
+    assert workflow_to_prompt(workflow, v3_classes())["2"]["inputs"]["resolution_steps"] == 1  # declared default
+
+
+def test_values_that_do_not_fit_are_warned_about_and_refused_with_strict(tmp_path, capsys):
+    workflow, info = tmp_path / "extra.json", tmp_path / "object_info.json"
+    workflow.write_text(json.dumps(V3["workflows"]["extra_values"]["workflow"]))
+    info.write_text(json.dumps(V3["object_info"]))
+    assert main(["convert", str(workflow), "--object-info", str(info)]) == 0
+    out, err = capsys.readouterr()
+    assert strip(json.loads(out)) == strip(V3["workflows"]["extra_values"]["prompt"])
+    assert err == 'noisekit: warning: node 1 (EmptyImage) 2 widget value(s) more than its widgets, dropped: 7, "spare"\n'
+    assert main(["convert", str(workflow), "--object-info", str(info), "--strict", "-o", str(tmp_path / "api.json")]) == 2
+    out, err = capsys.readouterr()
+    assert not out and not (tmp_path / "api.json").exists()
+    assert err.splitlines() == ["noisekit convert: saved widget values do not fit 1 node(s) (--strict):",
+                                '  - node 1: (EmptyImage) 2 widget value(s) more than its widgets, dropped: 7, "spare"']
+
+
+def test_a_shifted_value_is_a_misfit_too():
+    workflow = v3_workflow("older_save")
+    node = next(n for n in workflow["nodes"] if n["type"] == "ImageScaleToTotalPixels")
+    node["widgets_values"] = [0.01, "nearest-exact"]  # shifted: the combo's value where a number belongs
+    warnings = []
+    workflow_to_prompt(workflow, v3_classes(), warn=warnings.append)
+    assert warnings == ["node 2 (ImageScaleToTotalPixels) widget 'megapixels' (FLOAT) has the value \"nearest-exact\""]
+
+
+def test_colliding_subgraph_ids_are_renumbered_as_the_newest_frontend_does():
+    workflow = v3_workflow("colliding_ids")
+    inner = workflow["definitions"]["subgraphs"][0]["nodes"]
+    assert {n["id"] for n in inner} <= {n["id"] for n in workflow["nodes"]}  # as saved: the top-level ids
+    warnings = []
+    prompt = workflow_to_prompt(workflow, v3_classes(), warn=warnings.append)
+    assert sorted(prompt) == ["1", "2", "5", "7:8", "7:9"]
+    assert prompt["7:8"]["inputs"]["latent_image"] == ["7:9", 0] and prompt["5"]["inputs"]["latent"] == ["7:8", 0]
+    assert prompt["7:8"]["inputs"]["seed"] == 99  # the proxyWidgets entry follows its node
+    assert warnings == [f"subgraph 'New Subgraph': its node {old} is node {new}, as the newest ComfyUI frontend "
+                        f"renumbers an id that another node has; prompt ids (--set, errors) end in :{new}"
+                        for old, new in ((1, 8), (2, 9))]
+
+
+def test_a_subgraph_node_saved_before_proxy_widgets_shows_its_own_values():
+    workflow = v3_workflow("legacy_promoted_widget")
+    sampler = next(n for n in workflow["definitions"]["subgraphs"][0]["nodes"] if n["type"] == "KSampler")
+    assert sampler["widgets_values"][0] != 99 and 99 in next(n for n in workflow["nodes"] if n["id"] == 7)["widgets_values"]
+    assert workflow_to_prompt(workflow, v3_classes())["7:4"]["inputs"]["seed"] == 99

@@ -292,10 +292,12 @@ class Widgets:
 
 def test_widget_values_map_in_input_order_skipping_control_values():
     node = _node(1, "Widgets", widgets=[20, 7, "randomize", 3, "increment", "fixed", "b", 11, "fixed", True, "image"])
-    prompt = workflow_to_prompt({"nodes": [node], "links": []}, {"Widgets": Widgets})
-    # "fixed" after `name` is the STRING's own value; the trailing "image" (an upload button) is ignored
+    warnings = []
+    prompt = workflow_to_prompt({"nodes": [node], "links": []}, {"Widgets": Widgets}, warn=warnings.append)
+    # "fixed" after `name` is the STRING's own value; the trailing "image" is one more than the widgets: dropped
     assert prompt["1"]["inputs"] == {"steps": 20, "seed": 7, "flagged": 3, "name": "fixed", "pick": "b",
                                      "noise_seed": 11, "on": True}
+    assert warnings == ['node 1 (Widgets) 1 widget value(s) more than its widgets, dropped: "image"']
 
 
 def test_api_literal_lists_links_and_shape_errors():

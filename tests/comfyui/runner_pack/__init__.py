@@ -29,9 +29,42 @@ class Fail(io.ComfyNode):
         raise ValueError("input 'latent': this node always fails")
 
 
+class Dynamic(io.ComfyNode):
+    """The V3 input kinds the frontend turns into widgets or sockets of its own: a DynamicCombo with a nested one,
+    an Autogrow of named sockets, a combo with value controls, a seed that asks for none. Output (exact):
+    latent * factor + amount + the sum of the extra latents."""
+
+    @classmethod
+    def define_schema(cls):
+        extra = io.Autogrow.TemplateNames(io.Latent.Input("extra"), names=["first", "second", "third"], min=0)
+        return io.Schema(node_id="RunnerPackDynamic", display_name="Dynamic (runner pack)", category="runner_pack",
+                         inputs=[io.Latent.Input("latent"),
+                                 io.DynamicCombo.Input("mode", options=[
+                                     io.DynamicCombo.Option("keep", []),
+                                     io.DynamicCombo.Option("scale", [
+                                         io.Float.Input("factor", default=2.0, min=-10.0, max=10.0),
+                                         io.DynamicCombo.Input("offset", options=[
+                                             io.DynamicCombo.Option("none", []),
+                                             io.DynamicCombo.Option("add", [io.Float.Input("amount", default=0.5)])])])]),
+                                 io.Autogrow.Input("extras", template=extra),
+                                 io.Combo.Input("pick", options=["a", "b", "c"], control_after_generate=True),
+                                 io.Int.Input("seed", default=0, control_after_generate=False)],
+                         outputs=[io.Latent.Output()])
+
+    @classmethod
+    def execute(cls, latent, mode, pick, seed, extras=None):
+        samples = latent["samples"]
+        if mode["mode"] == "scale":
+            samples = samples * mode["factor"] + (mode["offset"].get("amount", 0.0) if mode["offset"]["offset"] == "add"
+                                                  else 0.0)
+        for other in (extras or {}).values():
+            samples = samples + other["samples"]
+        return io.NodeOutput({**latent, "samples": samples})
+
+
 class RunnerPack(ComfyExtension):
     async def get_node_list(self):
-        return [ScaleLatent, Fail]
+        return [ScaleLatent, Fail, Dynamic]
 
 
 async def comfy_entrypoint():
