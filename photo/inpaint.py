@@ -2,8 +2,10 @@
 
 The hole is prefilled (photo/prefill.py), noised to a level set by ``strength`` and
 denoised on a masked model (the known region re-read at every call):
-- "anneal" (default): the annealed posterior mean (samplers/repaint.py) down a geometric
-  ladder of noise levels; on held-out photos it fills holes above the biharmonic fill's PSNR
+- "patch" (default): "anneal" for the layout and colours, then the photo's own texture: the hole
+  re-synthesised from the known pixels' patches, guided by the annealed fill (photo/exemplar.py).
+- "anneal": the annealed posterior mean (samplers/repaint.py) down a geometric ladder of noise
+  levels; on held-out photos it fills holes above the biharmonic fill's PSNR, but smooth
   (``python -m noisekit.bench inpaint``).
 - "replace": a sampler down a karras schedule, ComfyUI's noise-mask inpainting
   (samplers/sample.py's MaskedDenoiser); a soft mask m gives m * fill + (1 - m) * original.
@@ -38,6 +40,7 @@ from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
 from .masks import check_mask, feather_mask, grow_mask, pad_box
 from .params import FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD, PHOTO_BYTES_PER_PIXEL, PREFILL, STRENGTH
+from .exemplar import exemplar_fill
 from .prefill import fill_hole
 from .sparse import SparseDenoiser, SparseTiles
 
@@ -46,13 +49,14 @@ TAIL_SIGMA, TAIL_STEPS = 0.1, 6  # "texture": the level its tail restarts from (
 COARSE_SIGMA = 0.1  # anneal: each level runs on the coarsest grid where its noise is still this (see level_scale)
 COARSEST = 4  # ... at most 4x coarser
 STAGE_SEED = 7919  # seed offset between the scales' runs
+ANNEALED = ("patch", "anneal", "texture")  # the methods that run the annealed mean
 
 
 @dataclass(frozen=True)
 class InpaintOptions:
     """How inpaint repaints (defaults and bounds: photo/params.py).
 
-    method "anneal" runs ``sampler`` (default annealed_mean) on the masked model down a geometric ladder
+    method "anneal" (and "patch" and "texture" before their own steps) runs ``sampler`` (default annealed_mean) on the masked model down a geometric ladder
     of ``steps`` noise levels to ANNEAL_FLOOR; "replace" runs it (default euler_ancestral) down a karras
     schedule; "repaint" wraps that in repaint_sampler. ``sampler``: a registered sampler's name, a
     k-diffusion-signature sampler, or None (the method's own). ``strength`` < 1 starts below the model's
@@ -107,6 +111,8 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOpti
         crop = image_to_model(image[:, t:b, l:r].to(device))
         m = mask[:, None, t:b, l:r].to(device, crop.dtype)
         out[:, t:b, l:r] = model_to_image(inpaint_state(model, crop, m, options, report)).to(image)
+    if options.method == "patch":
+        out = exemplar_fill(image.movedim(-1, 1), mask[:, None], out.movedim(-1, 1), options.seed).movedim(1, -1)
     return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
 
 
@@ -135,7 +141,7 @@ def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, options: InpaintOptio
     method, steps, sampler, seed, tile = options.method, options.steps, options.sampler, options.seed, options.tile
     sampler = Sampler(sampler) if isinstance(sampler, str) else sampler
     sigma_max = model.sigma_max ** options.strength * model.sigma_min ** (1 - options.strength)
-    if method in ("anneal", "texture"):  # the floor stays inside the model's range and below a low strength's start
+    if method in ANNEALED:  # the floor stays inside the model's range and below a low strength's start
         floor = min(max(ANNEAL_FLOOR, model.sigma_min), sigma_max / 2)
         sigmas = get_sigmas("exponential", steps, sigma_min=floor, sigma_max=sigma_max)
     else:
@@ -150,7 +156,7 @@ def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, options: InpaintOptio
     step = (lambda offset: lambda info: progress(min(offset + info["i"] + 1, total), total)) if progress \
         else (lambda offset: None)
     coarsest = options.coarsest
-    if sampler is not None or method not in ("anneal", "texture") or noise_form(model) != "ve":
+    if sampler is not None or method not in ANNEALED or noise_form(model) != "ve":
         coarsest = 1  # only the annealed mean forgets all but its estimate between levels; VE noise averages down
     factors = [level_scale(float(s), coarsest) for s in sigmas[:-1]]
     estimate, done = fill_hole(x, m, options.prefill), 0
