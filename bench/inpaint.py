@@ -1,26 +1,28 @@
 """Inpainting on held-out photos, side by side with classical inpainters.
 
-    python -m noisekit.bench inpaint [--size 256] [--model PATH] [--steps 30] [--sheet PREFIX]
+    python -m noisekit.bench inpaint [--size 256] [--model PATH] [--steps 30] [--pictures PREFIX]
                                      [--methods NAME,...] [--speed] [--grain]
 
-Three masks per photo (a box, brush strokes, thin scratches); PSNR / SSIM measured
-inside the hole only (the rest is the input, bit for bit, for every method: checked).
-Texture, inside the hole: the gradient-energy ratio (sum of squared finite differences of the
-result over that of the original: 1 = as much fine detail, a blur is well below 1) and a
-no-reference sharpness (variance of the Laplacian in the hole over that in a 16-pixel ring of
-known pixels around it: 1 = as sharp as its surroundings, no original needed).
-Peers: OpenCV Telea and Navier-Stokes, scikit-image's biharmonic inpainting.
-Writes one contact sheet per mask kind (PREFIX_box.png, ...) with a row per method.
+Three masks per photo (a box, brush strokes, thin scratches), measured inside the hole only (the
+rest is the input, bit for bit, for every method: checked): PSNR; the patch texture distance
+(``texture_distance``: a sliced Wasserstein distance between the hole's 7x7 patches in the result
+and in the original, on a 3-level Laplacian pyramid; lower is better, a few pixels' shift of the
+original scores near 0, a smooth fill far from it); the mean-colour error (``colour_error``); and
+the gradient-energy ratio (squared finite differences of the result over the original's: 1 = as
+much fine detail, a blur is well below 1).
+Peers: OpenCV Telea and Navier-Stokes, scikit-image's biharmonic inpainting, opencv-contrib's FSR
+(fast) and shift-map (on Lab). Writes one JPEG per photo (PREFIX_<photo>.jpg, under 300 KB): a row
+per mask kind in PICTURED, columns input, each method, the original.
 --speed instead times the methods on a --side x --side (1024) held-out photo with a 15% brush
-mask, and on the 4 MP EveningGlow wallpaper with the same strokes at its centre (the time should
-follow the masked area, not the photo), against biharmonic in the same run.
---grain instead adds k x the texture method's grain (photo/inpaint.py match_grain) to the default's
+mask, the same photo with 2-pixel scratches over 3% of it, and the 4 MP EveningGlow wallpaper with
+the brush strokes at its centre (the time should follow the masked area, not the photo), against
+biharmonic in the same run.
+--grain instead adds k x the texture method's grain (photo/inpaint.py match_grain) to the annealed
 fill, for k in GRAIN: the PSNR each gradient ratio costs.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import time
 
@@ -30,7 +32,6 @@ from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
 from ..training.photos import HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
-from ..photo.exemplar import exemplar_fill
 from ..photo.inpaint import InpaintOptions, inpaint, match_grain
 from .denoise import centre_crop
 
@@ -167,42 +168,17 @@ def timed(fn):
     return run
 
 
-def remembered(fn):
-    """A timed fn that runs once per input: a method built on another's result reuses that run."""
-    runs = {}
-
-    def run(img, hole):
-        key = hashlib.sha1(img.tobytes() + np.packbits(hole).tobytes()).hexdigest()
-        if key not in runs:
-            runs[key] = fn(img, hole)
-        return runs[key]
-    return run
-
-
 def methods(model, steps: int):
-    """name -> fn(8-bit image, hole) -> (8-bit result, seconds). The default ("patch") is the annealed fill plus
-    photo/exemplar.py's texture step, exactly as inpaint composes them (tests/photo/test_inpaint.py), so it
-    reuses the anneal row's fill and its seconds count both."""
+    """name -> fn(8-bit image, hole) -> (8-bit result, wall seconds)."""
     import cv2
     from skimage.restoration import inpaint_biharmonic
 
     def ours(**options):
         def run(img, hole):
             image = torch.from_numpy(img.astype(np.float32) / 255)[None]
-            return inpaint(model, image, torch.from_numpy(hole.astype(np.float32))[None], InpaintOptions(seed=0, **options))
-        return run
-
-    def texture_step(img, hole, fill):
-        x = torch.from_numpy(img.astype(np.float32) / 255)[None]
-        m = torch.from_numpy(hole.astype(np.float32))[None]
-        out = exemplar_fill(x.movedim(-1, 1), m[:, None], fill.movedim(-1, 1), seed=0).movedim(1, -1)
-        return torch.where(m[..., None] == 0, x, out)
-
-    annealed = remembered(timed(ours(method="anneal")))
-
-    def patch(img, hole):
-        (fill, seconds), start = annealed(img, hole), time.perf_counter()
-        return u8(texture_step(img, hole, fill)), seconds + time.perf_counter() - start
+            mask = torch.from_numpy(hole.astype(np.float32))[None]
+            return u8(inpaint(model, image, mask, InpaintOptions(seed=0, **options)))
+        return timed(run)
 
     def xphoto(how, lab=False):
         def run(img, hole):
@@ -214,14 +190,13 @@ def methods(model, steps: int):
         return run
 
     sampling = {"steps": steps, "strength": 0.35}
-    nk = lambda **options: timed(lambda img, hole: u8(ours(**options)(img, hole)))
     return {
-        "noisekit (default: patch)": patch,
-        "noisekit anneal": lambda img, hole: (lambda fill, seconds: (u8(fill), seconds))(*annealed(img, hole)),
-        "noisekit texture": nk(method="texture"),
-        "noisekit replace": nk(method="replace", **sampling),
-        "noisekit repaint": nk(method="repaint", jump_length=max(1, steps // 6), **sampling),
-        "noisekit from noise": nk(method="replace", steps=steps, strength=1.0),
+        "noisekit (default: patch)": ours(),
+        "noisekit anneal": ours(method="anneal"),
+        "noisekit texture": ours(method="texture"),
+        "noisekit replace": ours(method="replace", **sampling),
+        "noisekit repaint": ours(method="repaint", jump_length=max(1, steps // 6), **sampling),
+        "noisekit from noise": ours(method="replace", steps=steps, strength=1.0),
         "OpenCV Telea": timed(lambda img, hole: cv2.inpaint(img, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)),
         "OpenCV Navier-Stokes": timed(lambda img, hole: cv2.inpaint(img, hole.astype(np.uint8), 5, cv2.INPAINT_NS)),
         "skimage biharmonic": timed(lambda img, hole: (np.clip(inpaint_biharmonic(img / 255.0, hole, channel_axis=-1),
@@ -331,7 +306,8 @@ def grain_sweep(model, photos: list[np.ndarray]):
             damaged = clean.copy()
             damaged[hole] = 0
             mask = torch.from_numpy(hole.astype(np.float32))[None]
-            fill = inpaint(model, torch.from_numpy(damaged.astype(np.float32) / 255)[None], mask, InpaintOptions(seed=0))
+            fill = inpaint(model, torch.from_numpy(damaged.astype(np.float32) / 255)[None], mask,
+                           InpaintOptions(method="anneal", seed=0))
             x, m = fill.movedim(-1, 1).double(), mask[None].double()
             z = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
             needs[kind] += texture_need((fill[0].numpy() * 255).round().astype(np.uint8), clean, hole)

@@ -28,13 +28,14 @@ from scipy import ndimage
 
 RADIUS = 3  # 7x7 patches
 LEVELS = 3  # pyramid levels (the coarsest 4x coarser)
-ITERATIONS = (4, 3, 2)  # search + vote rounds per level, coarse to fine
-GUIDE_WEIGHT = 1.0  # the guide's local-mean distance against the mean squared patch difference
+ITERATIONS = (4, 2, 1)  # search + vote rounds per level, coarse to fine
+GUIDE_WEIGHT = 3.0  # the guide's local-mean distance against the mean squared patch difference
 GUIDE_BLUR = 2.0  # the local mean's Gaussian sigma, in pixels of each level
 COLOUR_BLUR = 4.0  # keep_low: the guide's colour below this Gaussian sigma (pixels)
 SEARCH = (64, 16, 8)  # the random search's first window (pixels of the level), halved down to 1
 JUMPS = ((1, 2, 4), (1, 2), (1,))
-VOTE_SIGMA = 1e9
+VOTE_SIGMA = 0.5  # the vote's Gaussian weight over a patch's pixels (pixels): near-centre copies stay sharp
+VOTE_CUT = 0.01  # ... and the pixels weighing less are left out (with VOTE_SIGMA 0.5: the 3x3 centre)
 CHUNK = 32768  # hole pixels per batch of patch distances (bounded memory)
 
 
@@ -100,9 +101,12 @@ class Level:
         known = (~hole).to(x)[None]
         self.source_mean = blur(x * known, GUIDE_BLUR) / blur(known, GUIDE_BLUR).clamp(min=1e-6)
         self.target_mean = blur(guide, GUIDE_BLUR)[:, self.ys, self.xs].T  # [N, C]
-        self.flat_x = x.flatten(1)
-        self.pixels = x.flatten(1).T.contiguous()  # [H W, C]: a patch is a gather of rows
-        self.offsets = self.dy * self.w + self.dx  # a patch's flat offsets (sources lie inside the photo)
+        padded = F.pad(x[None], (RADIUS,) * 4, mode="replicate")[0]  # a patch around any pixel lies inside
+        self.pw = self.w + 2 * RADIUS
+        self.pixels = padded.flatten(1).T.contiguous()  # [(H + 2R) (W + 2R), C]: a patch is a gather of rows
+        sampled = (self.dy + self.dx) % 2 == 0  # the distance on a checkerboard of the patch's pixels: half the cost
+        self.cy, self.cx = self.dy[sampled], self.dx[sampled]
+        self.offsets = self.cy * self.pw + self.cx  # its flat offsets in the padded photo
 
     def snap(self, sy: torch.Tensor, sx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Candidate sources moved onto the nearest valid source."""
@@ -118,16 +122,19 @@ class Level:
         k = index[(self.ys // 2).clamp(max=level.h - 1), (self.xs // 2).clamp(max=level.w - 1)]
         return 2 * sy[k] + self.ys % 2, 2 * sx[k] + self.xs % 2
 
-    def patches(self, image: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-        """[N, K, C] the patches of image [C, H, W] around (ys, xs), clamped at the borders."""
-        yy = (ys[:, None] + self.dy).clamp(0, self.h - 1)
-        xx = (xs[:, None] + self.dx).clamp(0, self.w - 1)
+    def patches(self, image: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, dy, dx) -> torch.Tensor:
+        """[N, K, C] the pixels (dy, dx) of image [C, H, W] around (ys, xs), clamped at the borders."""
+        yy = (ys[:, None] + dy).clamp(0, self.h - 1)
+        xx = (xs[:, None] + dx).clamp(0, self.w - 1)
         return image.flatten(1)[:, yy * self.w + xx].permute(1, 2, 0)
 
     def cost(self, target: torch.Tensor, mean: torch.Tensor, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
-        source = self.pixels[(sy * self.w + sx)[:, None] + self.offsets]
+        source = self.pixels[self.padded_index(sy, sx)[:, None] + self.offsets]
         patch = (source - target).square_().mean((1, 2))
         return patch + GUIDE_WEIGHT * (self.source_mean[:, sy, sx].T - mean).square().mean(1)
+
+    def padded_index(self, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        return (ys + RADIUS) * self.pw + xs + RADIUS
 
     def candidates(self, sy, sx, generator):
         """Propagation (the neighbours' matches, shifted back) and random search around the current match."""
@@ -149,7 +156,7 @@ class Level:
         candidates = list(self.candidates(sy, sx, generator))
         for start in range(0, len(self.ys), CHUNK):
             part = slice(start, start + CHUNK)
-            target = self.patches(estimate, self.ys[part], self.xs[part])
+            target = self.patches(estimate, self.ys[part], self.xs[part], self.cy, self.cx)
             mean = self.target_mean[part]
             best = self.cost(target, mean, sy[part], sx[part])
             for cy, cx in candidates:
@@ -165,13 +172,15 @@ class Level:
         count = torch.zeros(self.h * self.w)
         for dy, dx in zip(self.dy.tolist(), self.dx.tolist()):
             weight = np.exp(-(dy * dy + dx * dx) / (2 * VOTE_SIGMA ** 2))
+            if weight < VOTE_CUT:
+                continue
             ty, tx = self.ys + dy, self.xs + dx
             keep = (ty >= 0) & (ty < self.h) & (tx >= 0) & (tx < self.w)
             ty, tx = ty[keep], tx[keep]
             keep_hole = self.hole[ty, tx]
             target = (ty * self.w + tx)[keep_hole]
-            source = ((sy[keep] + dy) * self.w + sx[keep] + dx)[keep_hole]
-            total.index_add_(1, target, weight * self.flat_x[:, source.clamp(0, self.h * self.w - 1)])
+            source = self.padded_index(sy[keep] + dy, sx[keep] + dx)[keep_hole]
+            total.index_add_(1, target, weight * self.pixels[source].T)
             count.index_add_(0, target, torch.full((len(target),), weight))
         voted = (total / count.clamp(min=1)).reshape(self.x.shape)
         return torch.where(self.hole, voted, self.x)

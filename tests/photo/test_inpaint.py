@@ -42,7 +42,7 @@ def hole(h=40, w=48):
     return mask
 
 
-@pytest.mark.parametrize("method", ["anneal", "texture", "replace", "repaint"])
+@pytest.mark.parametrize("method", ["patch", "anneal", "texture", "replace", "repaint"])
 def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     image, mask = photo(), hole()
     run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask,
