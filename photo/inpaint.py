@@ -50,7 +50,7 @@ COARSE_SIGMA = 0.1  # anneal: each level runs on the coarsest grid where its noi
 COARSEST = 4  # ... at most 4x coarser
 STAGE_SEED = 7919  # seed offset between the scales' runs
 ANNEALED = ("patch", "anneal", "texture")  # the methods that run the annealed mean
-# bf16 autocast (photo/tiling.py "auto") cost the annealed fill 0.7 (box), 0.9 (brush) and 3.7 dB (scratches) of
+# bf16 autocast (photo/tiling.py "auto") cost the annealed fill 0.6 (box), 0.9 (brush) and 3.7 dB (scratches) of
 # hole PSNR on the held-out 256-pixel crops, on a CPU with AMX bf16: the masked model runs in float32
 INPAINT_PRECISION = "fp32"
 PATCH_GRID = 2  # "patch": every level of its annealed fill on a grid at least this much coarser (pixel models;
