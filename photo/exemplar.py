@@ -8,10 +8,12 @@ it as a guide and takes the texture from the known pixels, coarse to fine over a
   and minimises the squared distance between the patches around p (the current estimate, known
   pixels included) and around q, plus GUIDE_WEIGHT x the distance between the guide's and the
   source's local means (Gaussian, GUIDE_BLUR): the guide keeps the copied patches on the model's
-  layout and colours. Candidates: the neighbours' matches shifted by 1, 2 and 4 pixels
+  layout and colours. Candidates: the matches of the neighbours JUMPS pixels away, shifted back
   (propagation), and random ones in windows shrinking from SEARCH pixels (random search); a
-  candidate off the valid sources snaps to the nearest valid one;
-- vote: each hole pixel becomes the mean of the pixels the matched patches covering it put there;
+  candidate off the valid sources snaps to the nearest valid one. The distance is taken on a
+  checkerboard of the patch's pixels (half the cost);
+- vote: each hole pixel becomes the mean of the pixels the matched patches covering it put there,
+  weighted by a Gaussian (VOTE_SIGMA) of their distance from each patch's centre;
 - the matches of a level, doubled, start the next finer level.
 Last, the guide's local mean colour over the hole replaces the copy's (``keep_low``): the copies
 bring the texture, the model the colour, so a fine high-contrast texture gets no colour shift.
@@ -33,7 +35,7 @@ GUIDE_WEIGHT = 3.0  # the guide's local-mean distance against the mean squared p
 GUIDE_BLUR = 2.0  # the local mean's Gaussian sigma, in pixels of each level
 COLOUR_BLUR = 4.0  # keep_low: the guide's colour below this Gaussian sigma (pixels)
 SEARCH = (64, 16, 8)  # the random search's first window (pixels of the level), halved down to 1
-JUMPS = ((1, 2, 4), (1, 2), (1,))
+JUMPS = ((1, 2, 4), (1, 2), (1,))  # propagation: the neighbours this far away, per level
 VOTE_SIGMA = 0.5  # the vote's Gaussian weight over a patch's pixels (pixels): near-centre copies stay sharp
 VOTE_CUT = 0.01  # ... and the pixels weighing less are left out (with VOTE_SIGMA 0.5: the 3x3 centre)
 CHUNK = 32768  # hole pixels per batch of patch distances (bounded memory)
@@ -63,8 +65,7 @@ def synthesize(x: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor, generat
                         pooled[0] < 1, F.avg_pool2d(guide[None], 2, ceil_mode=True)[0]))
     matches = previous = None
     for rounds, jumps, radius, (x, hole, guide) in zip(ITERATIONS, JUMPS, SEARCH, reversed(pyramid)):
-        level = Level(x, hole, guide)
-        level.jumps, level.search_radius = jumps, radius
+        level = Level(x, hole, guide, jumps, radius)
         if previous is None:  # random matches within a quarter of the photo, on the guide
             matches = level.snap(level.ys + random_shift(level.ys, x.shape[1] // 4, generator),
                                  level.xs + random_shift(level.xs, x.shape[2] // 4, generator))
@@ -87,8 +88,9 @@ def random_shift(v: torch.Tensor, radius: int, generator) -> torch.Tensor:
 class Level:
     """One pyramid level: the hole pixels (ys, xs), the valid sources and the guide's and sources' local means."""
 
-    def __init__(self, x: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor):
-        self.x, self.hole, self.guide = x, hole, guide
+    def __init__(self, x: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor, jumps: tuple[int, ...],
+                 search_radius: int):
+        self.x, self.hole, self.jumps, self.search_radius = x, hole, jumps, search_radius
         self.h, self.w = hole.shape
         self.ys, self.xs = hole.nonzero(as_tuple=True)
         d = torch.arange(-RADIUS, RADIUS + 1)
@@ -167,7 +169,7 @@ class Level:
         return sy, sx
 
     def vote(self, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
-        """The estimate: each hole pixel the mean of what the matched patches covering it put there."""
+        """The estimate: each hole pixel the weighted mean of what the matched patches covering it put there."""
         total = torch.zeros(self.x.shape[0], self.h * self.w)
         count = torch.zeros(self.h * self.w)
         for dy, dx in zip(self.dy.tolist(), self.dx.tolist()):
@@ -187,8 +189,8 @@ class Level:
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of [C, H, W] (separable, reflected borders)."""
-    r = int(3 * sigma)
+    """Gaussian blur of [C, H, W] (separable, reflected borders; the kernel cut at 3 sigma, and inside the image)."""
+    r = min(int(3 * sigma), min(x.shape[-2:]) - 1)
     k = torch.exp(-torch.arange(-r, r + 1, dtype=x.dtype).square() / (2 * sigma ** 2))
     k = k / k.sum()
     c = x.shape[0]

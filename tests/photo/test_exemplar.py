@@ -54,3 +54,11 @@ def test_nothing_to_fill_or_nothing_to_fill_from_returns_the_input():
     x = periodic()
     assert torch.equal(exemplar_fill(x, torch.zeros(1, 1, 64, 64), x), x)
     assert torch.equal(exemplar_fill(x, torch.ones(1, 1, 64, 64), x), x)
+
+
+def test_a_photo_smaller_than_the_blurs_is_filled():
+    x = periodic(6, 5)
+    m = torch.zeros(1, 1, 6, 5)
+    m[..., 2:4, 1:3] = 1
+    out = exemplar_fill(x, m, x)
+    assert torch.isfinite(out).all() and torch.equal(out[m.expand_as(x) == 0], x[m.expand_as(x) == 0])
