@@ -46,11 +46,12 @@ def exemplar_fill(x: torch.Tensor, m: torch.Tensor, guide: torch.Tensor, seed: i
     ``guide`` (a fill of the hole, equal to x where m is 0); a soft mask blends m fill + (1 - m) x."""
     out = x.clone()
     for b in range(x.shape[0]):
-        hole = m[b, 0] > 0
-        if not hole.any() or hole.all():
-            continue  # nothing to fill, or no source to fill from
-        fill = synthesize(x[b].float(), hole, guide[b].float(), torch.Generator().manual_seed(seed + b))
-        out[b] = x[b] + m[b] * (keep_low(fill, guide[b].float(), hole) - x[b])
+        hole, g = m[b, 0] > 0, guide[b].float()
+        if not hole.any():
+            continue
+        fill = g if hole.all() else keep_low(synthesize(x[b].float(), hole, g, torch.Generator().manual_seed(seed + b)),
+                                             g, hole)  # (no known pixel to copy from: the guide)
+        out[b] = x[b] + m[b] * (fill - x[b])
     return out
 
 

@@ -50,10 +50,11 @@ def test_keep_low_gives_the_hole_the_guides_local_colour():
     assert torch.equal(out[:, ~hole], fill[:, ~hole])
 
 
-def test_nothing_to_fill_or_nothing_to_fill_from_returns_the_input():
+def test_nothing_to_fill_returns_the_input_and_nothing_to_fill_from_the_guide():
     x = periodic()
-    assert torch.equal(exemplar_fill(x, torch.zeros(1, 1, 64, 64), x), x)
-    assert torch.equal(exemplar_fill(x, torch.ones(1, 1, 64, 64), x), x)
+    guide = torch.full_like(x, 0.5)
+    assert torch.equal(exemplar_fill(x, torch.zeros(1, 1, 64, 64), guide), x)
+    assert torch.allclose(exemplar_fill(x, torch.ones(1, 1, 64, 64), guide), guide)
 
 
 def test_a_photo_smaller_than_the_blurs_is_filled():
