@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from .denoise import DenoiseOptions, denoise_state
+from .exemplar import exemplar_fill
 from .inpaint import InpaintOptions, inpaint_state
 from .masks import crop_box, feather_mask, grow_mask
 from .noise_level import noise_level
@@ -62,7 +63,8 @@ def denoise_latent(vae, run: Run, image: torch.Tensor, options: DenoiseOptions =
 def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions = InpaintOptions(),
                    resolution: int = RESOLUTION.default, progress=None) -> torch.Tensor:
     """IMAGE [B,H,W,C] repainted where MASK [B,H,W] is 1: the mask's box plus context, grown to the VAE's
-    multiple, encoded, inpainted as a whole state, decoded and blended back with the feathered mask."""
+    multiple, encoded, inpainted as a whole state, decoded and blended back with the feathered mask; "patch" then
+    gives the decoded fill the photo's own texture (photo/exemplar.py), as the pixel route does."""
     mask = feather_mask(grow_mask(mask, options.grow), options.feather)
     box = crop_box(mask, options.context)
     if box[1] <= box[0]:
@@ -76,4 +78,7 @@ def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, optio
     def inpaint(model, x):
         return inpaint_state(model, x, latent_mask(work_mask, x.shape[-2:]).to(x), whole, progress)
 
-    return stitch(image, decode_box(vae, run(latent, options.seed, inpaint), size, box), mask, box)
+    out = stitch(image, decode_box(vae, run(latent, options.seed, inpaint), size, box), mask, box)
+    if options.method == "patch":  # the texture step on the decoded pixels: the photo's own patches
+        out = exemplar_fill(image.movedim(-1, 1), mask[:, None], out.movedim(-1, 1), options.seed).movedim(1, -1)
+    return out

@@ -528,6 +528,25 @@ def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
     torch.testing.assert_close(den, ((0.25 + std**2 / (std**2 + sigma**2) * (x - 0.25) + 1) / 2).clamp(0, 1))
 
 
+def test_inpaint_node_through_a_guider_gives_the_annealed_fill_the_photos_texture_on_decoded_pixels(comfy):
+    """"patch" through a GUIDER: the latent's annealed fill, decoded, then exemplar_fill on the pixels."""
+    from noisekit.models.space import PixelVAE
+    from noisekit.photo.exemplar import exemplar_fill
+
+    sampling = comfy.model_sampling.model_sampling("eps")
+    image = torch.rand(1, 40, 48, 3, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(1, 40, 48)
+    mask[0, 12:26, 15:33] = 1
+    run = lambda method: NODES["NoisekitInpaintPhoto"]().run(
+        image, mask, method, 4, 3, 0, 0, "mean", 1.0, 2, 1, guider=_Guider(GaussianDenoiser(0.25, 0.0), sampling),
+        vae=PixelVAE())[0]
+    annealed, patched = run("anneal"), run("patch")
+    expected = exemplar_fill(image.movedim(-1, 1), mask[:, None], annealed.movedim(-1, 1), 3).movedim(1, -1)
+    assert torch.equal(patched, expected)
+    hole = mask[..., None].expand_as(patched) == 1
+    assert torch.equal(patched[~hole], image[~hole]) and (patched[hole] - 0.625).abs().max() > 0.05
+
+
 def test_photo_nodes_name_a_missing_half_of_the_guided_route(comfy):
     from noisekit.models.space import PixelVAE
 

@@ -6,8 +6,8 @@ import torch
 
 from noisekit.models.analytic import GaussianDenoiser
 from noisekit.samplers import SAMPLERS, Sampler, sample
-from noisekit.photo.inpaint import (ANNEAL_FLOOR, COARSE_SIGMA, TAIL_SIGMA, TAIL_STEPS, InpaintOptions, gradient_energy,
-                                    inpaint, level_scale, match_grain, region_boxes)
+from noisekit.photo.inpaint import (ANNEAL_FLOOR, COARSE_SIGMA, PATCH_GRID, TAIL_SIGMA, TAIL_STEPS, InpaintOptions,
+                                    gradient_energy, inpaint, level_scale, match_grain, region_boxes)
 from noisekit.photo.masks import crop_box, feather_mask, grow_mask
 from noisekit.photo.prefill import fill_hole
 from noisekit.photo.tiling import tile_starts
@@ -42,7 +42,7 @@ def hole(h=40, w=48):
     return mask
 
 
-@pytest.mark.parametrize("method", ["anneal", "texture", "replace", "repaint"])
+@pytest.mark.parametrize("method", ["patch", "anneal", "texture", "replace", "repaint"])
 def test_known_region_is_bit_identical_and_seeds_decide_the_fill(method):
     image, mask = photo(), hole()
     run = lambda seed: inpaint(GaussianDenoiser(0.0, 0.5), image, mask,
@@ -195,6 +195,22 @@ def test_anneal_walks_a_geometric_ladder_from_the_strength_level_to_the_floor():
     coarse = lambda n, f: 8 * math.ceil(n / f / 8)  # n / f pixels, rounded up, padded to the multiple 8
     assert [shape for shape, _ in model.seen] == [tuple(coarse(n, f) for n in full) for f in factors]
     assert [sigma * f for (_, sigma), f in zip(model.seen, factors)] == pytest.approx(ladder)
+
+
+def test_patch_anneals_on_grids_at_least_patch_grid_coarser_then_copies_texture_from_the_photo():
+    """"patch": the same ladder as "anneal", every level at least PATCH_GRID x coarser (its fine levels at 2x),
+    then exemplar_fill on the enlarged fill as the guide."""
+    anneal, patch = Recording(0.0, 0.5), Recording(0.0, 0.5)
+    image, mask = photo(), hole()
+    inpaint(anneal, image, mask, InpaintOptions("anneal", steps=5, strength=0.6))
+    out = inpaint(patch, image, mask, InpaintOptions("patch", steps=5, strength=0.6))
+    factors = [max(level_scale(sigma * f, 4), PATCH_GRID) for (_, sigma), f in zip(anneal.seen, [4, 4, 1, 1, 1])]
+    assert factors == [4, 4, 2, 2, 2]
+    coarse = lambda n, f: 8 * math.ceil(n / f / 8)
+    full = anneal.seen[-1][0]
+    assert [shape for shape, _ in patch.seen] == [tuple(coarse(n, f) for n in full) for f in factors]
+    keep = mask[0] == 0
+    assert torch.equal(out[0][keep], image[0][keep]) and not torch.allclose(out[0][~keep], image[0][~keep])
 
 
 def test_a_level_runs_on_the_coarsest_grid_where_its_noise_is_still_coarse_sigma():
