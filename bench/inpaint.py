@@ -191,8 +191,8 @@ def methods(model, steps: int):
 
     sampling = {"steps": steps, "strength": 0.35}
     return {
-        "noisekit (default: patch)": ours(),
-        "noisekit anneal": ours(method="anneal"),
+        "noisekit anneal (default)": ours(),
+        "noisekit patch": ours(method="patch"),
         "noisekit texture": ours(method="texture"),
         "noisekit replace": ours(method="replace", **sampling),
         "noisekit repaint": ours(method="repaint", jump_length=max(1, steps // 6), **sampling),

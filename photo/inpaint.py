@@ -2,11 +2,13 @@
 
 The hole is prefilled (photo/prefill.py), noised to a level set by ``strength`` and
 denoised on a masked model (the known region re-read at every call):
-- "patch" (default): "anneal" for the layout and colours, then the photo's own texture: the hole
-  re-synthesised from the known pixels' patches, guided by the annealed fill (photo/exemplar.py).
-- "anneal": the annealed posterior mean (samplers/repaint.py) down a geometric ladder of noise
+- "anneal" (default): the annealed posterior mean (samplers/repaint.py) down a geometric ladder of noise
   levels; on held-out photos it fills holes above the biharmonic fill's PSNR, but smooth
   (``python -m noisekit.bench inpaint``).
+- "patch": "anneal" for the layout and colours, then the photo's own texture: the hole
+  re-synthesised from the known pixels' patches, guided by the annealed fill (photo/exemplar.py).
+  The lowest texture distance of the bench's methods, at a cost in PSNR (most on thin scratches) and
+  now and then a neighbouring structure copied in: not yet the default.
 - "replace": a sampler down a karras schedule, ComfyUI's noise-mask inpainting
   (samplers/sample.py's MaskedDenoiser); a soft mask m gives m * fill + (1 - m) * original.
 - "repaint": the same with RePaint's resampling (samplers/repaint.py).

@@ -14,8 +14,9 @@ from .tiling import PRECISIONS
 # accumulators and the stored values): the measured peak (README, "Memory budget") with a margin.
 PHOTO_BYTES_PER_PIXEL = 90
 MAX_EDGE = 256  # grow and feather widths in pixels (growing stops anyway once the mask covers the photo)
-METHODS_HELP = ("patch: anneal's layout and colours with the texture of the photo's own patches (looks like the "
-                "photo); anneal: annealed posterior mean (smooth in wide holes of fine texture); texture: "
+METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); patch: "
+                "anneal's layout and colours with the texture of the photo's own patches (fur, foliage; can copy a "
+                "neighbouring structure, lower PSNR); texture: "
                 "anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); replace: sampling "
                 "(varies with the seed); repaint: replace plus RePaint resampling")
 
@@ -31,7 +32,7 @@ PRECISION = Param("precision", "COMBO", "auto", choices=PRECISIONS,
                           "the same result on every machine")
 
 # inpaint (photo/inpaint.py)
-METHOD = Param("method", "COMBO", "patch", choices=("patch", "anneal", "texture", "replace", "repaint"),
+METHOD = Param("method", "COMBO", "anneal", choices=("anneal", "patch", "texture", "replace", "repaint"),
                tooltip=METHODS_HELP + ".")
 INPAINT_STEPS = Param("steps", "INT", 40, 1, 500, 1,
                       tooltip="patch / anneal: noise levels; replace / repaint: sampling steps (about 30).")
