@@ -115,9 +115,9 @@ class TuneSampler:
     FUNCTION = "tune"
     CATEGORY = "noisekit/samplers"
     DESCRIPTION = ("Fits a sampler to your checkpoint: a one-call-per-step multistep solver whose per-step weights "
-                   "are learned from a 20x finer teacher run on `batch_size` noise seeds (PAS / S4S-style). Costs "
-                   "about 21 model calls per step per seed, once per model, step count and size. A quarter of the "
-                   "seeds is held out: the node shows the error there against the untuned sampler and UniPC, and "
+                   "are learned from a 20x finer teacher run on `batch_size` noise seeds (PAS / S4S-style), on "
+                   "levels first tuned for the untuned sampler (tune_levels). Minutes, once per model, step count "
+                   "and size. A quarter of the seeds is held out: the node shows the error there against the untuned sampler and UniPC, and "
                    "where the fit does no better the untuned sampler comes back. Made for 5-10 steps; save it as a "
                    "preset to share or reload (Load Sampler Preset). Connect a noisekit MODEL, or a GUIDER for any "
                    "checkpoint.")
@@ -130,12 +130,16 @@ class TuneSampler:
                     "sampler": ("SAMPLER", {"tooltip": "The untuned deterministic noisekit sampler to compare with "
                                                        "and fall back to (e.g. unipc order 2 or pc_sigma order 3)."}),
                     **TUNE_INPUTS,
+                    "tune_levels": ("BOOLEAN", {"default": True, "tooltip": "First move the levels to where the "
+                                                "untuned sampler does best (Tune Sigmas, about 80 sampler runs per "
+                                                "step), then fit the solver on them: better at 5-10 steps, slower."}),
                     "preset": ("STRING", {"default": "", "tooltip": "Save the fitted solver as this JSON file "
                                           "(relative: in the output folder; never overwritten); empty: no file."})},
                 "optional": MODEL_INPUTS}
 
     @node_errors
-    def tune(self, sigmas, sampler, seed, width=512, height=512, batch_size=8, preset="", model=None, guider=None):
+    def tune(self, sigmas, sampler, seed, width=512, height=512, batch_size=8, tune_levels=True, preset="", model=None,
+             guider=None):
         node = self.DISPLAY
         sigmas = check_sigmas(node, "sigmas", sigmas)
         sampler = check_sampler(node, sampler)
@@ -144,7 +148,7 @@ class TuneSampler:
         if path is not None and os.path.exists(path):
             raise NodeError(node, "preset", f"{path} exists; noisekit never overwrites a file: choose another name")
         fit = on_seeded_starts(node, sigmas, seed, width, height, batch_size, model, guider,
-                               lambda denoiser, x: fit_solver(denoiser, x, sampler, sigmas, desc=node))
+                               lambda denoiser, x: fit_solver(denoiser, x, sampler, sigmas, tune_levels, node))
         held_out = not math.isnan(fit.check_error)
         fitted, base = (fit.check_error, fit.check_base_error) if held_out else (fit.error, fit.base_error)
         text = (f"RMS distance to the teacher{' on the held-out seeds' if held_out else ''}: fitted {fitted:.3g}, "

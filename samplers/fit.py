@@ -32,7 +32,7 @@ from .. import progress
 from ..files import read_limited, write_new
 from ..limits import check_memory
 from .solvers import KEEP, Run, weighted_sum
-from .tune import HOLDOUT, TEACHER_FACTOR, check_tunable
+from .tune import HOLDOUT, TEACHER_FACTOR, check_tunable, tune_sigmas
 
 HISTORY = KEEP  # denoised estimates a step combines: the samplers' own memory
 RIDGE = 1e-6  # Tikhonov weight (relative to the mean diagonal): keeps near-collinear estimates' weights finite
@@ -77,12 +77,12 @@ class FittedSolver:
 
 class SolverFit(NamedTuple):
     sampler: object  # the FittedSolver, or ``base`` where it did no better on the held-out starts
-    sigmas: torch.Tensor  # the levels (float64), as given
+    sigmas: torch.Tensor  # the levels (float64) ``sampler`` is for: the tuned ones, or the given ones where kept
     error: float  # the fitted solver's RMS distance to the teacher on the training starts
     base_error: float  # the base's, same starts
     check_error: float  # fitted, held-out starts (nan without any)
     check_base_error: float  # base, held-out starts
-    check_unipc_error: float  # UniPC (order 2 below 10 steps, else 3) on the same levels, held-out starts
+    check_unipc_error: float  # UniPC (order 2 below 10 steps, else 3) on the given levels, held-out starts
     kept: bool  # True: the fit did no better on the held-out starts, so ``sampler`` is the base
     seconds: float  # the fit's wall time, teacher included
 
@@ -124,9 +124,11 @@ def fit_steps(model, x: torch.Tensor, sigmas: torch.Tensor, targets: list[torch.
     return solver
 
 
-def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, desc: str = "tune sampler") -> SolverFit:
-    """The fitted solver for ``model`` on ``sigmas`` from the states ``x`` at sigmas[0] (noise at that level),
-    judged against the deterministic ``base`` sampler on held-out starts (HOLDOUT of them; none of fewer than 3)."""
+def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: bool = False,
+               desc: str = "tune sampler") -> SolverFit:
+    """The fitted solver for ``model`` from the states ``x`` at sigmas[0] (noise at that level), on ``sigmas`` or,
+    with ``tune_levels``, on levels first tuned for ``base`` (``tune.tune_sigmas``, on the training starts), judged
+    against the deterministic ``base`` on ``sigmas`` on held-out starts (HOLDOUT of them; none of fewer than 3)."""
     from . import Sampler
 
     began = time.perf_counter()
@@ -136,27 +138,30 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, desc: str = "
     # the starts, the teacher's state at every level, the solver's state and its HISTORY estimates
     check_memory(f"fitting a solver on {len(x)} starts of {tuple(x.shape[1:])}",
                  (steps + HISTORY + 5) * x.numel() * x.element_size())
-    bar = progress.bar(TEACHER_FACTOR * steps + steps + 4, desc)
-    targets = teacher_states(model, x, sigmas.to(x.dtype))
-    bar.update(TEACHER_FACTOR * steps)
     held = round(HOLDOUT * len(x)) if len(x) >= 3 else 0
     train, check = slice(0, len(x) - held), slice(len(x) - held, None)
-    solver = fit_steps(model, x[train], sigmas, [t[train] for t in targets], bar)
+    levels = tune_sigmas(model, x[train], base, sigmas, desc=f"{desc}: levels").sigmas if tune_levels else sigmas
+    bar = progress.bar(TEACHER_FACTOR * steps + steps + 4, desc)
+    # the teacher on the levels fitted on; its end (the same first and last non-zero level) judges both
+    targets = teacher_states(model, x, levels.to(x.dtype))
+    bar.update(TEACHER_FACTOR * steps)
+    solver = fit_steps(model, x[train], levels, [t[train] for t in targets], bar)
     unipc = Sampler("unipc", order=2 if steps < 10 else 3)
 
-    def distance(sampler, part):
+    def distance(sampler, part, on=sigmas):
         bar.update(1)
         if part.start == part.stop:
             return math.nan
         try:
-            out = sampler(model, x[part], sigmas.to(x.dtype), disable=True)
+            out = sampler(model, x[part], on.to(x.dtype), disable=True)
         except FloatingPointError:  # coefficients on which the solver diverges
             return math.inf
         return float((out - targets[-1][part]).double().square().mean().sqrt())
 
-    errors = [distance(solver, train), distance(base, train), distance(solver, check), distance(base, check)]
+    errors = [distance(solver, train, levels), distance(base, train), distance(solver, check, levels),
+              distance(base, check)]
     kept = not (errors[0] < errors[1] and (held == 0 or errors[2] < errors[3]))
-    return SolverFit(base if kept else solver, sigmas, *errors, distance(unipc, check), kept,
+    return SolverFit(base if kept else solver, sigmas if kept else levels, *errors, distance(unipc, check), kept,
                      time.perf_counter() - began)
 
 

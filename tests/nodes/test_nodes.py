@@ -610,10 +610,10 @@ def test_tune_sampler_node_is_the_core_fit_and_its_preset_loads_back(tmp_path, m
     out = NODES["NoisekitTuneSampler"]().tune(sigmas.float(), sampler, 5, width=4, height=4, batch_size=8,
                                               preset="mine.json", model=model)
     x = add_noise(torch.zeros(8, 3, 4, 4), unit_noise((8, 3, 4, 4), 5), float(sigmas.float()[0]))
-    core = fit_solver(model, x, sampler, sigmas.float())
+    core = fit_solver(model, x, sampler, sigmas.float(), tune_levels=True)
     fitted, levels = out["result"]
     assert isinstance(fitted, FittedSolver) and fitted.steps == core.sampler.steps
-    assert levels.dtype == torch.float32 and torch.equal(levels, sigmas.float())
+    assert levels.dtype == torch.float32 and torch.equal(levels, core.sigmas.float()) and len(levels) == 5
     assert f"fitted {core.check_error:.3g}, untuned unipc {core.check_base_error:.3g}, UniPC" in out["ui"]["text"][0]
     loaded, loaded_levels = NODES["NoisekitLoadSamplerPreset"]().load("mine.json")
     assert loaded.steps == fitted.steps and torch.equal(loaded_levels, levels)
@@ -634,7 +634,7 @@ def test_tune_sampler_node_through_a_guider(comfy):
     guider = _Guider(GaussianDenoiser(0.25, 0.5), sampling)
     guider.model_patcher.get_model_object = lambda name: latent_format if name == "latent_format" else sampling
     out = NODES["NoisekitTuneSampler"]().tune(get_sigmas("karras", 3), Sampler("unipc", order=2), 0, width=24,
-                                              height=16, batch_size=4, guider=guider)
+                                              height=16, batch_size=4, tune_levels=False, guider=guider)
     sampler, sigmas = out["result"]
     assert isinstance(sampler, comfy.samplers.KSAMPLER) and len(sigmas) == 4
     with pytest.raises(ValueError, match="input 'sampler': connect a noisekit sampler"):
