@@ -93,3 +93,18 @@ def test_fit_on_a_single_start_is_unchecked_and_base_is_refused_when_noisy():
     assert math.isnan(fit.check_error) and not fit.kept
     with pytest.raises(ValueError, match="tune_sampler: 'sampler' ddim adds noise"):
         fit_solver(MIXTURE, starts(4, seed=2), Sampler("ddim", eta=0.5), SIGMAS)
+
+
+def test_levels_tuned_first_keep_the_ends_and_help_on_held_out_starts():
+    """With tune_levels the fit runs on levels tuned for the base (same ends, same step count); on other starts
+    it beats both the untuned base and the solver fitted on the given levels (measured 0.49x and 0.78x at 5 calls)."""
+    x = starts(256, seed=2)
+    tuned = fit_solver(MIXTURE, x, Sampler("unipc", order=2), SIGMAS, tune_levels=True)
+    plain = fit_solver(MIXTURE, x, Sampler("unipc", order=2), SIGMAS)
+    assert not tuned.kept and len(tuned.sigmas) == len(SIGMAS) and float(tuned.sigmas[-1]) == 0
+    assert tuned.sigmas[[0, -2]].tolist() == pytest.approx(SIGMAS[[0, -2]].tolist())
+    held_out = starts(256, seed=1)
+    exact = MIXTURE.ode_solution(held_out, TOP, 0.0, 1e-9)
+    error = rms(tuned.sampler(MIXTURE, held_out, tuned.sigmas, disable=True), exact)
+    assert error < 0.6 * exact_error(Sampler("unipc", order=2), held_out)
+    assert error < 0.9 * rms(plain.sampler(MIXTURE, held_out, SIGMAS, disable=True), exact)
