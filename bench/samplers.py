@@ -12,6 +12,9 @@ ComfyUI and diffusers.
    UniPC and DPM++ (when installed). The summary gives each side's best, the ratio with a bootstrap
    interval over the starts, the share of the error in the worst 5% of starts, and what the last
    step alone costs when taken from the exact trajectory (a floor for every sampler using it).
+   The peers also run on SD1.5's AYS and GITS tables (the same sigma range). The solver fitted per
+   problem (samplers/fit.py) on other starts gets its own row and its ratio to the best peer, with
+   the seconds its fits took.
 
 1. Error vs NFE: data x0 ~ N(m, diag s^2) of shape 4x64x64 in float64, s log-uniform in
    [0.1, 1.5]; start x(sigma_0) = m + sqrt(s^2 + sigma_0^2) eps, whose exact probability-flow
