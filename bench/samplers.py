@@ -12,6 +12,9 @@ ComfyUI and diffusers.
    UniPC and DPM++ (when installed). The summary gives each side's best, the ratio with a bootstrap
    interval over the starts, the share of the error in the worst 5% of starts, and what the last
    step alone costs when taken from the exact trajectory (a floor for every sampler using it).
+   The peers also run on SD1.5's AYS and GITS tables (the same sigma range). The solver fitted per
+   problem (samplers/fit.py) on other starts gets its own row and its ratio to the best peer, with
+   the seconds its fits took.
 
 1. Error vs NFE: data x0 ~ N(m, diag s^2) of shape 4x64x64 in float64, s log-uniform in
    [0.1, 1.5]; start x(sigma_0) = m + sqrt(s^2 + sigma_0^2) eps, whose exact probability-flow
@@ -46,6 +49,7 @@ import torch
 from ..models.analytic import gaussian_problem, mixture, probability_flow, rms, start_and_exact
 from ..samplers import Sampler
 from ..samplers.solvers import KEEP, Run
+from ..samplers.fit import fit_solver
 from ..samplers.tune import tune_sigmas
 from ..schedules import get_sigmas
 
@@ -67,6 +71,7 @@ SD_BETAS = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, be
 
 MIX_NFES = (5, 8, 10, 20, 50)
 SCHEDULES = ("karras", "exponential")
+PEER_SCHEDULES = SCHEDULES + ("ays", "gits")  # SD1.5's published tables span the same 0.0292..14.61
 # noisekit's candidates: label -> (sampler, options)
 CANDIDATES = {"pc_sigma": ("pc_sigma", {}), "pc_sigma o3": ("pc_sigma", {"order": 3}),
               "pc_sigma o2": ("pc_sigma", {"order": 2}), "unipc": ("unipc", {}), "unipc o2": ("unipc", {"order": 2}),
@@ -251,7 +256,66 @@ def print_tuned_table(problems):
 
 
 def sigmas_for(schedule, nfe, two_calls=False):
-    return get_sigmas(schedule, (nfe + 1) // 2 if two_calls else nfe, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+    steps = (nfe + 1) // 2 if two_calls else nfe
+    if schedule in ("ays", "gits"):  # SD1.5's tables: their own levels
+        return get_sigmas(schedule, steps).double()
+    return get_sigmas(schedule, steps, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+
+
+# ---- the solver fitted per problem (samplers/fit.py) on starts the table never judges ------------
+
+FIT_NFES = (5, 8, 10, 20)  # up to tune.MAX_STEPS steps; from 50 calls the row is the untuned base's
+FIT_MIXTURE_STARTS = 1024
+FIT_PICTURES = 8  # the UNet's: the issue's budget is for 8 starts at 16x16
+# Levels tuned before the fit (tune_sigmas, 80 runs per step) on the mixtures; on the UNet that alone would pass
+# the issue's 10 minutes on 2 cores, so there the solver is fitted on the schedule's own levels
+
+
+def fit_base(nfe: int):
+    """The untuned sampler a fit compares with and falls back to: the best untuned one below 10 calls, and from 10."""
+    return Sampler("unipc", order=2) if nfe < 10 else Sampler("pc_sigma", order=3)
+
+
+def fitted_errors(problem):
+    """({nfe: squared error per judged start} of the solver fitted on other starts of the problem (seed 2), from the
+    levels (karras or exponential, tuned first on the mixtures) whose fit did better on its held-out starts; {nfe: (levels, seconds of both
+    fits, kept)})."""
+    tune_levels = not isinstance(problem, UNetProblem)
+    if not tune_levels:
+        twin = UNetProblem(problem.name, FIT_PICTURES, seed=2)
+        twin.model.net.float()
+        model, starts = twin.model, twin.start(SIGMA_MAX).float()
+    else:
+        model = problem.model
+        starts = MixtureProblem(problem.name, model, FIT_MIXTURE_STARTS, seed=2).start(SIGMA_MAX)
+    row, notes = {}, {}
+    for nfe in MIX_NFES:
+        base = fit_base(nfe)
+        if nfe not in FIT_NFES:
+            row[nfe] = problem.error(base(problem.model, problem.start(SIGMA_MAX), sigmas_for("karras", nfe),
+                                          disable=True), SIGMA_MAX)
+            continue
+        began = time.perf_counter()
+        fits = {schedule: fit_solver(model, starts, base, sigmas_for(schedule, nfe), tune_levels, f"fit {nfe}")
+                for schedule in SCHEDULES}
+        schedule, fit = min(fits.items(), key=lambda item: item[1].check_error)
+        notes[nfe] = (schedule, time.perf_counter() - began, fit.kept)
+        row[nfe] = problem.error(fit.sampler(problem.model, problem.start(SIGMA_MAX), fit.sigmas, disable=True),
+                                 SIGMA_MAX)
+    return row, notes
+
+
+def print_fitted_summary(row, notes, peer_rows):
+    """Per NFE: the fitted solver's RMS end error, its ratio to the best untuned peer with the bootstrap interval."""
+    print("fitted solver (samplers/fit.py, fitted on other starts; its levels and base chosen on its held-out starts):")
+    for n in MIX_NFES:
+        peer = min(peer_rows.items(), key=lambda kv: root_mean(kv[1][n]))
+        lo, hi = best_ratio_interval([row[n]], [r[n] for r in peer_rows.values()])
+        schedule, seconds, kept = notes.get(n, ("karras", math.nan, True))
+        how = (f"{schedule}, fits {seconds:.0f} s" + (", untuned base kept" if kept else "") if n in notes
+               else "no fit beyond 24 steps: untuned base")
+        print(f"  {n:<4} {root_mean(row[n]):.2e}  ratio to {' '.join(peer[0])} {root_mean(row[n]) / root_mean(peer[1][n]):.2f}"
+              f" ({lo:.2f}-{hi:.2f})  {how} (base {fit_base(n).name} {fit_base(n).options.get('order')})", flush=True)
 
 
 def noisekit_errors(problem):
@@ -275,7 +339,7 @@ def comfyui_errors(problems):
     root, python = os.environ.get("NOISEKIT_COMFYUI"), os.environ.get("NOISEKIT_COMFYUI_PYTHON", sys.executable)
     if not root:
         return None
-    runs = [(p.name, label, schedule, nfe) for p in problems for label in COMFY_PEERS for schedule in SCHEDULES
+    runs = [(p.name, label, schedule, nfe) for p in problems for label in COMFY_PEERS for schedule in PEER_SCHEDULES
             for nfe in MIX_NFES]
     job = {"models": {p.name: p.model for p in problems},
            "starts": {p.name: p.start(SIGMA_MAX) for p in problems},
@@ -297,7 +361,7 @@ def same_step_errors(problem):
     """ComfyUI's SAME_STEPS samplers without ComfyUI: noisekit's to sigma_min, then x = D(sigma_min)."""
     out = {}
     for label in SAME_STEPS:
-        for schedule in SCHEDULES:
+        for schedule in PEER_SCHEDULES:
             row = out[problem.name, label, schedule] = {}
             for nfe in MIX_NFES:
                 sigmas = sigmas_for(schedule, nfe, label in TWO_CALLS)
@@ -340,7 +404,11 @@ def print_mixture_tables(problems):
         print(f"{'sampler':<40}{'schedule':<13}" + "".join(f"{'NFE ' + str(n):>10}" for n in MIX_NFES))
         for (label, schedule), row in {**rows, **peer_rows}.items():
             print(f"{label:<40}{schedule:<13}" + "".join(f"{root_mean(row[n]):>10.2e}" for n in MIX_NFES))
+        fitted, notes = fitted_errors(problem)
+        rows["noisekit fitted", "fit"] = fitted
+        print(f"{'noisekit fitted':<40}{'fit':<13}" + "".join(f"{root_mean(fitted[n]):>10.2e}" for n in MIX_NFES))
         print_summary(rows, peer_rows, len(problem.eps))
+        print_fitted_summary(fitted, notes, peer_rows)
         for schedule in SCHEDULES:
             print(f"the last step alone, {schedule}: " + ", ".join(
                 f"{nfe} calls: ComfyUI's jump {jump:.2e}, noisekit's {ours:.2e}"

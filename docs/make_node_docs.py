@@ -166,6 +166,12 @@ WHEN = {  # a line of advice for one node, after its kind's
     "NoisekitTuneSigmas": "Once per model, sampler and step count, for 5 to 10 steps: connect a schedule, a "
                           "deterministic sampler (eta 0) and Load Model (noisekit) or a GUIDER, run it, and paste "
                           "the levels it shows into Custom Sigmas to keep them. It takes minutes.",
+    "NoisekitTuneSampler": "Once per checkpoint and step count, for 5 to 10 steps: connect a schedule (or Tune "
+                           "Sigmas' levels), an untuned deterministic sampler (unipc order 2, pc_sigma order 3) and "
+                           "Load Model (noisekit) or a GUIDER; feed both outputs to SamplerCustom. Give `preset` a "
+                           "file name to keep the fit.",
+    "NoisekitLoadSamplerPreset": "To reuse or share a fit: the JSON file Tune Sampler saved, for the checkpoint it "
+                                 "was fitted on; feed both outputs to SamplerCustom.",
 }
 SUMMARY = {  # what it does in plain words, where the node's DESCRIPTION is a formula (that follows under "How it works")
     "NoisekitScheduleLinearQuadratic": "The noise removed grows linearly over the first `linear_steps` steps, to "

@@ -10,6 +10,7 @@ noisekit's own Denoiser. (Joining ComfyUI's server and progress bars is nodes/se
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -188,20 +189,32 @@ def make_sampler(name: str, **options):
     as ``.noisekit_sampler`` so noisekit's Sample node can run it on a noisekit model.
     Outside ComfyUI: the core ``samplers.Sampler``.
     """
-    core = Sampler(name, **options)
+    return sampler_value(Sampler(name, **options))
+
+
+def sampler_value(core):
+    """The SAMPLER value for a core sampler (a ``Sampler``, or a fitted solver: a k-diffusion-signature callable
+    with ``name`` and ``options``), as ``make_sampler`` describes."""
     if not in_comfyui():
         return core
     import comfy.samplers
 
-    solver = core.entry.fn
-
     def sampler_function(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
-        return solver(ComfyDenoiser(model), x, sigmas, extra_args, callback, disable, **opts)
+        return core(ComfyDenoiser(model), x, sigmas, extra_args, callback, disable, **opts)
 
-    sampler_function.__name__ = f"noisekit_{name}"
+    sampler_function.__name__ = f"noisekit_{core.name}"
     ksampler = comfy.samplers.KSAMPLER(sampler_function, extra_options=dict(core.options))
     ksampler.noisekit_sampler = core
     return ksampler
+
+
+def output_folder() -> str:
+    """ComfyUI's output folder inside ComfyUI, else the current one: where relative file names land."""
+    if in_comfyui():
+        import folder_paths
+
+        return folder_paths.get_output_directory()
+    return os.getcwd()
 
 
 class SeededNoise:

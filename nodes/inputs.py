@@ -8,6 +8,7 @@ import torch
 from ..photo.masks import check_mask as photo_check_mask
 from ..registry import Param
 from ..samplers import Sampler
+from ..samplers.fit import FittedSolver
 from ..schedules.tools import check_sigmas as check_sigma_values
 from .adapter import comfy_sampler_function, noisekit_model
 
@@ -132,7 +133,7 @@ def check_sampler(node: str, sampler):
     if sampler is None:
         return None
     core = getattr(sampler, "noisekit_sampler", sampler)
-    if isinstance(core, Sampler):
+    if isinstance(core, (Sampler, FittedSolver)):
         return core
     if callable(getattr(sampler, "sampler_function", None)):
         return comfy_sampler_function(sampler)

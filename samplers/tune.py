@@ -50,21 +50,21 @@ def increments_of(sigmas: torch.Tensor) -> np.ndarray:
     return np.log(np.diff(-np.log(sigmas[:-1].double().numpy())))
 
 
-def check_tunable(sigmas: torch.Tensor, sampler) -> None:
+def check_tunable(sigmas: torch.Tensor, sampler, who: str = "tune_sigmas") -> None:
     """Raise unless the schedule has 3..MAX_STEPS distinct positive levels then 0, and the sampler is
     deterministic (a noisekit ODE sampler without ancestral noise or churn)."""
     steps = len(sigmas) - 1
     if not 3 <= steps <= MAX_STEPS or float(sigmas[-1]) != 0 or not bool((sigmas[1:] < sigmas[:-1]).all()):
-        raise ValueError(f"tune_sigmas: 'sigmas' must be 4..{MAX_STEPS + 1} strictly descending levels ending in 0 "
+        raise ValueError(f"{who}: 'sigmas' must be 4..{MAX_STEPS + 1} strictly descending levels ending in 0 "
                          f"(3..{MAX_STEPS} steps: with 2 only the given levels fit), got {len(sigmas)} levels {sigmas.tolist()[:8]}; "
                          "connect a schedule node with steps in that range")
     entry = getattr(sampler, "entry", None)
     if entry is None or "ode" not in entry.tags:
-        raise ValueError(f"tune_sigmas: 'sampler' must be a noisekit ODE sampler (euler, dpmpp_2m, unipc, pc_sigma, "
+        raise ValueError(f"{who}: 'sampler' must be a noisekit ODE sampler (euler, dpmpp_2m, unipc, pc_sigma, "
                          f"...), got {getattr(sampler, 'name', type(sampler).__name__)}")
     noisy = [k for k in STOCHASTIC_OPTIONS if sampler.options.get(k, 0) > 0]
     if noisy:
-        raise ValueError(f"tune_sigmas: 'sampler' {sampler.name} adds noise ({noisy[0]} = {sampler.options[noisy[0]]}); "
+        raise ValueError(f"{who}: 'sampler' {sampler.name} adds noise ({noisy[0]} = {sampler.options[noisy[0]]}); "
                          f"set {noisy[0]} to 0: levels are tuned for the deterministic ODE")
 
 

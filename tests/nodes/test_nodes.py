@@ -90,7 +90,9 @@ def _tiny_inputs(cls):
 
 
 @pytest.mark.parametrize("name", sorted(n for n in NODES if "Photo" not in n and n not in ("NoisekitLoadModel",
-                                                                                            "NoisekitTuneSigmas")))
+                                                                                            "NoisekitTuneSigmas",
+                                                                                            "NoisekitTuneSampler",
+                                                                                            "NoisekitLoadSamplerPreset")))
 def test_node_runs_with_defaults_and_returns_its_types(name):
     cls = NODES[name]
     args = _tiny_inputs(cls)
@@ -617,6 +619,46 @@ def test_tune_sigmas_node_through_a_guider_in_its_latent_space(comfy):
         node.tune(get_sigmas("karras", 3), Sampler("ddim", eta=1.0), 0, guider=guider)
     with pytest.raises(ValueError, match="input 'guider': expected a ComfyUI GUIDER, got str"):
         node.tune(get_sigmas("karras", 3), Sampler("euler"), 0, guider="CFGGuider")
+
+
+def test_tune_sampler_node_is_the_core_fit_and_its_preset_loads_back(tmp_path, monkeypatch):
+    from noisekit.samplers.fit import FittedSolver, fit_solver
+
+    monkeypatch.chdir(tmp_path)  # outside ComfyUI relative presets land in the current folder
+    model, sigmas, sampler = mixture(3 * 4 * 4, 3, (0.1, 0.3)), get_sigmas("karras", 4), Sampler("unipc", order=2)
+    out = NODES["NoisekitTuneSampler"]().tune(sigmas.float(), sampler, 5, width=4, height=4, batch_size=8,
+                                              preset="mine.json", model=model)
+    x = add_noise(torch.zeros(8, 3, 4, 4), unit_noise((8, 3, 4, 4), 5), float(sigmas.float()[0]))
+    core = fit_solver(model, x, sampler, sigmas.float(), tune_levels=True)
+    fitted, levels = out["result"]
+    assert isinstance(fitted, FittedSolver) and fitted.steps == core.sampler.steps
+    assert levels.dtype == torch.float32 and torch.equal(levels, core.sigmas.float()) and len(levels) == 5
+    assert f"fitted {core.check_error:.3g}, untuned unipc {core.check_base_error:.3g}, UniPC" in out["ui"]["text"][0]
+    loaded, loaded_levels = NODES["NoisekitLoadSamplerPreset"]().load("mine.json")
+    assert loaded.steps == fitted.steps and torch.equal(loaded_levels, levels)
+    with pytest.raises(ValueError, match="Tune Sampler .noisekit.: input 'preset': .*mine.json exists; .*another name"):
+        NODES["NoisekitTuneSampler"]().tune(sigmas.float(), sampler, 5, width=4, height=4, preset="mine.json",
+                                            model=model)
+    (tmp_path / "bad.json").write_text('{"kind": "noisekit fitted solver", "sigmas": [1, 0]}')
+    with pytest.raises(ValueError, match="Load Sampler Preset .noisekit.: input 'preset': .*bad.json: .*one level "
+                                         "more.*give a .json file that Tune Sampler saved"):
+        NODES["NoisekitLoadSamplerPreset"]().load("bad.json")
+    with pytest.raises(ValueError, match="input 'preset': give a file name"):
+        NODES["NoisekitLoadSamplerPreset"]().load(" ")
+
+
+def test_tune_sampler_node_through_a_guider(comfy):
+    sampling = comfy.model_sampling.model_sampling("eps")
+    latent_format = type("Format", (), {"latent_channels": 4})()
+    guider = _Guider(GaussianDenoiser(0.25, 0.5), sampling)
+    guider.model_patcher.get_model_object = lambda name: latent_format if name == "latent_format" else sampling
+    out = NODES["NoisekitTuneSampler"]().tune(get_sigmas("karras", 3), Sampler("unipc", order=2), 0, width=24,
+                                              height=16, batch_size=4, tune_levels=False, guider=guider)
+    sampler, sigmas = out["result"]
+    assert isinstance(sampler, comfy.samplers.KSAMPLER) and len(sigmas) == 4
+    with pytest.raises(ValueError, match="input 'sampler': connect a noisekit sampler"):
+        NODES["NoisekitTuneSampler"]().tune(get_sigmas("karras", 3), comfy.samplers.KSAMPLER(lambda *a, **k: a[1]), 0,
+                                            guider=guider)
 
 
 def test_node_errors_read_well_in_comfyui_and_survive_pickling():
