@@ -9,8 +9,8 @@ A check names one subject and one or more tests::
     {"image": "4_0.png", "measure": "std", "range": [0.01, null]}  an output image, named as its golden is
 
 Measures of an output: ``shape``, ``numel``, ``mean``, ``std``, ``min``, ``max``, ``first``, ``last``, ``values``
-(the default; a number stays a number). Of an image: ``size`` ([width, height]), ``channels``, ``mean``, ``std`` (0:
-a flat picture), ``psnr`` and ``ssim`` against its golden (golden.psnr, golden.ssim). Tests: ``equal``, ``approx``
+(the default; a number stays a number). Of an image: ``size`` ([width, height]), ``channels``, ``mean``, ``std`` (per channel
+across the picture, averaged: 0 for a flat colour), ``psnr`` and ``ssim`` against its golden (golden.psnr, golden.ssim). Tests: ``equal``, ``approx``
 (numbers or nested lists; ``rel`` and ``abs`` as pytest.approx, defaults 1e-6 and 1e-12), ``range`` [low, high]
 (null: open on that side) and ``regex`` (re.search on the text). A check fails with what was found.
 """
@@ -121,8 +121,10 @@ def image_value(images: dict, golden_path, name: str, measure: str):
         return [pixels.shape[1], pixels.shape[0]]
     if measure == "channels":
         return pixels.shape[2]
-    if measure in ("mean", "std"):
-        return float(getattr(pixels, measure)())
+    if measure == "mean":
+        return float(pixels.mean())
+    if measure == "std":  # across the picture, per channel, averaged: 0 for a flat colour
+        return float(pixels.reshape(-1, pixels.shape[2]).std(axis=0).mean())
     path = golden_path(name)
     if path is None:
         raise KeyError(f"{measure} of {name} needs its golden, and none is recorded")

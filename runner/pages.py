@@ -46,7 +46,7 @@ h1{font-size:1.4em}.case{background:#fff;border:1px solid #ddd;border-left:6px s
 .case.failed{border-left-color:#d22}.case.error{border-left-color:#e80}.status{font-weight:bold;text-transform:uppercase}
 .passed .status{color:#2a2}.failed .status{color:#d22}.error .status{color:#e80}
 pre{background:#f4f4f4;padding:.5em;white-space:pre-wrap}figure{display:inline-block;margin:.3em;vertical-align:top}
-figure img{max-width:360px;max-height:280px;border:1px solid #ccc;image-rendering:pixelated}
+figure img{min-width:96px;max-width:360px;max-height:280px;border:1px solid #ccc;image-rendering:pixelated}
 figcaption{font-size:12px;color:#555}table{border-collapse:collapse;font-size:12px}td{padding:0 .6em}"""
 
 
@@ -54,6 +54,10 @@ def write_html(directory: str, outcomes, title: str, seconds: float) -> str:
     """DIR/index.html and, per case, its pictures in DIR/<case>/; nothing replaced."""
     os.makedirs(directory, exist_ok=True)
     body = [f"<h1>{html.escape(title)}</h1>"]
+    bad = [(f"{i:03}-{o.case.slug}", o) for i, o in enumerate(outcomes, 1) if o.status != "passed"]
+    if bad:
+        items = "".join(f'<li><a href="#{a}">{html.escape(o.case.name)}</a> {o.status}</li>' for a, o in bad)
+        body.append(f"<ul>{items}</ul>")
     for i, o in enumerate(outcomes, 1):
         folder = f"{i:03}-{o.case.slug}"
         body.append(f'<section class="case {o.status}" id="{folder}"><h2>{html.escape(o.case.name)} '
@@ -89,7 +93,7 @@ def pictures(directory: str, folder: str, image: dict) -> str:
         name = f"{folder}/{stem}.diff.png"
         diff = golden.diff_picture(arrays["golden"], arrays["output"])
         write_new(os.path.join(directory, name), lambda f: Image.fromarray(diff).save(f, format="PNG"))
-        figures.append(figure(name, "diff (largest difference white)"))
+        figures.append(figure(name, "|output - golden|, stretched"))
     verdict = image.get("verdict") or {}
     measures = ", ".join(f"{k} {v:.4g}" for k, v in verdict.items() if k in ("psnr", "ssim", "max_abs")
                          and isinstance(v, float))
