@@ -242,7 +242,8 @@ def add_parsers(sub):
     test = sub.add_parser("test", help="run saved graphs as a test suite against their goldens and checks",
                           description="Each graph is a test case; its goldens and checks are in NAME.golden/ beside "
                                       "it (see the README). A line per case, then a summary like pytest's. Exit "
-                                      "codes: 0 every case passed, 1 a case failed or erred, 2 bad arguments or no "
+                                      "codes: 0 success (every case passed), 1 a case failed or erred, 2 bad "
+                                      "arguments or no "
                                       "graph found, 130 interrupted, 143 terminated (SIGTERM).")
     test.add_argument("paths", nargs="+", metavar="PATH", help="graph files (.json, .png saved by SaveImage) or "
                       "folders of them (not searched below)")
@@ -266,7 +267,8 @@ def add_parsers(sub):
                                          "node types they need",
                            description="Every problem validation finds, with node id, type and input; a model file "
                                        "a loader would not find is reported apart (node, input, file, the folders "
-                                       "looked in). Exit codes: 0 every graph valid and its model files present, "
+                                       "looked in). Exit codes: 0 success (every graph valid, its model files "
+                                       "present), "
                                        "2 a graph is invalid (or bad arguments), 5 the graphs are valid but model "
                                        "files are missing, 130 interrupted, 143 terminated (SIGTERM).")
     check.add_argument("paths", nargs="+", metavar="PATH", help="graph files (.json, .png saved by SaveImage) or "
