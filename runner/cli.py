@@ -1,4 +1,5 @@
-"""``noisekit run`` executes saved ComfyUI graphs; ``noisekit convert`` turns a UI workflow into an API
+"""``noisekit run`` executes saved ComfyUI graphs; ``noisekit test`` runs folders of them as a test suite;
+``noisekit check`` validates them without running; ``noisekit convert`` turns a UI workflow into an API
 prompt; ``noisekit nodes`` lists the node types the runner knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
@@ -15,7 +16,8 @@ import time
 
 from .. import devices
 from ..progress import JsonLines
-from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_MODELS_MISSING, EXIT_OK, EXIT_TESTS_FAILED, code_for, describe
+from ..exits import (EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_MODELS_MISSING, EXIT_OK, EXIT_TESTS_FAILED, code_for,
+                     describe)
 from ..files import write_new
 from . import golden, needs, pages, suite
 from .comfy_runner import ComfyRunner
@@ -206,7 +208,7 @@ def cmd_nodes(args) -> int:
 
 
 def add_parsers(sub):
-    """Add the ``run``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
+    """Add the ``run``, ``test``, ``check``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
@@ -243,8 +245,7 @@ def add_parsers(sub):
                           description="Each graph is a test case; its goldens and checks are in NAME.golden/ beside "
                                       "it (see the README). A line per case, then a summary like pytest's. Exit "
                                       "codes: 0 success (every case passed), 1 a case failed or erred, 2 bad "
-                                      "arguments or no "
-                                      "graph found, 130 interrupted, 143 terminated (SIGTERM).")
+                                      "arguments or no graph found, 130 interrupted, 143 terminated (SIGTERM).")
     test.add_argument("paths", nargs="+", metavar="PATH", help="graph files (.json, .png saved by SaveImage) or "
                       "folders of them (not searched below)")
     test.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: a testcase per graph")
