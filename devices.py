@@ -44,17 +44,8 @@ def use_device(name: str):
         _current["device"] = old
 
 
-def native_bf16(device: torch.device) -> bool:
-    """Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
-    if device.type != "cpu":
-        return False
-    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(check and check()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
 def device_class(name: str) -> str:
-    """Which goldens a run on ``name`` is compared with: ``cpu`` (float32 kernels), ``cpu-bf16`` (a CPU with native
-    bf16, where the photo pipelines run under bf16 autocast), ``cuda-<major>.<minor>`` (the compute capability:
+    """Which goldens a run on ``name`` is compared with: ``cpu``, ``cuda-<major>.<minor>`` (the compute capability:
     one GPU generation's kernels give one result), or ``mps``. ``NOISEKIT_DEVICE_CLASS`` overrides it
     (a CI without a GPU exercises the cross-device comparison with a class of its own)."""
     forced = os.environ.get("NOISEKIT_DEVICE_CLASS")
@@ -64,4 +55,4 @@ def device_class(name: str) -> str:
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         return f"cuda-{major}.{minor}"
-    return "cpu-bf16" if native_bf16(device) else device.type
+    return device.type

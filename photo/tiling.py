@@ -26,7 +26,6 @@ import math
 
 import torch
 
-from ..devices import native_bf16
 from ..models.space import pad_to_multiple
 
 PRECISIONS = ("auto", "fp32")
@@ -54,6 +53,14 @@ def ramp(length: int, overlap: int, rise: bool, fall: bool) -> torch.Tensor:
     if fall:
         w[length - n:] = edge.flip(0)
     return w
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    if device.type != "cpu":
+        return False
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 def network_dtype(model) -> torch.dtype | None:

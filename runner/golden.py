@@ -364,9 +364,10 @@ def check(directory: str, outputs: dict[str, Output], pictures_dir: str, device_
     return report
 
 
-def summary(report: dict) -> list[str]:
-    """One line per failing output, for the terminal."""
-    lines = [f"{name}: {entry.get('reason', 'differs')}" + (f" (diff: {entry['diff']})" if "diff" in entry else "")
+def summary(report: dict, pictures: bool = True) -> list[str]:
+    """One line per failing output, for the terminal (with where its diff picture is, unless not ``pictures``)."""
+    lines = [f"{name}: {entry.get('reason', 'differs')}" + (f" (diff: {entry['diff']})" if "diff" in entry and pictures
+                                                              else "")
              for name, entry in report["outputs"].items() if not entry["pass"]]
     lines += [f"{name}: golden recorded but the run produced no such output" for name in report["missing"]]
     lines += [f"{name}: output has no golden (record it with --update-golden)" for name in report["unexpected"]]

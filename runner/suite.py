@@ -123,8 +123,9 @@ def has_goldens(case: Case, device_class: str) -> bool:
                for d in (case.folder, golden.class_dir(case.folder, device_class)))
 
 
-def run_case(case: Case, runner, out_dir: str, device: str, update: bool) -> Outcome:
-    """Run one case with ``runner`` (its cache emptied first), its outputs in ``out_dir``; judge it."""
+def run_case(case: Case, runner, out_dir: str, device: str, update: bool, kept: bool = True) -> Outcome:
+    """Run one case with ``runner`` (its cache emptied first), its outputs in ``out_dir`` (``kept``: a folder the
+    user named, so messages may point into it); judge it."""
     outcome, start = Outcome(case), time.perf_counter()
     try:
         options = read_options(case)
@@ -140,7 +141,7 @@ def run_case(case: Case, runner, out_dir: str, device: str, update: bool) -> Out
         outcome.timings = {n: round(t, 6) for n, t in result.timings.items()}
         outcome.ui = result.ui
         judge(outcome, prompt, result, runner.node_classes, options["checks"], devices.device_class(device),
-              update, out_dir)
+              update, out_dir, kept)
     except (RunInterrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # this case errs; the suite goes on
@@ -150,7 +151,8 @@ def run_case(case: Case, runner, out_dir: str, device: str, update: bool) -> Out
     return outcome
 
 
-def judge(outcome: Outcome, prompt, result, classes, checks, device_class: str, update: bool, out_dir: str):
+def judge(outcome: Outcome, prompt, result, classes, checks, device_class: str, update: bool, out_dir: str,
+          kept: bool):
     """The outputs against the goldens (or recorded as them, ``update``) and the checks."""
     case, outputs = outcome.case, golden.collect(prompt, result, classes)
     verdict, folder, recorded = None, None, {}
@@ -159,7 +161,7 @@ def judge(outcome: Outcome, prompt, result, classes, checks, device_class: str, 
     if has_goldens(case, device_class):
         verdict = golden.check(case.folder, outputs, os.path.join(out_dir, "golden-diff"), device_class)
         folder, recorded = verdict["dir"], golden.read_sidecar(verdict["dir"])["outputs"]
-        outcome.messages += [f"golden {line}" for line in golden.summary(verdict)]
+        outcome.messages += [f"golden {line}" for line in golden.summary(verdict, pictures=kept)]
 
     def golden_path(name):
         return os.path.join(folder, name) if name in recorded else None
@@ -192,7 +194,7 @@ def run_suite(cases: list[Case], runner, output_dir: str | None, device: str, up
     for i, case in enumerate(cases, 1):
         out_dir = os.path.join(root, f"{i:03}-{case.slug}")
         os.makedirs(out_dir, exist_ok=True)
-        outcome = run_case(case, runner, out_dir, device, update)
+        outcome = run_case(case, runner, out_dir, device, update, kept=output_dir is not None)
         outcomes.append(outcome)
         print(f"{case.name} {outcome.status.upper()} ({outcome.seconds:.1f} s)", file=stream, flush=True)
         for message in outcome.messages:
