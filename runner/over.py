@@ -120,7 +120,6 @@ class GraphJob:
     def start(self):
         """In each worker: one engine (ComfyUI loaded once), whose cache keeps the model loaded between items."""
         PATHS["input"] = self.input_dir
-        new_temp_dir()  # previews: the worker's own folder
         runner = make_runner(self.comfyui, self.device, self.models_dir, self.custom_nodes)
         extra = {"workflow": self.workflow} if self.workflow else None
 
