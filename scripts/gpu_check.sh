@@ -65,8 +65,9 @@ for run in (0, 1):
                 verdict = golden.check(os.path.join(GOLDENS, name), {f"{name}.png": golden.Output(f"{name}.png", path)},
                                        os.path.join(work, "diff"), cls) if code == 0 else {"status": f"exit {code}"}
                 entry = verdict.get("outputs", {}).get(f"{name}.png", {})
-                print(f"  {name}: {verdict['status']} (PSNR to the CPU golden {entry.get('psnr') or 'inf'} dB, "
-                      f"max |diff| {entry.get('max_abs')}, {time.perf_counter() - start:.1f} s)")
+                psnr = f"{entry['psnr']:.1f}" if entry.get("psnr") else "inf"
+                print(f"  {name}: {verdict['status']} (PSNR to the CPU golden {psnr} dB, max |diff| "
+                      f"{entry.get('max_abs', float('nan')):.4f}, {time.perf_counter() - start:.1f} s)")
                 if verdict["status"] != "passed":
                     failures.append(name)
 differ = sorted(k for k in hashes[0] if hashes[0][k] != hashes[1].get(k))
