@@ -1,4 +1,4 @@
-"""The ``noisekit`` console script: ``run``, ``convert`` and ``nodes`` (runner/cli.py), ``denoise`` and
+"""The ``noisekit`` console script: ``run``, ``test``, ``check``, ``convert`` and ``nodes`` (runner/cli.py), ``denoise`` and
 ``inpaint`` (photo/cli.py), and the options of those that run over many inputs (noisekit.batch). Exit
 codes: exits.py."""
 from __future__ import annotations

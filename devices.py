@@ -6,6 +6,7 @@ Inside ComfyUI, ComfyUI's model management decides instead.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -41,3 +42,17 @@ def use_device(name: str):
         yield device
     finally:
         _current["device"] = old
+
+
+def device_class(name: str) -> str:
+    """Which goldens a run on ``name`` is compared with: ``cpu``, ``cuda-<major>.<minor>`` (the compute capability:
+    one GPU generation's kernels give one result), or ``mps``. ``NOISEKIT_DEVICE_CLASS`` overrides it
+    (a CI without a GPU exercises the cross-device comparison with a class of its own)."""
+    forced = os.environ.get("NOISEKIT_DEVICE_CLASS")
+    if forced:
+        return forced
+    device = check_device(name)
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"cuda-{major}.{minor}"
+    return device.type

@@ -15,15 +15,17 @@ import signal
 import threading
 
 EXIT_OK = 0
+EXIT_TESTS_FAILED = 1  # test: a case failed or erred (pytest's code, what CI systems expect)
 EXIT_INVALID = 2  # bad input or arguments: nothing ran
 EXIT_FAILED = 3  # failed while running: a node, or an item of a batch
 EXIT_GOLDEN = 4  # run --golden: an output differs from its golden beyond the tolerance
+EXIT_MODELS_MISSING = 5  # check: the graphs are valid but model files they load are missing
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + the signal's number, as a shell reports it
 EXIT_TERMINATED = 143  # SIGTERM
 
-SUMMARY = ("Exit codes: 0 success, 2 bad input or arguments, 3 failed while running, 4 outputs differ from "
-           "the goldens (run --golden), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); each command's --help "
-           "says what they mean there.")
+SUMMARY = ("Exit codes: 0 success, 1 a test case failed (test), 2 bad input or arguments, 3 failed while running, "
+           "4 outputs differ from the goldens (run --golden), 5 model files missing (check), 130 interrupted "
+           "(Ctrl-C), 143 terminated (SIGTERM); each command's --help says what they mean there.")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CLIP = 300  # characters of one word of a message (a path, a value the user gave) shown at most
 

@@ -1,4 +1,5 @@
-"""``noisekit run`` executes saved ComfyUI graphs; ``noisekit convert`` turns a UI workflow into an API
+"""``noisekit run`` executes saved ComfyUI graphs; ``noisekit test`` runs folders of them as a test suite;
+``noisekit check`` validates them without running; ``noisekit convert`` turns a UI workflow into an API
 prompt; ``noisekit nodes`` lists the node types the runner knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
@@ -11,16 +12,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from .. import devices
 from ..progress import JsonLines
-from ..exits import EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_OK, code_for, describe
+from ..exits import (EXIT_FAILED, EXIT_GOLDEN, EXIT_INVALID, EXIT_MODELS_MISSING, EXIT_OK, EXIT_TESTS_FAILED, code_for,
+                     describe)
 from ..files import write_new
-from . import golden
+from . import golden, needs, pages, suite
 from .comfy_runner import ComfyRunner
-from .comfyui import find_comfyui
+from .comfyui import find_comfyui, set_io_folders
 from .convert import object_info_classes, workflow_to_prompt
-from .execute import Runner, default_node_classes
+from .engines import make_runner
+from .execute import default_node_classes
 from .load import default_input_dir, load_graph, read_workflow
 from .outcome import GraphFormatError, GraphInvalid, NodeFailed, RunInterrupted
 from .over import cmd_run_over
@@ -59,7 +63,8 @@ def run_graph(args, run: dict) -> tuple[int, dict]:
     report needs (the node classes, the prompt, the result) as it becomes known, for a report after a failure."""
     if args.update_golden and not args.golden:
         raise ValueError("--update-golden needs --golden DIR (where to record)")
-    runner = make_runner(args, JsonLines(default=to_json) if args.json_progress else None)
+    runner = make_runner(args.comfyui, args.device, args.models_dir, args.custom_nodes,
+                         JsonLines(default=to_json) if args.json_progress else None)
     run["classes"] = runner.node_classes
     if runner.info:
         run["comfyui"]["comfyui"] = runner.info
@@ -95,17 +100,6 @@ def failure_report(args, run: dict, error: BaseException) -> dict:
             **run["comfyui"]}
 
 
-def make_runner(args, on_event):
-    """ComfyUI's own nodes and executor in-process when a ComfyUI is given (--comfyui, $NOISEKIT_COMFYUI)
-    or importable, else noisekit's runner with its stand-ins for ComfyUI's core nodes."""
-    path = find_comfyui(args.comfyui)
-    if path is None:
-        if args.models_dir or args.custom_nodes:
-            raise ValueError("--models-dir and --custom-nodes are ComfyUI's folders: pass --comfyui PATH too")
-        return Runner(default_node_classes(), on_event=on_event)
-    return ComfyRunner(path, args.device, args.models_dir, args.custom_nodes, on_event=on_event)
-
-
 def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
     """(exit code, report fields): every output's content hash, and with --golden the comparison
     (or the recording, with --update-golden); a mismatch is printed and pictured next to the report."""
@@ -114,16 +108,67 @@ def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
     if not args.golden:
         return EXIT_OK, extra
     if args.update_golden:
-        extra["golden"] = golden.update(args.golden, outputs)
+        extra["golden"] = golden.update(args.golden, outputs, devices.device_class(args.device))
         print(f"noisekit run: recorded {len(outputs)} golden output(s) in {args.golden}", file=sys.stderr)
         return EXIT_OK, extra
     beside = os.path.dirname(os.path.abspath(args.report)) if args.report else os.path.abspath(args.output_dir)
-    extra["golden"] = verdict = golden.check(args.golden, outputs, os.path.join(beside, "golden-diff"))
+    extra["golden"] = verdict = golden.check(args.golden, outputs, os.path.join(beside, "golden-diff"),
+                                             devices.device_class(args.device))
     if verdict["status"] == "passed":
         return EXIT_OK, extra
     lines = "\n".join(f"  - {line}" for line in golden.summary(verdict))
     print(f"noisekit run: {args.graph}: outputs differ from the goldens in {args.golden}:\n{lines}", file=sys.stderr)
     return EXIT_GOLDEN, extra
+
+
+def cmd_test(args) -> int:
+    """Every graph of PATH... as a test case (runner/suite.py); the JUnit file, the HTML page and the report after."""
+    for path, what in ((args.junit, "--junit"), (args.report, "--report")):
+        if path:
+            check_writable(path, what)
+    if args.html and os.path.exists(os.path.join(args.html, "index.html")):
+        raise ValueError(f"--html {args.html}: holds an index.html already; give a new folder")
+    cases = suite.collect(args.paths)
+    new_temp_dir()
+    runner = make_runner(args.comfyui, args.device, args.models_dir, args.custom_nodes)
+    start = time.perf_counter()
+    outcomes = suite.run_suite(cases, runner, args.output_dir, args.device, args.update_golden)
+    seconds = time.perf_counter() - start
+    line = suite.summary_line(outcomes, seconds)
+    if args.junit:
+        pages.write_junit(args.junit, outcomes, seconds)
+    if args.html:
+        print(f"noisekit test: {pages.write_html(args.html, outcomes, 'noisekit test: ' + line, seconds)}")
+    if args.report:
+        write_report(args.report, {"summary": line, "device": args.device, **({"comfyui": runner.info} if runner.info
+                     else {}), "cases": [o.to_dict() for o in outcomes]})
+    print(f"=== {line} ===")
+    return EXIT_OK if all(o.status == "passed" for o in outcomes) else EXIT_TESTS_FAILED
+
+
+def cmd_check(args) -> int:
+    """Validate every graph of PATH..., run nothing; missing model files apart from graph errors (runner/needs.py)."""
+    new_temp_dir()
+    engine = make_runner(args.comfyui, "cpu", args.models_dir, args.custom_nodes)
+    records = []
+    for case in suite.collect(args.paths):
+        PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(case.graph))
+        if engine.info:
+            set_io_folders(PATHS)
+        records.append(needs.check_one(case.graph, engine))
+    if args.json:
+        print(json.dumps({"graphs": records, "needs": needs.needs_of(records)}, indent=2))
+    else:
+        for record in records:
+            lines = needs.describe(record)
+            what = {"valid": "valid", "invalid": f"invalid graph, {len(record['problems'])} problem(s)",
+                    "models_missing": f"valid, but {len(record['missing_models'])} model file(s) missing"}
+            print(f"{record['graph']}: {what[record['status']]}" + "".join("\n" + line for line in lines))
+        counts = {s: sum(r["status"] == s for r in records) for s in ("valid", "models_missing", "invalid")}
+        print(f"=== {len(records)} graph(s): {counts['valid']} valid, {counts['models_missing']} missing model "
+              f"files, {counts['invalid']} invalid ===")
+    statuses = {r["status"] for r in records}
+    return EXIT_INVALID if "invalid" in statuses else EXIT_MODELS_MISSING if "models_missing" in statuses else EXIT_OK
 
 
 def cmd_convert(args) -> int:
@@ -163,7 +208,7 @@ def cmd_nodes(args) -> int:
 
 
 def add_parsers(sub):
-    """Add the ``run``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
+    """Add the ``run``, ``test``, ``check``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
                          description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
@@ -196,6 +241,48 @@ def add_parsers(sub):
     run.add_argument("--set-from", metavar="NODE_ID.INPUT", help="with --over a folder: the input each file "
                                                                    "name goes to (default: the LoadImage's image)")
     run.set_defaults(func=cmd_run)
+    test = sub.add_parser("test", help="run saved graphs as a test suite against their goldens and checks",
+                          description="Each graph is a test case; its goldens and checks are in NAME.golden/ beside "
+                                      "it (see the README). A line per case, then a summary like pytest's. Exit "
+                                      "codes: 0 success (every case passed), 1 a case failed or erred, 2 bad "
+                                      "arguments or no graph found, 130 interrupted, 143 terminated (SIGTERM).")
+    test.add_argument("paths", nargs="+", metavar="PATH", help="graph files (.json, .png saved by SaveImage) or "
+                      "folders of them (not searched below)")
+    test.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: a testcase per graph")
+    test.add_argument("--html", metavar="DIR", help="write DIR/index.html: every output image as golden | output | "
+                      "diff, the messages and timings (pictures beside it)")
+    test.add_argument("--report", metavar="FILE", help="write a JSON report: every case's status, messages, "
+                      "timings and ui values")
+    test.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu); goldens of its "
+                      "device class are used where recorded, else the CPU's at the cross-device tolerance")
+    test.add_argument("--output-dir", help="keep the outputs here, a folder per case (default: a temporary folder)")
+    test.add_argument("--update-golden", action="store_true", help="record every case's outputs as its goldens "
+                      "(for this device class)")
+    test.add_argument("--comfyui", metavar="PATH", help="run every graph with this ComfyUI, loaded once (default "
+                      "$NOISEKIT_COMFYUI, or a ComfyUI importable here)")
+    test.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder or an extra_model_paths.yaml")
+    test.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
+                      help="with ComfyUI: another folder of custom node packs (repeatable)")
+    test.set_defaults(func=cmd_test)
+    check = sub.add_parser("check", help="validate saved graphs without running them; list the model files and "
+                                         "node types they need",
+                           description="Every problem validation finds, with node id, type and input; a model file "
+                                       "a loader would not find is reported apart (node, input, file, the folders "
+                                       "looked in). Exit codes: 0 success (every graph valid, its model files "
+                                       "present), "
+                                       "2 a graph is invalid (or bad arguments), 5 the graphs are valid but model "
+                                       "files are missing, 130 interrupted, 143 terminated (SIGTERM).")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="graph files (.json, .png saved by SaveImage) or "
+                       "folders of them (not searched below)")
+    check.add_argument("--input-dir", help="where LoadImage looks (default: input/ beside each graph, else ./input)")
+    check.add_argument("--json", action="store_true", help="print, as JSON, every graph's problems, missing models "
+                       "and needs, and what they all need: model files by folder, node types by pack")
+    check.add_argument("--comfyui", metavar="PATH", help="validate with this ComfyUI's nodes and rules (default "
+                       "$NOISEKIT_COMFYUI, or a ComfyUI importable here)")
+    check.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder or an extra_model_paths.yaml")
+    check.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
+                       help="with ComfyUI: another folder of custom node packs (repeatable)")
+    check.set_defaults(func=cmd_check)
     convert = sub.add_parser("convert", help="convert a UI workflow to the API prompt ComfyUI's frontend would queue",
                              description="Subgraphs, reroutes, primitive nodes, muted and bypassed nodes are resolved "
                                          "as the frontend's graphToPrompt does. Widget values are named with each "

@@ -67,6 +67,10 @@ class ComfyRunner(Engine):
 
         return Executor(self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
 
+    def forget(self):
+        """A fresh executor, so ComfyUI's cache is empty: the next run computes (and saves) every node."""
+        self.executor = self._executor()
+
     def validate(self, prompt: dict) -> tuple[list, dict, list[str]]:
         """(problems, ComfyUI's node_errors, the output nodes that passed), as its /prompt would judge them.
         ComfyUI stops at the first unknown node type; here every one is listed, and the output nodes that do

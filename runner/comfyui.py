@@ -196,8 +196,9 @@ def load_comfyui(path: str, device: str = "cpu", custom_nodes=()) -> dict:
         raise ComfyUnavailable(f"--device {device}: with ComfyUI, use cpu, cuda, cuda:N or mps")
     log = _LogKeeper()
     logging.getLogger().addHandler(log)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    if path in sys.path:  # first, ahead of a comfy/ folder put there before (its utils.py hides utils/)
+        sys.path.remove(path)
+    sys.path.insert(0, path)
     try:
         args = _configure_args(device)
         import folder_paths

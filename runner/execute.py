@@ -122,6 +122,10 @@ class Runner(Engine):
         super().__init__(default_node_classes() if node_class_mappings is None else node_class_mappings, on_event)
         self.cache: dict[str, tuple] = {}  # signature -> (output lists, ui)
 
+    def forget(self):
+        """Drop the cached outputs: the next run computes every node (a test case apart from the one before)."""
+        self.cache = {}
+
     def run(self, prompt: dict, extra_pnginfo: dict | None = None, prompt_id: str | None = None) -> RunResult:
         prompt = normalize_api(prompt)
         problems, literals = check_graph(prompt, self.node_classes)

@@ -11,6 +11,12 @@ max |a - b| <= ``max_abs`` (pixels in [0, 1]); a tensor when max |a - b| <= ``ma
 (peak = the golden's range) >= ``psnr``; a null threshold is not checked; ``"exact": true`` compares
 content hashes only. Content hashes are of decoded pixels / tensor bytes, not of file bytes, so they
 agree across machines whose PNG encoders differ.
+
+Per device class (devices.device_class: ``cpu``, ``cuda-8.9``, ``mps``): DIR itself holds the goldens recorded
+on the CPU, ``DIR/<class>/`` those recorded on another class. A run is compared with its own class's goldens
+where they exist, else with the CPU's at the cross-device tolerance (CROSS_DEVICE_TOLERANCE, or the sidecar's
+own where that is looser): GPU kernels (TF32 convolutions, other summation orders) move pixels slightly, and
+a many-step sampler carries that along.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from .report import image_paths
 
 SIDECAR = "golden.json"
 DEFAULT_TOLERANCE = {"psnr": 40.0, "ssim": 0.98, "max_abs": 0.02, "exact": False}
+CROSS_DEVICE_TOLERANCE = {"psnr": 35.0, "ssim": 0.97, "max_abs": None, "exact": False}
 
 
 @dataclass
@@ -217,13 +224,18 @@ def picture(array: np.ndarray, low: float, high: float) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
 
+def diff_picture(golden: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3]: |actual - golden|, stretched so that the largest difference is white (all black: equal)."""
+    diff = np.abs(actual.astype(np.float64) - golden.astype(np.float64))
+    return picture(diff, 0.0, float(diff.max()) or 1.0)
+
+
 def write_pictures(directory: str, name: str, golden: np.ndarray, actual: np.ndarray) -> dict:
     """A diff image (|actual - golden|, stretched so the largest difference is white) and golden | actual |
     diff side by side, in ``directory``, never replacing a file."""
     os.makedirs(directory, exist_ok=True)
     low, high = float(min(golden.min(), actual.min())), float(max(golden.max(), actual.max()))
-    diff = np.abs(actual.astype(np.float64) - golden.astype(np.float64))
-    diff_pic = picture(diff, 0.0, float(diff.max()) or 1.0)
+    diff_pic = diff_picture(golden, actual)
     side = np.concatenate([picture(golden, low, high), np.full((diff_pic.shape[0], 4, 3), 255, np.uint8),
                            picture(actual, low, high), np.full((diff_pic.shape[0], 4, 3), 255, np.uint8),
                            diff_pic], axis=1)
@@ -255,43 +267,72 @@ def read_sidecar(directory: str) -> dict:
     return {"tolerance": {**DEFAULT_TOLERANCE, **(data.get("tolerance") or {})}, "outputs": data.get("outputs") or {}}
 
 
-def _copy_into(path: str, f):
+def class_dir(directory: str, device_class: str) -> str:
+    """Where the goldens of ``device_class`` are recorded: DIR for the CPU, DIR/<class>/ for any other."""
+    return directory if device_class == "cpu" else os.path.join(directory, device_class)
+
+
+def looser(tolerance: dict, other: dict) -> dict:
+    """Each threshold the looser of the two (a null one, not checked, is loosest); never exact."""
+    def pick(key, loose):
+        a, b = tolerance.get(key), other.get(key)
+        return None if a is None or b is None else loose(a, b)
+    return {"psnr": pick("psnr", min), "ssim": pick("ssim", min), "max_abs": pick("max_abs", max), "exact": False}
+
+
+def copy_into(path: str, f):
     with open(path, "rb") as source:
         shutil.copyfileobj(source, f)
 
 
-def update(directory: str, outputs: dict[str, Output]) -> dict:
-    """Record the outputs as the goldens (the tolerance already in the sidecar is kept). A golden recorded
-    before is replaced; any other file of that name is refused, never replaced (files.replace_kept)."""
+def update(directory: str, outputs: dict[str, Output], device_class: str = "cpu") -> dict:
+    """Record the outputs as the goldens of ``device_class`` (class_dir; the tolerance already in its sidecar is
+    kept, a new class's starts from the CPU's). A golden recorded before is replaced; any other file of that name
+    is refused, never replaced (files.replace_kept)."""
     from safetensors.torch import save
 
+    directory, base = class_dir(directory, device_class), directory
     os.makedirs(directory, exist_ok=True)
-    sidecar = read_sidecar(directory)
+    own = read_sidecar(directory)
+    tolerance = (own if os.path.isfile(os.path.join(directory, SIDECAR)) else read_sidecar(base))["tolerance"]
     for name, out in outputs.items():
-        target, kept = os.path.join(directory, name), name in sidecar["outputs"]
+        target, kept = os.path.join(directory, name), name in own["outputs"]
         if out.is_image:
-            replace_kept(target, lambda f, src=out.path: _copy_into(src, f), kept)
+            replace_kept(target, lambda f, src=out.path: copy_into(src, f), kept)
         else:
             replace_kept(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})),
                          kept)
     recorded = hashes(outputs)
-    text = json.dumps({"tolerance": sidecar["tolerance"], "outputs": recorded}, indent=2).encode("utf-8")
+    text = json.dumps({"tolerance": tolerance, "outputs": recorded}, indent=2).encode("utf-8")
     path = os.path.join(directory, SIDECAR)
     replace_kept(path, lambda f: f.write(text), kept=os.path.isfile(path))  # read_sidecar read it: it is one
-    return {"dir": directory, "status": "updated", "tolerance": sidecar["tolerance"],
+    return {"dir": directory, "status": "updated", "tolerance": tolerance,
             "outputs": {name: {"sha256": h} for name, h in recorded.items()}}
 
 
-def check(directory: str, outputs: dict[str, Output], pictures_dir: str) -> dict:
-    """Compare the outputs with the goldens; on a mismatch write pictures into ``pictures_dir``."""
+def for_device(directory: str, device_class: str) -> tuple[str, dict]:
+    """(the folder of goldens a run on ``device_class`` is compared with, their sidecar with the tolerance that
+    applies): the class's own where recorded, else the CPU's at the cross-device tolerance."""
+    own = class_dir(directory, device_class)
+    if os.path.isfile(os.path.join(own, SIDECAR)):
+        return own, read_sidecar(own)
+    sidecar = read_sidecar(directory)
+    if device_class != "cpu":
+        sidecar["tolerance"] = looser(sidecar["tolerance"], CROSS_DEVICE_TOLERANCE)
+    return directory, sidecar
+
+
+def check(directory: str, outputs: dict[str, Output], pictures_dir: str, device_class: str = "cpu") -> dict:
+    """Compare the outputs with the goldens of ``device_class`` (for_device); on a mismatch write pictures into
+    ``pictures_dir``."""
     from safetensors.torch import load_file
 
-    sidecar = read_sidecar(directory)
+    directory, sidecar = for_device(directory, device_class)
     tolerance, expected = sidecar["tolerance"], sidecar["outputs"]
     if not expected:
         raise ValueError(f"{directory}: no goldens recorded ({SIDECAR} missing or empty); "
                          "record them with --update-golden")
-    report = {"dir": directory, "tolerance": tolerance, "outputs": {},
+    report = {"dir": directory, "device_class": device_class, "tolerance": tolerance, "outputs": {},
               "missing": sorted(set(expected) - set(outputs)), "unexpected": sorted(set(outputs) - set(expected))}
     for name in sorted(set(expected) & set(outputs)):
         out, golden_path = outputs[name], os.path.join(directory, name)
@@ -323,9 +364,10 @@ def check(directory: str, outputs: dict[str, Output], pictures_dir: str) -> dict
     return report
 
 
-def summary(report: dict) -> list[str]:
-    """One line per failing output, for the terminal."""
-    lines = [f"{name}: {entry.get('reason', 'differs')}" + (f" (diff: {entry['diff']})" if "diff" in entry else "")
+def summary(report: dict, pictures: bool = True) -> list[str]:
+    """One line per failing output, for the terminal (with where its diff picture is, unless not ``pictures``)."""
+    lines = [f"{name}: {entry.get('reason', 'differs')}" + (f" (diff: {entry['diff']})" if "diff" in entry and pictures
+                                                              else "")
              for name, entry in report["outputs"].items() if not entry["pass"]]
     lines += [f"{name}: golden recorded but the run produced no such output" for name in report["missing"]]
     lines += [f"{name}: output has no golden (record it with --update-golden)" for name in report["unexpected"]]

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 from .. import batch, devices
 from ..files import file_hash, folder_files, value_hash, write_new, write_numbered
-from .comfyui import find_comfyui
-from .execute import Runner, default_node_classes
+from .comfyui import find_comfyui, set_io_folders
+from .engines import make_runner
+from .execute import default_node_classes
 from .load import default_input_dir, load_graph
 from .overrides import apply_sets, as_sets, parse_set
 from .report import write_report
-from .standins import PATHS
+from .standins import PATHS, new_temp_dir
 
 SAVED = re.compile(r"(.*)_(\d{5})_(\.[^.]+)")  # SaveImage's prefix_00001_.png
 
@@ -102,25 +103,31 @@ def save_new(path: str, data: bytes) -> str:
 
 @dataclass
 class GraphJob:
-    """The graph (its --set values applied) and where it runs; an item adds its own --set values."""
+    """The graph (its --set values applied) and where it runs; an item adds its own --set values. ``comfyui``:
+    the ComfyUI checkout each worker loads once (None: noisekit's runner and its stand-ins)."""
     prompt: dict
     workflow: dict | None
     input_dir: str
     device: str
+    comfyui: str | None = None
+    models_dir: str | None = None
+    custom_nodes: tuple = ()
 
     @property
     def hash(self) -> str:
         return value_hash(self.prompt)
 
     def start(self):
-        """In each worker: one Runner, whose cache keeps the model loaded between items."""
-        classes = default_node_classes()
-        runner, extra = Runner(classes), {"workflow": self.workflow} if self.workflow else None
+        """In each worker: one engine (ComfyUI loaded once), whose cache keeps the model loaded between items."""
         PATHS["input"] = self.input_dir
+        runner = make_runner(self.comfyui, self.device, self.models_dir, self.custom_nodes)
+        extra = {"workflow": self.workflow} if self.workflow else None
 
         def work(item, folder):
             PATHS["output"] = folder
-            prompt = apply_sets(copy.deepcopy(self.prompt), as_sets(item["sets"]), classes)
+            if runner.info:
+                set_io_folders(PATHS)
+            prompt = apply_sets(copy.deepcopy(self.prompt), as_sets(item["sets"]), runner.node_classes)
             with devices.use_device(self.device):
                 runner.run(prompt, extra)
         return work
@@ -146,19 +153,24 @@ def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
 def cmd_run_over(args) -> int:
     """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130/143 interrupted
     (the --report path was checked by the caller)."""
-    classes = default_node_classes()
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if find_comfyui(args.comfyui) or args.golden:
-        raise ValueError("--over runs noisekit's own runner and its stand-ins; with ComfyUI (--comfyui, "
-                         "$NOISEKIT_COMFYUI or an importable ComfyUI) or --golden it is not supported yet")
+    if args.golden:
+        raise ValueError("--over with --golden is not supported yet: compare each output folder with "
+                         "noisekit test, or run the inputs one by one with --golden")
     devices.check_device(args.device)
+    comfyui = find_comfyui(args.comfyui)
+    new_temp_dir()  # ComfyUI's temp folder, set as it loads
+    # the graph is read with the node classes its workers will have (a UI workflow's widgets are named by them)
+    classes = make_runner(comfyui, args.device, args.models_dir, args.custom_nodes).node_classes if comfyui \
+        else default_node_classes()
     prompt, workflow = load_graph(args.graph, classes)
     prompt = apply_sets(prompt, parse_set(args.set), classes)
     items, input_dir = items_and_input_dir(args, prompt)
     if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists
         apply_sets(copy.deepcopy(prompt), as_sets(items[0]["sets"]), classes)
-    summary = batch.run_items(items, GraphJob(prompt, workflow, input_dir, args.device),
+    job = GraphJob(prompt, workflow, input_dir, args.device, comfyui, args.models_dir, tuple(args.custom_nodes))
+    summary = batch.run_items(items, job,
                               os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
                               args.json_progress, desc=os.path.basename(args.graph))
     if args.report:

@@ -61,7 +61,7 @@ def build_report(graph: str, status: str, prompt: dict | None = None, result=Non
                  device: str | None = None) -> dict:
     """The report file's content; ``result`` may be a partial RunResult after a failure."""
     report = {"graph": graph, "status": status, "device": device, "prompt_id": getattr(result, "prompt_id", None),
-              "nodes": {}, "timings": {}, "outputs": [], "previews": [], "executed": [], "cached": [],
+              "nodes": {}, "timings": {}, "outputs": [], "previews": [], "ui": {}, "executed": [], "cached": [],
               "standins": [], "errors": list(errors)}
     if result is None:
         return report
@@ -72,7 +72,7 @@ def build_report(graph: str, status: str, prompt: dict | None = None, result=Non
         nodes={n: {"type": types.get(n), "status": "executed" if n in result.timings else "cached",
                    "seconds": round(result.timings.get(n, 0.0), 6),
                    "standin": bool(getattr(classes.get(types.get(n)), "STANDIN", False))} for n in types},
-        outputs=image_paths(result.ui, "output"), previews=image_paths(result.ui, "temp"),
+        outputs=image_paths(result.ui, "output"), previews=image_paths(result.ui, "temp"), ui=dict(result.ui),
         executed=list(result.executed), cached=list(result.cached),
         standins=sorted({t for t in types.values() if getattr(classes.get(t), "STANDIN", False)}))
     return report

@@ -1,11 +1,11 @@
-"""The pictures pinned: every example graph, and ``noisekit denoise`` / ``noisekit inpaint`` on two small photos
-with both bundled models, against goldens in tests/goldens/ (``NOISEKIT_UPDATE_GOLDENS=1`` records them anew),
-and each photo result against the clean photo (a PSNR floor).
+"""The pictures pinned: ``noisekit denoise`` / ``noisekit inpaint`` on two small photos with both bundled models,
+against goldens in tests/goldens/ (``NOISEKIT_UPDATE_GOLDENS=1`` records them anew), and each photo result against
+the clean photo (a PSNR floor). The example graphs' goldens are beside them (example_workflows/NAME.golden/),
+run as a suite by tests/runner/test_suite.py.
 
 The work runs in float32 (bf16 autocast off), so the goldens hold on any CPU; the tolerance admits the last-bit
 differences of another CPU's kernels (a pixel rounding the other way) and nothing a change of method would make.
 """
-import glob
 import json
 import os
 
@@ -20,12 +20,8 @@ from noisekit.runner import golden
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDENS = os.path.join(ROOT, "tests", "goldens")
 PHOTOS = os.path.join(GOLDENS, "inputs")
-EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "example_workflows", "*.json")))
 UPDATE = os.environ.get("NOISEKIT_UPDATE_GOLDENS") == "1"
 TOLERANCE = {"psnr": 55.0, "ssim": 0.999, "max_abs": 2 / 255, "exact": False}
-# A graph's own options for its golden: the noise strip of the example's photo (seven noisy frames) would be a
-# 2.4 MB golden, so it is pinned on the small cat photo.
-OPTIONS = {"forward_noise_strip": ["--input-dir", os.path.join(GOLDENS, "inputs"), "--set", "1.image=cat.png"]}
 
 # name: (command line after the photo's paths, PSNR floor in dB against the clean photo: whole picture for
 # denoise, the mask's pixels for inpaint): 0.5 dB below the recorded results. The noisy inputs are 20.35 dB (cat)
@@ -55,16 +51,6 @@ def golden_dir(name: str) -> str:
         with open(sidecar, "w") as f:
             json.dump({"tolerance": TOLERANCE, "outputs": {}}, f)
     return directory
-
-
-@pytest.mark.parametrize("graph", EXAMPLES, ids=os.path.basename)
-def test_example_graph_matches_its_goldens(graph, tmp_path):
-    report = tmp_path / "report.json"
-    name = os.path.basename(graph)[:-5]
-    args = ["run", graph, "--output-dir", str(tmp_path / "out"), "--report", str(report),
-            "--golden", golden_dir(name), *OPTIONS.get(name, [])]
-    code = main(args + (["--update-golden"] if UPDATE else []))
-    assert code == EXIT_OK, golden.summary(json.loads(report.read_text())["golden"])
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -569,8 +569,10 @@ def test_cli_set_parses_json_else_text(dirs):
 
 def test_cli_runtime_failure_and_interrupt_exit_codes(dirs, monkeypatch):
     import noisekit.runner.cli as runner_cli
+    import noisekit.runner.engines as engines
 
     monkeypatch.setattr(runner_cli, "default_node_classes", lambda: CLASSES)
+    monkeypatch.setattr(engines, "default_node_classes", lambda: CLASSES)  # the engine's node classes
     graph = {"1": {"class_type": "Number", "inputs": {"value": 1.0, "seed": 0}},
              "2": {"class_type": "Fails", "inputs": {"x": ["1", 0], "sigma": 0.5}},
              "3": {"class_type": "Show", "inputs": {"x": ["2", 0], "label": "f"}}}
@@ -592,8 +594,10 @@ def test_cli_runtime_failure_and_interrupt_exit_codes(dirs, monkeypatch):
 
 def test_cli_runs_the_ui_fixture_and_lists_nodes(dirs, monkeypatch, capsys):
     import noisekit.runner.cli as runner_cli
+    import noisekit.runner.engines as engines
 
     monkeypatch.setattr(runner_cli, "default_node_classes", lambda: CLASSES)
+    monkeypatch.setattr(engines, "default_node_classes", lambda: CLASSES)  # the engine's node classes
     code, report = _cli(dirs, UI)
     assert code == 0 and sorted(report["executed"], key=int) == ["1", "2", "3", "4", "9", "10"]
     assert main(["nodes"]) == 0
