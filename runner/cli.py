@@ -207,6 +207,16 @@ def cmd_nodes(args) -> int:
     return EXIT_OK
 
 
+def add_comfyui_options(parser, comfyui_help: str):
+    """--comfyui, --models-dir and --custom-nodes, as run, test and check take them."""
+    parser.add_argument("--comfyui", metavar="PATH", help=f"{comfyui_help}; default $NOISEKIT_COMFYUI, or a ComfyUI "
+                        "importable here")
+    parser.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder (checkpoints/, vae/, ...) "
+                        "or an extra_model_paths.yaml")
+    parser.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
+                        help="with ComfyUI: another folder of custom node packs (repeatable)")
+
+
 def add_parsers(sub):
     """Add the ``run``, ``test``, ``check``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
@@ -224,13 +234,8 @@ def add_parsers(sub):
                                                       "written, errors")
     run.add_argument("--json-progress", action="store_true",
                      help="print ComfyUI-style websocket events as JSON lines on stdout")
-    run.add_argument("--comfyui", metavar="PATH", help="run with the real ComfyUI checkout at PATH, in this process "
-                     "(its nodes, comfy_extras, PATH/custom_nodes and its executor; no server); default "
-                     "$NOISEKIT_COMFYUI, or a ComfyUI importable here")
-    run.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder (checkpoints/, vae/, ...) or "
-                                                         "an extra_model_paths.yaml")
-    run.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
-                     help="with ComfyUI: another folder of custom node packs (repeatable)")
+    add_comfyui_options(run, "run with the real ComfyUI checkout at PATH, in this process (its nodes, comfy_extras, "
+                        "PATH/custom_nodes and its executor; no server)")
     run.add_argument("--golden", metavar="DIR", help="compare every output with the goldens in DIR (tolerances in "
                      "DIR/golden.json); a mismatch exits 4 and writes diff pictures next to the report")
     run.add_argument("--update-golden", action="store_true", help="record this run's outputs as the goldens in "
@@ -258,11 +263,7 @@ def add_parsers(sub):
     test.add_argument("--output-dir", help="keep the outputs here, a folder per case (default: a temporary folder)")
     test.add_argument("--update-golden", action="store_true", help="record every case's outputs as its goldens "
                       "(for this device class)")
-    test.add_argument("--comfyui", metavar="PATH", help="run every graph with this ComfyUI, loaded once (default "
-                      "$NOISEKIT_COMFYUI, or a ComfyUI importable here)")
-    test.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder or an extra_model_paths.yaml")
-    test.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
-                      help="with ComfyUI: another folder of custom node packs (repeatable)")
+    add_comfyui_options(test, "run every graph with this ComfyUI, loaded once")
     test.set_defaults(func=cmd_test)
     check = sub.add_parser("check", help="validate saved graphs without running them; list the model files and "
                                          "node types they need",
@@ -277,11 +278,7 @@ def add_parsers(sub):
     check.add_argument("--input-dir", help="where LoadImage looks (default: input/ beside each graph, else ./input)")
     check.add_argument("--json", action="store_true", help="print, as JSON, every graph's problems, missing models "
                        "and needs, and what they all need: model files by folder, node types by pack")
-    check.add_argument("--comfyui", metavar="PATH", help="validate with this ComfyUI's nodes and rules (default "
-                       "$NOISEKIT_COMFYUI, or a ComfyUI importable here)")
-    check.add_argument("--models-dir", metavar="DIR", help="with ComfyUI: a models folder or an extra_model_paths.yaml")
-    check.add_argument("--custom-nodes", action="append", default=[], metavar="DIR",
-                       help="with ComfyUI: another folder of custom node packs (repeatable)")
+    add_comfyui_options(check, "validate with this ComfyUI's nodes and rules")
     check.set_defaults(func=cmd_check)
     convert = sub.add_parser("convert", help="convert a UI workflow to the API prompt ComfyUI's frontend would queue",
                              description="Subgraphs, reroutes, primitive nodes, muted and bypassed nodes are resolved "
