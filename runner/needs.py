@@ -1,8 +1,8 @@
 """``noisekit check PATH...``: every graph validated, nothing run, and what the graphs need to run: model files
 (by folder) and node types (with the pack that provides each, where known).
 
-A missing model file is told apart from a broken graph: a model input (MODEL_INPUTS: noisekit's Load Model and
-ComfyUI's core loaders) whose file is not where the loader looks is reported with the node, the input, the file
+A missing model file is told apart from a broken graph: a model input (noisekit's Load Model, and with ComfyUI
+every loader whose choices are a model folder's files, a pack's too) whose file is not where the loader looks is reported with the node, the input, the file
 and the folders looked in, and ComfyUI's own "value not in list" for such an input (its folder is empty or lacks
 the file) becomes that report, not a graph problem.
 """
@@ -17,55 +17,43 @@ from .outcome import GraphFormatError
 from .validate import ancestors, check_graph, output_nodes
 
 NOISEKIT_FOLDER = "noisekit"  # the bundled weights: models/weights/ in noisekit's install
-# node type -> {input: model folder}: noisekit's loader, and ComfyUI's core loaders with folder_paths' folder names
-MODEL_INPUTS = {
-    "NoisekitLoadModel": {"model_name": NOISEKIT_FOLDER},
-    "CheckpointLoaderSimple": {"ckpt_name": "checkpoints"},
-    "ImageOnlyCheckpointLoader": {"ckpt_name": "checkpoints"},
-    "unCLIPCheckpointLoader": {"ckpt_name": "checkpoints"},
-    "VAELoader": {"vae_name": "vae"},
-    "LoraLoader": {"lora_name": "loras"},
-    "LoraLoaderModelOnly": {"lora_name": "loras"},
-    "UNETLoader": {"unet_name": "diffusion_models"},
-    "CLIPLoader": {"clip_name": "text_encoders"},
-    "DualCLIPLoader": {"clip_name1": "text_encoders", "clip_name2": "text_encoders"},
-    "TripleCLIPLoader": {"clip_name1": "text_encoders", "clip_name2": "text_encoders", "clip_name3": "text_encoders"},
-    "CLIPVisionLoader": {"clip_name": "clip_vision"},
-    "ControlNetLoader": {"control_net_name": "controlnet"},
-    "DiffControlNetLoader": {"control_net_name": "controlnet"},
-    "StyleModelLoader": {"style_model_name": "style_models"},
-    "GLIGENLoader": {"gligen_name": "gligen"},
-    "HypernetworkLoader": {"hypernetwork_name": "hypernetworks"},
-    "UpscaleModelLoader": {"model_name": "upscale_models"},
-}
+NOISEKIT_MODEL_INPUTS = {"NoisekitLoadModel": {"model_name": [NOISEKIT_FOLDER]}}
 
 
-def find_model(folder: str, name: str, comfyui: bool) -> tuple[str | None, list[str]]:
-    """(the file the loader would read or None, the folders it looks in)."""
-    if folder == NOISEKIT_FOLDER:  # a name not bundled is a wrong value, which validation reports
+def model_inputs(kind: str, engine, comfyui: bool) -> dict:
+    """input name -> the model folders its files come from: noisekit's loader, and with ComfyUI every loader it
+    has (core or a pack's), as the engine finds them (runner/comfyui.py's model_folders)."""
+    if kind in NOISEKIT_MODEL_INPUTS:
+        return NOISEKIT_MODEL_INPUTS[kind]
+    return engine.model_inputs(kind) if comfyui else {}
+
+
+def find_model(folders: list[str], name: str) -> tuple[str | None, list[str]]:
+    """(the file the loader would read or None, the directories it looks in)."""
+    if folders == [NOISEKIT_FOLDER]:  # a name not bundled is a wrong value, which validation reports
         path = loader.BUNDLED.get(name)
         return (path if path and os.path.isfile(path) else None), [os.path.dirname(path) if path else loader.WEIGHTS_DIR]
-    if not comfyui:
-        return None, []
     import folder_paths
 
-    return folder_paths.get_full_path(folder, name), list(folder_paths.get_folder_paths(folder))
+    found = next((p for folder in folders if (p := folder_paths.get_full_path(folder, name))), None)
+    return found, [d for folder in folders for d in folder_paths.get_folder_paths(folder)]
 
 
-def model_needs(prompt: dict, scope: set, comfyui: bool) -> list[dict]:
+def model_needs(prompt: dict, scope: set, engine, comfyui: bool) -> list[dict]:
     """Every model file the nodes in ``scope`` load, with ``present`` and where it was looked for."""
     needs = []
     for node_id in sorted(scope, key=lambda n: (len(n), n)):
         node = prompt[node_id]
-        for name, folder in MODEL_INPUTS.get(node.get("class_type"), {}).items():
+        for name, folders in model_inputs(node.get("class_type"), engine, comfyui).items():
             value = node.get("inputs", {}).get(name)
             if not isinstance(value, str):
                 continue  # linked, or absent: validation says so
-            path, looked_in = find_model(folder, value, comfyui)
-            if folder == NOISEKIT_FOLDER and value not in loader.BUNDLED or not looked_in:
-                continue  # a wrong value, or a ComfyUI loader without ComfyUI: validation reports them
-            needs.append({"node_id": node_id, "node_type": node["class_type"], "input": name, "folder": folder,
-                          "file": value, "present": path is not None, "looked_in": looked_in})
+            if folders == [NOISEKIT_FOLDER] and value not in loader.BUNDLED:
+                continue  # a wrong value: validation reports it
+            path, looked_in = find_model(folders, value)
+            needs.append({"node_id": node_id, "node_type": node["class_type"], "input": name,
+                          "folder": " or ".join(folders), "file": value, "present": path is not None,
+                          "looked_in": looked_in})
     return needs
 
 
@@ -93,7 +81,7 @@ def check_one(path: str, engine) -> dict:
         return with_status(record)
     comfyui = bool(engine.info)
     scope = ancestors(prompt, output_nodes(prompt, engine.node_classes)) or set(prompt)
-    needs = model_needs(prompt, scope, comfyui)
+    needs = model_needs(prompt, scope, engine, comfyui)
     missing = {(n["node_id"], n["input"]) for n in needs if not n["present"]}
     problems = engine.validate(prompt)[0] if comfyui else check_graph(prompt, engine.node_classes)[0]
     record["problems"] = [p.to_dict() for p in problems if (p.node_id, p.input) not in missing]
