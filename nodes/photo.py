@@ -11,7 +11,7 @@ from ..models.space import PixelVAE
 from ..photo.denoise import DenoiseOptions, denoise_photo
 from ..photo.inpaint import InpaintOptions, inpaint
 from ..photo.latent import denoise_latent, inpaint_latent
-from ..photo.params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, FEATHER, GROW, INPAINT_STEPS, METHOD, MODE,
+from ..photo.params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_STRENGTH, DENOISE_TILE, FEATHER, GROW, INPAINT_STEPS, METHOD, MODE,
                             NOISE_LEVEL, PREFILL, RESOLUTION, STRENGTH)
 from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE
 from . import adapter
@@ -95,21 +95,26 @@ class DenoisePhoto:
         return {"required": {"image": ("IMAGE", {"tooltip": "The noisy photo."}),
                              "noise_level": widget_spec(NOISE_LEVEL), "mode": widget_spec(MODE),
                              "steps": widget_spec(DENOISE_STEPS), "seed": SEED, "tile": widget_spec(DENOISE_TILE)},
-                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDER_INPUTS}}
+                "optional": {"model": MODEL_INPUT, "sampler": ("SAMPLER", SAMPLER_INPUT), **GUIDER_INPUTS,
+                             "strength": widget_spec(DENOISE_STRENGTH)}}
 
     @node_errors
     def run(self, image, noise_level, mode, steps, seed, tile, model=None, sampler=None, guider=None, vae=None,
-            resolution=RESOLUTION.default):
+            resolution=RESOLUTION.default, strength=DENOISE_STRENGTH.default):
         route = check_route(self.DISPLAY, model, guider, vae)
         image = check_image(self.DISPLAY, "image", image)
         sampler = check_sampler(self.DISPLAY, sampler) or DENOISE_SAMPLER.default
         if not NOISE_LEVEL.min <= noise_level <= NOISE_LEVEL.max:
             raise NodeError(self.DISPLAY, "noise_level", f"must be in [{NOISE_LEVEL.min:g}, {NOISE_LEVEL.max:g}] on "
                                                          f"the 0..255 scale, got {noise_level}")
+        if not DENOISE_STRENGTH.min <= strength <= DENOISE_STRENGTH.max:
+            raise NodeError(self.DISPLAY, "strength", f"must be in [{DENOISE_STRENGTH.min:g}, "
+                                                      f"{DENOISE_STRENGTH.max:g}] (1 = the level as estimated or "
+                                                      f"given), got {strength}")
         if tile % DENOISE_TILE.step:
             raise NodeError(self.DISPLAY, "tile", f"must be a multiple of {DENOISE_TILE.step}, got {tile}")
-        options = DenoiseOptions(sigma="auto" if noise_level == 0 else noise_level / 255.0, mode=mode, steps=steps,
-                                 sampler=sampler, seed=seed, tile=tile)
+        options = DenoiseOptions(sigma="auto" if noise_level == 0 else noise_level / 255.0, strength=strength,
+                                 mode=mode, steps=steps, sampler=sampler, seed=seed, tile=tile)
         if route == "guider":
             return (denoise_latent(vae, functools.partial(adapter.run_guided, guider), image, options, resolution),)
         model = check_model(self.DISPLAY, model, "connect a GUIDER and its VAE")

@@ -15,7 +15,7 @@ from .denoise import DenoiseOptions
 from .files import check_output
 from .folder import PhotoJob, run_folder
 from .inpaint import InpaintOptions
-from .params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD,
+from .params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_STRENGTH, DENOISE_TILE, FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD,
                      METHODS_HELP, MODE, NOISE_LEVEL, PRECISION, PREFILL, STRENGTH)
 
 
@@ -51,7 +51,8 @@ def within(p: Param):
 
 def cmd_denoise(args) -> int:
     options = DenoiseOptions(sigma=parse_sigma(args.sigma), mode=args.mode, steps=args.steps, sampler=args.sampler,
-                             seed=args.seed, tile=args.tile, overlap=args.overlap, precision=args.precision)
+                             seed=args.seed, tile=args.tile, overlap=args.overlap, precision=args.precision,
+                             strength=args.strength)
     model = model_for(options.sigma, args.model)
     if os.path.isdir(args.input):  # every photo of a folder
         return run_folder(PhotoJob(model, options, args.device), args.input, args.output, args.workers, args.ray,
@@ -95,6 +96,8 @@ def add_parsers(sub):
     den.add_argument("output", help="where to write the result (.png or .jpg; never overwritten); for a folder, "
                                     "the folder the results go to, each named as its input")
     den.add_argument("--sigma", default="auto", help="noise std on the 0..255 scale, or auto (estimated)")
+    den.add_argument("--strength", type=within(DENOISE_STRENGTH), default=DENOISE_STRENGTH.default,
+                     help=DENOISE_STRENGTH.tooltip)
     den.add_argument("--mode", choices=MODE.choices, default=MODE.default,
                      help="one_step: MMSE estimate, best PSNR; sample: run a sampler from the noise level")
     den.add_argument("--steps", type=within(DENOISE_STEPS), default=DENOISE_STEPS.default, help="steps in sample mode")

@@ -33,8 +33,9 @@ class DenoisedPhoto:
 
     def summary(self) -> str:
         how = "estimated" if self.level.estimated else "given"
+        strength = f", strength {self.level.strength:g}" if self.level.strength != 1 else ""
         return (f"{self.source}: {self.width}x{self.height} ({self.megapixels:.2f} MP), noise level "
-                f"{self.level.sigma * 255:.1f}/255 ({how})")
+                f"{self.level.sigma * 255:.1f}/255 ({how}){strength}")
 
     def warning(self) -> str | None:
         """Why the estimated level looks wrong, and what to do; None when it looks right."""
@@ -60,7 +61,7 @@ def denoise_file(model, options: DenoiseOptions, source: str, target: str,
     noise level is known, before the work."""
     image, photo_file = read_photo(source)
     h, w = image.shape[1:3]
-    photo = DenoisedPhoto(source, w, h, noise_level(image[0], options.sigma))
+    photo = DenoisedPhoto(source, w, h, noise_level(image[0], options.sigma, options.strength))
     starting(photo)
     out = denoise_photo(model, image, replace(options, sigma=photo.level.sigma), progress.tracker("denoise"))
     write_photo(out, photo_file, target)

@@ -18,7 +18,8 @@ from ..models.space import image_to_model, input_multiple, model_device, model_t
 from ..samplers import Sampler
 from ..schedules import get_sigmas
 from .noise_level import check_sigma, noise_level
-from .params import DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_TILE, MODE, PHOTO_BYTES_PER_PIXEL, PRECISION
+from .params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_STRENGTH, DENOISE_TILE, MODE, PHOTO_BYTES_PER_PIXEL,
+                     PRECISION)
 from .tiling import TiledDenoiser
 
 
@@ -30,6 +31,7 @@ class DenoiseOptions:
     sampler: for mode "sample", a registered sampler's name or a k-diffusion-signature sampler.
     seed: item i uses seed + i, as samplers.noise does. overlap: None is tile // 8.
     precision: "auto" (bf16 autocast on a CPU with native bf16) or "fp32".
+    strength: multiplies the noise level (more than 1 removes more).
     """
 
     sigma: float | str = "auto"
@@ -40,11 +42,15 @@ class DenoiseOptions:
     tile: int = DENOISE_TILE.default
     overlap: int | None = None
     precision: str = PRECISION.default
+    strength: float = DENOISE_STRENGTH.default
 
     def __post_init__(self):
         if self.mode not in MODE.choices:
             raise ValueError(f"denoise: mode must be one of {MODE.choices}, got {self.mode!r}")
         check_sigma(self.sigma)
+        if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) or not self.strength > 0:
+            raise ValueError(f"denoise: strength must be a number above 0 (1 = the noise level as estimated or "
+                             f"given), got {self.strength!r}")
         if self.mode == "sample" and self.steps < 1:
             raise ValueError(f"denoise: steps must be >= 1 in sample mode, got {self.steps}")
 
@@ -86,7 +92,7 @@ def denoise_photo(model, image: torch.Tensor, options: DenoiseOptions = DenoiseO
         tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
                                if progress else (lambda d, t: None), tiles, per_item)
         tiled.on_tile = tracker.tile
-        sigma = noise_level(item, options.sigma).in_model(model)
+        sigma = noise_level(item, options.sigma, options.strength).in_model(model)
         x = image_to_model(item[None]).to(device)
         x0 = denoise_state(tiled, x, sigma, options.mode, options.steps, options.sampler, options.seed + i,
                            callback=lambda info, t=tracker: t.step_end())

@@ -50,7 +50,7 @@ def denoise_latent(vae, run: Run, image: torch.Tensor, options: DenoiseOptions =
     box = (0, image.shape[1], 0, image.shape[2])
     out = []
     for i, item in enumerate(image):
-        level = noise_level(item, options.sigma)
+        level = noise_level(item, options.sigma, options.strength)
 
         def denoise(model, x, seed=options.seed + i, level=level):
             return denoise_state(model, x, level.in_model(model), options.mode, options.steps, options.sampler, seed)

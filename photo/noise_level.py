@@ -1,6 +1,7 @@
 """The noise level a photo is denoised at, one policy for every caller (the commands, denoise_photo, the
 nodes' pixel and latent routes): a given level as it is, or "auto": the photo's estimate (photo/estimate.py),
-floored at NOISE_FLOOR and flagged when implausible; then in model space, inside the model's range."""
+floored at NOISE_FLOOR and flagged when implausible; times the user's strength; then in model space, inside the
+model's range."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ def check_sigma(sigma) -> None:
 
 @dataclass(frozen=True)
 class NoiseLevel:
-    """A photo's noise std on the [0, 1] scale, and whether it was estimated."""
+    """A photo's noise std on the [0, 1] scale, whether it was estimated, and the strength the user asked for
+    (the model removes noise of std sigma * strength)."""
 
     sigma: float
     estimated: bool = False
+    strength: float = 1.0
 
     @property
     def implausible(self) -> str | None:
@@ -43,17 +46,18 @@ class NoiseLevel:
 
     def in_model(self, model) -> float:
         """The level in the model's space, raised to its sigma_min; above its sigma_max is refused."""
-        sigma = max(photo_to_model_sigma(self.sigma), model.sigma_min)
+        sigma = max(photo_to_model_sigma(self.sigma * self.strength), model.sigma_min)
         if sigma > model.sigma_max:
-            raise ValueError(f"denoise: noise std {self.sigma:.4f} (model sigma {sigma:.3f}) exceeds the model's "
-                             f"sigma_max {model.sigma_max}")
+            strength = f" x strength {self.strength:g}" if self.strength != 1 else ""
+            raise ValueError(f"denoise: noise std {self.sigma:.4f}{strength} (model sigma {sigma:.3f}) exceeds the "
+                             f"model's sigma_max {model.sigma_max}")
         return sigma
 
 
-def noise_level(photo: torch.Tensor, sigma: float | str = "auto") -> NoiseLevel:
+def noise_level(photo: torch.Tensor, sigma: float | str = "auto", strength: float = 1.0) -> NoiseLevel:
     """The level to denoise PHOTO [H,W,C] at: ``sigma`` (checked by check_sigma) as given, or for "auto" the
     photo's estimate, at least NOISE_FLOOR (also when the estimate is NaN: nothing measurable)."""
     if sigma != "auto":
-        return NoiseLevel(float(sigma))
+        return NoiseLevel(float(sigma), strength=strength)
     estimate = estimate_sigma(photo)
-    return NoiseLevel(estimate if estimate > NOISE_FLOOR else NOISE_FLOOR, estimated=True)
+    return NoiseLevel(estimate if estimate > NOISE_FLOOR else NOISE_FLOOR, estimated=True, strength=strength)

@@ -26,6 +26,9 @@ MODE = Param("mode", "COMBO", "one_step", choices=("one_step", "sample"), toolti
 DENOISE_STEPS = Param("steps", "INT", 8, 1, 200, 1, tooltip="Steps in sample mode.")
 DENOISE_SAMPLER = Param("sampler", "COMBO", "dpmpp_2m", choices=tuple(SAMPLERS.names()),
                         tooltip="The sampler in sample mode.")
+DENOISE_STRENGTH = Param("strength", "FLOAT", 1.0, 0.25, 4.0, 0.05,
+                         tooltip="Multiplies the noise level the model removes (estimated or given): above 1 if "
+                                 "grain is left, below 1 to keep more fine detail.")
 DENOISE_TILE = Param("tile", "INT", 256, 128, 4096, 64, tooltip="Tile size: smaller uses less memory.")
 PRECISION = Param("precision", "COMBO", "auto", choices=PRECISIONS,
                   tooltip="auto: bf16 on CPUs that compute it natively (faster, nearly the same result); fp32: "

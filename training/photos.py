@@ -2,8 +2,10 @@
 
 Sources (see README, "Data"): scikit-image's ``skimage.data`` colour photos,
 scikit-learn's sample images, matplotlib's sample data, and Debian's
-plasma-workspace-wallpapers (GPL-2+), of which only the real photographs are
-used. HELDOUT is never trained on; the benchmarks evaluate on it.
+plasma-workspace-wallpapers and mate-backgrounds (both GPL-2+), of which only the
+real photographs are used. HELDOUT and MATE_HELDOUT are never trained on; the
+benchmarks evaluate on them. TRAIN is what the bundled model was trained on;
+the camera fine-tune adds MATE_TRAIN.
 """
 from __future__ import annotations
 
@@ -22,15 +24,22 @@ TRAIN = ("skimage:rocket.jpg", "skimage:motorcycle_left.png", "skimage:motorcycl
          "sklearn:flower.jpg", "matplotlib:grace_hopper.jpg") + tuple(
     f"wallpaper:{n}" for n in WALLPAPER_PHOTOS if n != "EveningGlow")
 HELDOUT = ("skimage:astronaut.png", "skimage:chelsea.png", "skimage:coffee.png", "wallpaper:EveningGlow")
-WALLPAPERS = os.path.expanduser("~/.cache/noisekit/wallpapers")  # where the scripts extract the package by default
+MATE_DIR = "usr/share/backgrounds/mate/nature"  # mate-backgrounds' photographs (the rest are drawings)
+MATE_TRAIN = tuple(f"mate:{n}" for n in ("Aqua", "Blinds", "FreshFlower", "Garden", "GreenMeadow", "RainDrops",
+                                         "TwoWings", "Wood"))
+MATE_HELDOUT = tuple(f"mate:{n}" for n in ("Dune", "LadyBird", "Storm", "YellowFlower"))
+WALLPAPERS = os.path.expanduser("~/.cache/noisekit/wallpapers")  # where the scripts extract the packages by default
+PACKAGES = {WALLPAPER_PACKAGE: "usr/share/wallpapers/*", "mate-backgrounds": MATE_DIR + "/*"}  # package -> probe
 
 
 def fetch_wallpapers(dest: str) -> str:
-    """Extract Debian's wallpaper package into ``dest`` (apt-get download + dpkg-deb, no install)."""
-    if not glob.glob(os.path.join(dest, "usr/share/wallpapers/*")):
+    """Extract Debian's wallpaper packages into ``dest`` (apt-get download + dpkg-deb, no install)."""
+    for package, probe in PACKAGES.items():
+        if glob.glob(os.path.join(dest, probe)):
+            continue
         os.makedirs(dest, exist_ok=True)  # dpkg-deb -x does not create it
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(["apt-get", "download", WALLPAPER_PACKAGE], cwd=tmp, check=True)
+            subprocess.run(["apt-get", "download", package], cwd=tmp, check=True)
             (deb,) = glob.glob(os.path.join(tmp, "*.deb"))
             subprocess.run(["dpkg-deb", "-x", deb, dest], check=True)
     return dest
@@ -59,10 +68,12 @@ def load_photo(source: str, wallpaper_root: str | None = None) -> np.ndarray:
 
         with matplotlib.cbook.get_sample_data(name) as f:
             image = np.asarray(Image.open(f).convert("RGB"))
-    elif package == "wallpaper":
+    elif package in ("wallpaper", "mate"):
         if wallpaper_root is None:
             raise ValueError(f"load_photo({source!r}): give wallpaper_root (see fetch_wallpapers)")
-        image = np.asarray(Image.open(_largest_wallpaper(wallpaper_root, name)).convert("RGB"))
+        path = _largest_wallpaper(wallpaper_root, name) if package == "wallpaper" else \
+            os.path.join(wallpaper_root, MATE_DIR, name + ".jpg")
+        image = np.asarray(Image.open(path).convert("RGB"))
     else:
         raise ValueError(f"load_photo: unknown source package {package!r} in {source!r}")
     return np.ascontiguousarray(image[..., :3])

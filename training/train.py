@@ -13,10 +13,12 @@ steps while AdamW rebuilds them. The compact state is deleted when its run ends.
 half of the time, clipped to [0, 1] and quantised to 8 bits after noising, as
 real noisy photos are, so the one-step denoiser suits real 8-bit photos.
 
-With ``--camera F`` a fraction F of the photo-level samples get camera noise instead
-(training/degrade.py: signal-dependent, demosaiced, tone-mapped, sometimes JPEG), conditioned
-on the noise's RMS, which is what photo/estimate.py reads. ``--init`` starts from a model's
-weights (a fine-tune); ``--export`` is where the EMA weights go.
+With ``--camera F`` a fraction F of the photo-level samples are instead a crop through a camera
+pipeline drawn from training/pipelines.py's family (signal-dependent noise, one of several
+demosaicers, colour matrix, tone curve, noise reduction, sharpening, downscale, JPEG), with the
+camera's clean look as the target, conditioned on the level photo/estimate.py reads from the noisy
+crop: the level ``--sigma auto`` gives the model, however the camera shaped its noise.
+``--init`` starts from a model's weights (a fine-tune); ``--export`` is where the EMA weights go.
 """
 from __future__ import annotations
 
@@ -35,14 +37,17 @@ from safetensors.torch import save_file
 from ..models.loader import load_model, save_model
 from ..models.unet import UNet, UNetConfig
 from ..models.wrappers import EDMDenoiser
-from .degrade import Camera, camera_noise, draw_cameras, read_noise
-from .photos import HELDOUT, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
+from ..photo.estimate import estimate_sigma
+from .degrade import Camera, camera_noise, read_noise
+from .photos import HELDOUT, MATE_TRAIN, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
+from .pipelines import VARIANTS, camera_output, draw_pipeline
 
 SIGMA_DATA = 0.5
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training sigmas (generation range)
 PHOTO_SIGMA = (0.01, 1.0)  # log-uniform; 1.3..127 on the 0..255 scale (model space is [-1, 1])
 QUANTISE_BELOW = 0.5
 WARMUP = 200  # steps of linear LR warm-up after a resume: AdamW's moments are not in the state
+CAMERA_CROP = 160  # a camera sample's crop before development: downscaled at most 2x, its centre is whole
 
 
 def photo_pyramid(photos: list[np.ndarray], min_side: int = 256) -> list[torch.Tensor]:
@@ -88,25 +93,40 @@ def add_noise(x: torch.Tensor, sigma: torch.Tensor, gen: torch.Generator) -> tor
     return torch.where(as_photo[:, None, None, None], photo, noisy)
 
 
-def add_camera_noise(x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor, fraction: float,
-                     gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A ``fraction`` of the photo-level items (odd indices) replaced by camera noise, their sigma by its RMS."""
-    picks = (torch.arange(x.shape[0]) % 2 == 1) & (torch.rand(x.shape[0], generator=gen) < fraction)
-    if not picks.any():
-        return noisy, sigma
-    clean = x[picks]
-    camera = camera_noise((clean + 1) / 2, draw_cameras(int(picks.sum()), gen), gen) * 2 - 1
-    noisy, sigma = noisy.clone(), sigma.clone()
-    noisy[picks] = camera
-    sigma[picks] = (camera - clean).square().mean(dim=(1, 2, 3)).sqrt().clamp(min=PHOTO_SIGMA[0])
-    return noisy, sigma
+def centre(image: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre size x size of [..., H, W]."""
+    top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
+    return image[..., top:top + size, left:left + size]
 
 
-def edm_loss(model: EDMDenoiser, x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """EDM's weighted x0 loss: lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2."""
+def camera_sample(photo: torch.Tensor, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A [3, H, W] crop in [0, 1] through a drawn camera -> (noisy, clean look) centre crops in [-1, 1] and the
+    model-space level photo/estimate.py reads from the noisy output."""
+    noisy, clean = camera_output(photo[None], [draw_pipeline(gen)], gen)
+    reading = 2 * estimate_sigma(noisy[0].permute(1, 2, 0))
+    return centre(noisy[0], size) * 2 - 1, centre(clean[0], size) * 2 - 1, max(reading, PHOTO_SIGMA[0])
+
+
+def add_camera_noise(images: list[torch.Tensor], x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,
+                     fraction: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A ``fraction`` of the photo-level items (odd indices) replaced by camera samples: (targets, noisy, sigma)."""
+    picks = ((torch.arange(x.shape[0]) % 2 == 1) & (torch.rand(x.shape[0], generator=gen) < fraction)).nonzero()
+    if not len(picks):
+        return x, noisy, sigma
+    x, noisy, sigma = x.clone(), noisy.clone(), sigma.clone()
+    photos = (random_crops(images, len(picks), CAMERA_CROP, gen) + 1) / 2
+    for i, photo in zip(picks.flatten().tolist(), photos):
+        noisy[i], x[i], sigma[i] = camera_sample(photo, x.shape[-1], gen)
+    return x, noisy, sigma
+
+
+def edm_loss(model: EDMDenoiser, x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,
+             level: torch.Tensor) -> torch.Tensor:
+    """EDM's weighted x0 loss, lambda = (level^2 + sd^2) / (level sd)^2 at the error's true level (a camera
+    sample is conditioned on the estimate's reading, which can be far below the error it must remove)."""
     with torch.autocast("cpu", dtype=torch.bfloat16):
         denoised = model(noisy, sigma)
-    weight = (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
+    weight = (level**2 + SIGMA_DATA**2) / (level * SIGMA_DATA) ** 2
     return (weight[:, None, None, None] * (denoised.float() - x) ** 2).mean()
 
 
@@ -138,6 +158,19 @@ def heldout_psnr(model: EDMDenoiser, crops: torch.Tensor, sigma255: float = 25.0
 
 
 @torch.no_grad()
+def heldout_pipelines_psnr(model: EDMDenoiser, crops: torch.Tensor) -> float:
+    """One-step PSNR (dB) against the clean look, averaged over the benchmark's camera variants
+    (training/pipelines.py VARIANTS, most with a held-out stage), at the level the estimate reads."""
+    gen, scores = torch.Generator().manual_seed(0), []
+    for pipeline in VARIANTS.values():
+        noisy, clean = camera_output((crops + 1) / 2, [pipeline] * crops.shape[0], gen)
+        sigma = torch.tensor([2 * estimate_sigma(n.permute(1, 2, 0)) for n in noisy])
+        mse = ((model(noisy * 2 - 1, sigma).clamp(-1, 1) + 1) / 2 - clean).square().mean(dim=(1, 2, 3))
+        scores.append(float((-10 * mse.log10()).mean()))
+    return sum(scores) / len(scores)
+
+
+@torch.no_grad()
 def heldout_camera_psnr(model: EDMDenoiser, crops: torch.Tensor, shot: float = 4e-3) -> float:
     """One-step PSNR (dB) on held-out crops with camera noise (JPEG q90), conditioned on the noise's RMS."""
     camera = Camera(shot, float(read_noise(torch.tensor(shot))), (2.1, 1.0, 1.7), 90)
@@ -166,8 +199,9 @@ class Trainer:
         sigma = training_sigmas(self.batch, gen)
         noisy = add_noise(x, sigma, gen)
         if self.camera:
-            noisy, sigma = add_camera_noise(x, noisy, sigma, self.camera, gen)
-        loss = edm_loss(self.model, x, noisy, sigma)
+            x, noisy, sigma = add_camera_noise(self.images, x, noisy, sigma, self.camera, gen)
+        level = (noisy - x).square().mean(dim=(1, 2, 3)).sqrt().clamp(min=PHOTO_SIGMA[0]) if self.camera else sigma
+        loss = edm_loss(self.model, x, noisy, sigma, level)
         lr = learning_rate(self.step, self.lr, self.total)
         if self.restarted_at is not None:
             lr *= min(1.0, (self.step - self.restarted_at + 1) / WARMUP)
@@ -240,12 +274,15 @@ def main(argv=None):
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--camera", type=float, default=0.0, help="fraction of photo-level samples with camera noise")
+    ap.add_argument("--photos", choices=("base", "more"), default="base",
+                    help="base: the photos the bundled model was trained on; more: also mate-backgrounds' (MATE_TRAIN)")
     ap.add_argument("--init", default=None, help="a model (.safetensors) to fine-tune from, when no state exists")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     root = fetch_wallpapers(args.wallpapers)
-    trainer = Trainer(UNetConfig(), photo_pyramid([load_photo(s, root) for s in TRAIN]), args.steps, args.lr,
+    photos = TRAIN + (MATE_TRAIN if args.photos == "more" else ())
+    trainer = Trainer(UNetConfig(), photo_pyramid([load_photo(s, root) for s in photos]), args.steps, args.lr,
                       args.batch, args.crop, args.seed, args.camera)
     heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
                            torch.Generator().manual_seed(1))
@@ -265,6 +302,7 @@ def main(argv=None):
         if trainer.step % args.save_every == 0 or trainer.step == args.steps:
             record = {"step": trainer.step, "loss": float(np.mean(losses)), "psnr25": heldout_psnr(trainer.ema, heldout),
                       "camera_psnr": heldout_camera_psnr(trainer.ema, heldout),
+                      "pipelines_psnr": heldout_pipelines_psnr(trainer.ema, heldout[:4]),
                       "sec_per_step": (time.time() - t0) / len(losses)}
             print(json.dumps(record), flush=True)
             with open(args.log, "a") as f:

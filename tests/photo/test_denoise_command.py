@@ -10,7 +10,7 @@ from noisekit.cli import main
 from noisekit.photo.noise_level import NOISE_FLOOR
 
 REPORT = re.compile(r"^(?P<path>.+): (?P<w>\d+)x(?P<h>\d+) \((?P<mp>[\d.]+) MP\), noise level (?P<sigma>[\d.]+)/255 "
-                    r"\((?P<how>estimated|given)\)$")
+                    r"\((?P<how>estimated|given)\)(, strength (?P<strength>[\d.]+))?$")
 WROTE = re.compile(r"^wrote (?P<path>.+) in (?P<s>[\d.]+) s \((?P<spmp>[\d.]+) s/MP\)$")
 
 
@@ -49,6 +49,18 @@ def test_a_given_noise_level_is_printed_as_given(tmp_path, capsys, tiny_model):
     code, lines, err = run(capsys, noisy, str(tmp_path / "out.png"), "--model", tiny_model, "--sigma", "12.5")
     first = REPORT.match(lines[0])
     assert code == 0 and first["sigma"] == "12.5" and first["how"] == "given" and "warning" not in err
+
+
+def test_strength_is_printed_and_removes_the_level_times_it(tmp_path, capsys, tiny_model):
+    noisy = write(tmp_path / "noisy.png", gradient() + np.random.default_rng(2).normal(0, 10, (96, 128, 3)))
+    code, lines, _ = run(capsys, noisy, str(tmp_path / "a.png"), "--model", tiny_model, "--sigma", "10",
+                         "--strength", "2")
+    assert code == 0 and REPORT.match(lines[0])["strength"] == "2" and REPORT.match(lines[0])["sigma"] == "10.0"
+    run(capsys, noisy, str(tmp_path / "b.png"), "--model", tiny_model, "--sigma", "20")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+    with pytest.raises(SystemExit) as exit_:
+        run(capsys, noisy, str(tmp_path / "c.png"), "--model", tiny_model, "--strength", "0")
+    assert exit_.value.code == 2 and "argument --strength: must be in [0.25, 4]" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("pixels,words", [

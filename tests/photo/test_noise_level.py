@@ -20,7 +20,7 @@ def noisy(std255: float, side: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 def test_auto_is_the_photos_estimate():
-    photo = noisy(20)
+    photo = noisy(20, side=128)
     level = noise_level(photo, "auto")
     assert level == NoiseLevel(estimate_sigma(photo), estimated=True)
     assert abs(level.sigma * 255 - 20) < 1 and level.implausible is None
@@ -56,6 +56,22 @@ def test_model_space_doubles_the_level_inside_the_models_range():
     assert NoiseLevel(NOISE_FLOOR).in_model(model) == 0.01  # raised to sigma_min
     with pytest.raises(ValueError, match=r"noise std 0\.3000 \(model sigma 0\.600\) exceeds the model's sigma_max"):
         NoiseLevel(0.3).in_model(model)
+
+
+def test_strength_multiplies_the_level_the_model_removes():
+    model = GaussianDenoiser(0.0, 0.5, sigma_min=0.01, sigma_max=0.5)
+    assert NoiseLevel(25 / 255, strength=2).in_model(model) == pytest.approx(100 / 255)
+    assert NoiseLevel(25 / 255, estimated=True, strength=0.5).in_model(model) == pytest.approx(25 / 255)
+    with pytest.raises(ValueError, match=r"noise std 0\.2000 x strength 2 \(model sigma 0\.800\) exceeds"):
+        NoiseLevel(0.2, strength=2).in_model(model)
+    # The Gaussian denoiser's closed form: strength s on a given level is that level times s, for both routes.
+    photo = torch.rand(1, 24, 24, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.equal(denoise_photo(model, photo, DenoiseOptions(10 / 255, strength=3)),
+                       denoise_photo(model, photo, DenoiseOptions(30 / 255)))
+    auto = noise_level(photo[0], "auto", strength=1.5)
+    assert auto.sigma == noise_level(photo[0], "auto").sigma and auto.strength == 1.5
+    with pytest.raises(ValueError, match="strength must be a number above 0"):
+        DenoiseOptions(strength=0)
 
 
 def test_denoise_photo_and_the_latent_route_denoise_at_the_policys_level():

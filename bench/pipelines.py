@@ -1,0 +1,101 @@
+"""Blind denoising across camera pipelines.
+
+    python -m noisekit.bench pipelines [--size 256] [--model PATH] [--skip-cbm3d] [--sheet PREFIX]
+
+Held-out photos (HELDOUT and MATE_HELDOUT, never trained on), centre crops, each through every
+variant of training/pipelines.py VARIANTS: two from the training family and four built with stages
+training never draws (VNG demosaic, Laplacian sharpening, Reinhard tone curve, and all of them with
+row noise and JPEG q60: "another maker"). The reference is the same camera's look without the sensor
+(no mosaic, no noise, no JPEG). Every method is blind: noisekit ``--sigma auto``; NL-means and CBM3D
+at skimage's estimated sigma; and CBM3D at the grid sigma that is best on the variant's photos, an
+oracle no user has. The margin column is noisekit's lead over the better of NL-means and that oracle.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from ..models.loader import load_model
+from ..photo.commands import model_for
+from ..training.degrade import from_u8
+from ..training.degrade import to_u8 as tensor_to_u8
+from ..training.photos import HELDOUT, MATE_HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
+from ..training.pipelines import VARIANTS, camera_output
+from .denoise import blind_methods, centre_crop, oracle_cbm3d, psnr, ssim
+
+PICTURED = ("in family: Malvar, filmic, unsharp, q80", "held out: Laplacian sharpening", "held out: another maker")
+PICTURE_CROP = 160  # the pictures' crop of each photo (its centre)
+
+
+def through(photos: list[np.ndarray], name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(noisy, clean look) 8-bit photos through the variant ``name``, each seeded by its index."""
+    pairs = [camera_output(from_u8(p)[None], [VARIANTS[name]], torch.Generator().manual_seed(k))
+             for k, p in enumerate(photos)]
+    return [tensor_to_u8(n[0]) for n, _ in pairs], [tensor_to_u8(c[0]) for _, c in pairs]
+
+
+def centre(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image[(h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2]
+
+
+def picture(columns: dict[str, list[np.ndarray]], path: str, photos: int = 3):
+    """A labelled column per method, a row per photo (the first ``photos``, their centres)."""
+    size = min(PICTURE_CROP, *next(iter(columns.values()))[0].shape[:2])
+    grid = np.concatenate([np.concatenate([centre(im, size) for im in images[:photos]], axis=0)
+                           for images in columns.values()], axis=1)
+    page = Image.new("RGB", (grid.shape[1], grid.shape[0] + 16), "white")
+    page.paste(Image.fromarray(grid), (0, 16))
+    draw = ImageDraw.Draw(page)
+    for k, label in enumerate(columns):
+        draw.text((k * size + 4, 2), label, fill=(0, 0, 0))
+    page.save(path, quality=92)
+
+
+def pipelines_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False, sheet: str = "denoise_bench"):
+    """Print, per camera variant, mean PSNR (dB) / SSIM of every blind method, and write the pictures."""
+    table = blind_methods(model)
+    if skip_cbm3d:
+        table.pop("CBM3D, skimage sigma", None)
+    print(f"\ncamera pipelines (training/pipelines.py VARIANTS), {len(photos)} held-out photos, blind; "
+          f"PSNR dB / SSIM against the camera's look without the sensor")
+    header = ["noisy input", *table, *(() if skip_cbm3d else ("CBM3D, oracle fixed sigma",)), "margin"]
+    print(f"{'variant':<42}" + "".join(f"{h[:24]:>26}" for h in header))
+    for name in VARIANTS:
+        noisy, clean = through(photos, name)
+        score = lambda results, clean=clean: tuple(np.mean([(psnr(r, c), ssim(r, c)) for r, c in zip(results, clean)],
+                                                           axis=0))
+        results = {method: [fn(n) for n in noisy] for method, fn in table.items()}
+        cells = [score(noisy), *(score(r) for r in results.values())]
+        text = [f"{p:6.2f} / {q:.3f}" for p, q in cells]
+        rivals = [score(results["NL-means, skimage sigma"])[0]]
+        if not skip_cbm3d:
+            (p, q), s, results["CBM3D, oracle fixed sigma"] = oracle_cbm3d(noisy, score)
+            text.append(f"{p:6.2f} / {q:.3f} @{s}")
+            rivals.append(p)
+        margin = score(results["noisekit one-step, auto"])[0] - max(rivals)
+        print(f"{name:<42}" + "".join(f"{t:>26}" for t in text) + f"{margin:>+26.2f}", flush=True)
+        if name in PICTURED:
+            cbm3d = results.get("CBM3D, oracle fixed sigma", results.get("CBM3D, skimage sigma", noisy))
+            path = f"{sheet}_{name.split(':')[1].split(',')[0].strip().replace(' ', '_').lower()}.jpg"
+            picture({"noisy": noisy, "noisekit auto": results["noisekit one-step, auto"],
+                     "NL-means": results["NL-means, skimage sigma"], "CBM3D": cbm3d, "clean": clean}, path)
+            print(f"  picture (rows: photos; columns: noisy | noisekit | NL-means | CBM3D | clean): {path}")
+
+
+def main(argv=()):
+    ap = argparse.ArgumentParser(prog="python -m noisekit.bench pipelines")
+    ap.add_argument("--size", type=int, default=256, help="centre crop size (0 = whole photos)")
+    ap.add_argument("--model", help="the model (default: the one `noisekit denoise --sigma auto` picks)")
+    ap.add_argument("--skip-cbm3d", action="store_true")
+    ap.add_argument("--wallpapers", default=WALLPAPERS)
+    ap.add_argument("--sheet", default="denoise_bench", help="pictures PREFIX_<variant>.jpg")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    root = fetch_wallpapers(args.wallpapers)
+    photos = [centre_crop(load_photo(s, root), args.size) for s in HELDOUT + MATE_HELDOUT]
+    print(f"held-out photos: {', '.join(HELDOUT + MATE_HELDOUT)}; crop {args.size or 'none'}")
+    pipelines_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d, args.sheet)
