@@ -149,18 +149,19 @@ class GraphJob:
             return golden.to_bytes(golden.collect(prompt, result, runner.node_classes)) if self.golden else None
         return work
 
-    def commit(self, item, files, out_dir, outputs):
+    def commit(self, item, files, out_dir, sent):
         """The item's files, saved after its verdict (a check that cannot be made saves nothing)."""
-        verdict = self.judge(item, outputs, os.path.join(out_dir, item["key"])) if self.golden else None
+        verdict = self.judge(item, sent, os.path.join(out_dir, item["key"])) if self.golden else None
         return [save_new(os.path.join(out_dir, item["key"], name), data) for name, data in sorted(files.items())], \
             verdict
 
-    def judge(self, item, outputs: dict, item_dir: str) -> dict:
-        """The outputs compared with the goldens in DIR/NAME/ (pictures of a mismatch in the item's golden-diff/),
-        or recorded there: golden.check's or golden.update's report, with a failed check's message."""
+    def judge(self, item, sent: dict, item_dir: str) -> dict:
+        """The outputs the worker sent (golden.to_bytes) compared with the goldens in DIR/NAME/ (pictures of a
+        mismatch in the item's golden-diff/), or recorded there: golden.check's or golden.update's report, with a
+        failed check's message."""
         goldens, scratch = os.path.join(self.golden, item["key"]), temp_folder("noisekit-golden-")
         try:
-            outputs = golden.from_bytes(outputs, scratch)
+            outputs = golden.from_bytes(sent, scratch)
             if self.update_golden:
                 return golden.update(goldens, outputs, self.device_class)
             verdict = golden.check(goldens, outputs, os.path.join(item_dir, "golden-diff"), self.device_class)
@@ -169,7 +170,7 @@ class GraphJob:
         return {**verdict, "message": golden.mismatch_message(verdict)} if verdict["status"] == "failed" else verdict
 
 
-def golden_hashes(items: list[dict], job: GraphJob):
+def hash_with_goldens(items: list[dict], job: GraphJob):
     """With --golden, an item's hash covers what judges it: a rerun skips a done item only when its goldens are
     those that passed it (golden.fingerprint), or with --update-golden when they were recorded for this class."""
     for item in items:
@@ -213,7 +214,7 @@ def cmd_run_over(args) -> int:
     if args.golden:
         job.golden, job.update_golden = args.golden, args.update_golden
         job.device_class = devices.device_class(args.device)
-        golden_hashes(items, job)
+        hash_with_goldens(items, job)
     summary = batch.run_items(items, job,
                               os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
                               args.json_progress, desc=os.path.basename(args.graph))
