@@ -3,9 +3,13 @@
 A *job* is a picklable object with
   ``hash``                what besides an item decides its outputs (the graph, the command's settings);
   ``start()``             called once in each worker: loads what the work needs (models) and returns
-                          ``work(item, folder)``, which writes the item's output files into ``folder``;
-  ``commit(item, files, out_dir)``  called in the submitting process: writes ``{relative path: bytes}``
-                          into ``out_dir`` without replacing any file, returns the paths written.
+                          ``work(item, folder)``, which writes the item's output files into ``folder`` and
+                          returns a value for ``commit`` (picklable; None when there is nothing to send);
+  ``commit(item, files, out_dir, value)``  called in the submitting process: writes ``{relative path: bytes}``
+                          into ``out_dir`` without replacing any file; returns the paths written and the item's
+                          verdict: None, or a JSON object whose "status" "failed" says the item ran but its
+                          outputs are not what was expected (its "message" says how), any other status that
+                          they are.
 An *item* is a dict with "key" (unique; names its outputs), "input" (shown), "hash" (its content) and
 "sets" (the values it gives the job), plus whatever ``work`` needs.
 
@@ -33,13 +37,13 @@ def describe(error: BaseException) -> dict:
 
 
 def attempt(work, item: dict, folder: str) -> dict:
-    """Run one item in an empty folder: its files as {relative path: bytes}, or its error (the item
-    fails, not the job)."""
+    """Run one item in an empty folder: its files as {relative path: bytes} and the value ``work`` returned, or
+    its error (the item fails, not the job)."""
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    start = time.perf_counter()
+    start, value = time.perf_counter(), None
     try:
-        work(item, folder)
+        value = work(item, folder)
         files = {}
         for directory, _, names in os.walk(folder):
             for name in names:
@@ -50,7 +54,8 @@ def attempt(work, item: dict, folder: str) -> dict:
         status, error, files = "failed", describe(e), {}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {"status": status, "files": files, "error": error, "seconds": time.perf_counter() - start}
+    return {"status": status, "files": files, "value": value, "error": error,
+            "seconds": time.perf_counter() - start}
 
 
 def start_quietly(job, threads: int):
@@ -75,4 +80,4 @@ def start_quietly(job, threads: int):
 
 def worker_died(why: str) -> dict:
     """The result of an item whose worker died under it."""
-    return {"status": "failed", "files": {}, "seconds": 0.0, "error": {"type": "WorkerDied", "message": why}}
+    return {"status": "failed", "files": {}, "value": None, "seconds": 0.0, "error": {"type": "WorkerDied", "message": why}}

@@ -71,9 +71,9 @@ class PhotoJob:
                     inpaint_file(model, self.options, item["input"], item["mask"], target)
         return work
 
-    def commit(self, item, files, out_dir):
+    def commit(self, item, files, out_dir, value):
         return [write_new(os.path.join(out_dir, name), lambda f, data=data: f.write(data))
-                for name, data in files.items()]
+                for name, data in files.items()], None
 
 
 def run_folder(job: PhotoJob, folder: str, out_dir: str, workers: int | None = None, ray: str | None = None,

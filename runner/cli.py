@@ -3,8 +3,9 @@
 prompt; ``noisekit nodes`` lists the node types the runner knows.
 
 Exit codes of ``run``: 0 success, 2 invalid graph (every problem printed, each
-naming node id, type and input), 3 a node failed at run time, 4 the outputs differ
-from the goldens (``--golden``), 130 interrupted (SIGINT), 143 terminated (SIGTERM); the top-level
+naming node id, type and input), 3 a node failed at run time (``--over``: an input failed), 4 the outputs
+differ from the goldens (``--golden``; ``--over``: an input's, and none failed), 130 interrupted (SIGINT),
+143 terminated (SIGTERM); the top-level
 ``noisekit`` command (cli.py) turns whatever stops a command into its code and one line.
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ from .standins import PATHS, new_temp_dir
 def cmd_run(args) -> int:
     if args.report:  # refused before the run, not after the images were written
         check_writable(args.report, "--report")
+    if args.update_golden and not args.golden:
+        raise ValueError("--update-golden needs --golden DIR (where to record)")
     if args.over:  # many inputs: runner/over.py
         return cmd_run_over(args)
     PATHS["input"] = os.path.abspath(args.input_dir or default_input_dir(args.graph))
@@ -61,8 +64,6 @@ def cmd_run(args) -> int:
 def run_graph(args, run: dict) -> tuple[int, dict]:
     """Load, check and run the graph, then its goldens: (exit code, report fields); ``run`` keeps what the
     report needs (the node classes, the prompt, the result) as it becomes known, for a report after a failure."""
-    if args.update_golden and not args.golden:
-        raise ValueError("--update-golden needs --golden DIR (where to record)")
     runner = make_runner(args.comfyui, args.device, args.models_dir, args.custom_nodes,
                          JsonLines(default=to_json) if args.json_progress else None)
     run["classes"] = runner.node_classes
@@ -116,8 +117,7 @@ def golden_outcome(args, prompt, result, classes) -> tuple[int, dict]:
                                              devices.device_class(args.device))
     if verdict["status"] == "passed":
         return EXIT_OK, extra
-    lines = "\n".join(f"  - {line}" for line in golden.summary(verdict))
-    print(f"noisekit run: {args.graph}: outputs differ from the goldens in {args.golden}:\n{lines}", file=sys.stderr)
+    print(f"noisekit run: {args.graph}: {golden.mismatch_message(verdict)}", file=sys.stderr)
     return EXIT_GOLDEN, extra
 
 
@@ -221,8 +221,9 @@ def add_parsers(sub):
     """Add the ``run``, ``test``, ``check``, ``convert`` and ``nodes`` subcommands to the ``noisekit`` command's subparsers; the
     options of a run over many inputs (--workers, --ray) are the top-level cli.py's."""
     run = sub.add_parser("run", help="validate and run a saved ComfyUI graph (API or UI format), with or without ComfyUI",
-                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed, 4 outputs differ from "
-                                     "the goldens (--golden), 130 interrupted, 143 terminated (SIGTERM).")
+                         description="Exit codes: 0 success, 2 invalid graph, 3 a node failed (--over: an input "
+                                     "failed), 4 outputs differ from the goldens (--golden; --over: an input's, none "
+                                     "failed), 130 interrupted, 143 terminated (SIGTERM).")
     run.add_argument("graph", help="graph .json (either ComfyUI format) or a PNG saved by SaveImage")
     run.add_argument("--set", action="append", default=[], metavar="NODE_ID.INPUT=VALUE",
                      help="override a node input before validation; VALUE is JSON if it parses, else text "
@@ -237,12 +238,15 @@ def add_parsers(sub):
     add_comfyui_options(run, "run with the real ComfyUI checkout at PATH, in this process (its nodes, comfy_extras, "
                         "PATH/custom_nodes and its executor; no server)")
     run.add_argument("--golden", metavar="DIR", help="compare every output with the goldens in DIR (tolerances in "
-                     "DIR/golden.json); a mismatch exits 4 and writes diff pictures next to the report")
+                     "DIR/golden.json); a mismatch exits 4 and writes diff pictures next to the report. With --over: "
+                     "each input NAME with DIR/NAME/, its diff pictures in OUTPUT_DIR/NAME/golden-diff/; exit 4 when "
+                     "any input differs")
     run.add_argument("--update-golden", action="store_true", help="record this run's outputs as the goldens in "
-                     "--golden DIR (the tolerance in DIR/golden.json is kept)")
+                     "--golden DIR (with --over: every input's in DIR/NAME/; the tolerance in golden.json is kept)")
     run.add_argument("--over", metavar="INPUTS", help="run the graph once per input: a folder of images (each "
                      "given to the LoadImage node) or a .jsonl/.csv file of --set rows; outputs go to "
-                     "OUTPUT_DIR/NAME/, a manifest there lets a rerun skip what is done")
+                     "OUTPUT_DIR/NAME/, a manifest there lets a rerun skip what is done (with --golden: what "
+                     "matched the goldens as they are now)")
     run.add_argument("--set-from", metavar="NODE_ID.INPUT", help="with --over a folder: the input each file "
                                                                    "name goes to (default: the LoadImage's image)")
     run.set_defaults(func=cmd_run)

@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from ..files import read_limited, replace_kept, write_numbered
+from ..files import file_hash, read_limited, replace_kept, value_hash, write_numbered
 from .formats import MAX_GRAPH_BYTES, is_link, parse_json
 from .report import image_paths
 
@@ -160,6 +160,41 @@ def collect(prompt: dict, result, node_classes: dict) -> dict[str, Output]:
 
 def hashes(outputs: dict[str, Output]) -> dict[str, str]:
     return {name: out.content_hash() for name, out in outputs.items()}
+
+
+def tensor_file(tensors: dict) -> bytes:
+    """Named tensors as a safetensors file's bytes."""
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in tensors.items()})
+
+
+def to_bytes(outputs: dict[str, Output]) -> dict[str, bytes]:
+    """name -> the output as a file's bytes (an image file's own, named tensors as safetensors): what a worker of
+    ``run --over`` sends back for the goldens, as it sends its files."""
+    def data(out: Output) -> bytes:
+        if not out.is_image:
+            return tensor_file(out.tensors)
+        with open(out.path, "rb") as f:
+            return f.read()
+    return {name: data(out) for name, out in outputs.items()}
+
+
+def from_bytes(sent: dict[str, bytes], folder: str) -> dict[str, Output]:
+    """The outputs ``to_bytes`` made, their images written into ``folder`` (numbered: a name holds a node id,
+    which is no safe file name)."""
+    from safetensors.torch import load
+
+    outputs = {}
+    for i, (name, data) in enumerate(sorted(sent.items())):
+        if name.endswith(".safetensors"):
+            outputs[name] = Output(name, tensors=load(data))
+            continue
+        path = os.path.join(folder, f"{i}{os.path.splitext(name)[1]}")
+        with open(path, "wb") as f:
+            f.write(data)
+        outputs[name] = Output(name, path=path)
+    return outputs
 
 
 # --- image measures -------------------------------------------------------------------------------
@@ -289,8 +324,6 @@ def update(directory: str, outputs: dict[str, Output], device_class: str = "cpu"
     """Record the outputs as the goldens of ``device_class`` (class_dir; the tolerance already in its sidecar is
     kept, a new class's starts from the CPU's). A golden recorded before is replaced; any other file of that name
     is refused, never replaced (files.replace_kept)."""
-    from safetensors.torch import save
-
     directory, base = class_dir(directory, device_class), directory
     os.makedirs(directory, exist_ok=True)
     own = read_sidecar(directory)
@@ -300,8 +333,7 @@ def update(directory: str, outputs: dict[str, Output], device_class: str = "cpu"
         if out.is_image:
             replace_kept(target, lambda f, src=out.path: copy_into(src, f), kept)
         else:
-            replace_kept(target, lambda f, t=out.tensors: f.write(save({k: v.contiguous() for k, v in t.items()})),
-                         kept)
+            replace_kept(target, lambda f, t=out.tensors: f.write(tensor_file(t)), kept)
     recorded = hashes(outputs)
     text = json.dumps({"tolerance": tolerance, "outputs": recorded}, indent=2).encode("utf-8")
     path = os.path.join(directory, SIDECAR)
@@ -310,16 +342,31 @@ def update(directory: str, outputs: dict[str, Output], device_class: str = "cpu"
             "outputs": {name: {"sha256": h} for name, h in recorded.items()}}
 
 
-def for_device(directory: str, device_class: str) -> tuple[str, dict]:
-    """(the folder of goldens a run on ``device_class`` is compared with, their sidecar with the tolerance that
-    applies): the class's own where recorded, else the CPU's at the cross-device tolerance."""
+def compared_dir(directory: str, device_class: str) -> str:
+    """The folder of goldens a run on ``device_class`` is compared with: the class's own where recorded, else
+    the CPU's."""
     own = class_dir(directory, device_class)
-    if os.path.isfile(os.path.join(own, SIDECAR)):
-        return own, read_sidecar(own)
-    sidecar = read_sidecar(directory)
-    if device_class != "cpu":
+    return own if os.path.isfile(os.path.join(own, SIDECAR)) else directory
+
+
+def for_device(directory: str, device_class: str) -> tuple[str, dict]:
+    """(compared_dir, its sidecar with the tolerance that applies: another class's run compared with the CPU's
+    goldens gets the cross-device tolerance)."""
+    folder = compared_dir(directory, device_class)
+    sidecar = read_sidecar(folder)
+    if folder == directory and device_class != "cpu":
         sidecar["tolerance"] = looser(sidecar["tolerance"], CROSS_DEVICE_TOLERANCE)
-    return directory, sidecar
+    return folder, sidecar
+
+
+def fingerprint(directory: str, device_class: str) -> str:
+    """A hash of what a check on ``device_class`` compares with: the class (it decides the tolerance) and the
+    content of every file in compared_dir (goldens and sidecar). A verdict kept with it holds while it is
+    unchanged."""
+    folder = compared_dir(directory, device_class)
+    names = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n))) \
+        if os.path.isdir(folder) else []
+    return value_hash([device_class, {n: file_hash(os.path.join(folder, n)) for n in names}])
 
 
 def check(directory: str, outputs: dict[str, Output], pictures_dir: str, device_class: str = "cpu") -> dict:
@@ -362,6 +409,12 @@ def check(directory: str, outputs: dict[str, Output], pictures_dir: str, device_
     ok = all(e["pass"] for e in report["outputs"].values()) and not report["missing"] and not report["unexpected"]
     report["status"] = "passed" if ok else "failed"
     return report
+
+
+def mismatch_message(report: dict) -> str:
+    """What a failed check says: where its goldens are, then a line per failing output."""
+    lines = "".join(f"\n  - {line}" for line in summary(report))
+    return f"outputs differ from the goldens in {report['dir']}:{lines}"
 
 
 def summary(report: dict, pictures: bool = True) -> list[str]:

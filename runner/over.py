@@ -7,6 +7,13 @@ NODE_ID.INPUT``), or a JSONL/CSV file whose rows are ``--set`` assignments (JSON
 cell keeps the graph's value). Item NAME writes OUTPUT_DIR/NAME/ exactly what ``noisekit run GRAPH
 --set ... --output-dir OUTPUT_DIR/NAME`` writes alone: NAME is an image's file name without its
 extension (with it if two images share a stem), or ``row-00001``... for rows.
+
+With ``--golden DIR`` item NAME is judged as ``noisekit run ... --golden DIR/NAME`` judges a run alone
+(runner/golden.py): its worker sends the outputs back with its files, and the goldens are compared (or with
+``--update-golden`` recorded) here, where the command runs; a mismatch's pictures go to
+OUTPUT_DIR/NAME/golden-diff/. The verdict is the item's manifest record's "verdict"; a mismatched item is not done
+(batch/loop.py), and a done one is skipped by a rerun only while its goldens are unchanged: the item's hash
+covers their content (golden.fingerprint), so no rerun skips a check that was not made against them.
 """
 from __future__ import annotations
 
@@ -16,11 +23,14 @@ import json
 import mimetypes
 import os
 import re
+import shutil
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
 from .. import batch, devices
-from ..files import file_hash, folder_files, value_hash, write_new, write_numbered
+from ..files import file_hash, folder_files, temp_folder, value_hash, write_new, write_numbered
+from . import golden
 from .comfyui import find_comfyui, set_io_folders
 from .engines import make_runner
 from .execute import default_node_classes
@@ -104,7 +114,9 @@ def save_new(path: str, data: bytes) -> str:
 @dataclass
 class GraphJob:
     """The graph (its --set values applied) and where it runs; an item adds its own --set values. ``comfyui``:
-    the ComfyUI checkout each worker loads once (None: noisekit's runner and its stand-ins)."""
+    the ComfyUI checkout each worker loads once (None: noisekit's runner and its stand-ins). ``golden``: the
+    folder of every item's goldens (--golden), compared with, or recorded when ``update_golden``, as
+    ``device_class``'s."""
     prompt: dict
     workflow: dict | None
     input_dir: str
@@ -112,6 +124,9 @@ class GraphJob:
     comfyui: str | None = None
     models_dir: str | None = None
     custom_nodes: tuple = ()
+    golden: str | None = None
+    update_golden: bool = False
+    device_class: str = "cpu"
 
     @property
     def hash(self) -> str:
@@ -129,11 +144,39 @@ class GraphJob:
                 set_io_folders(PATHS)
             prompt = apply_sets(copy.deepcopy(self.prompt), as_sets(item["sets"]), runner.node_classes)
             with devices.use_device(self.device):
-                runner.run(prompt, extra)
+                result = runner.run(prompt, extra)
+            # previews are in the worker's own temp folder: every output travels as bytes, as the files do
+            return golden.to_bytes(golden.collect(prompt, result, runner.node_classes)) if self.golden else None
         return work
 
-    def commit(self, item, files, out_dir):
-        return [save_new(os.path.join(out_dir, item["key"], name), data) for name, data in sorted(files.items())]
+    def commit(self, item, files, out_dir, sent):
+        """The item's files, saved after its verdict (a check that cannot be made saves nothing)."""
+        verdict = self.judge(item, sent, os.path.join(out_dir, item["key"])) if self.golden else None
+        return [save_new(os.path.join(out_dir, item["key"], name), data) for name, data in sorted(files.items())], \
+            verdict
+
+    def judge(self, item, sent: dict, item_dir: str) -> dict:
+        """The outputs the worker sent (golden.to_bytes) compared with the goldens in DIR/NAME/ (pictures of a
+        mismatch in the item's golden-diff/), or recorded there: golden.check's or golden.update's report, with a
+        failed check's message."""
+        goldens, scratch = os.path.join(self.golden, item["key"]), temp_folder("noisekit-golden-")
+        try:
+            outputs = golden.from_bytes(sent, scratch)
+            if self.update_golden:
+                return golden.update(goldens, outputs, self.device_class)
+            verdict = golden.check(goldens, outputs, os.path.join(item_dir, "golden-diff"), self.device_class)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return {**verdict, "message": golden.mismatch_message(verdict)} if verdict["status"] == "failed" else verdict
+
+
+def hash_with_goldens(items: list[dict], job: GraphJob):
+    """With --golden, an item's hash covers what judges it: a rerun skips a done item only when its goldens are
+    those that passed it (golden.fingerprint), or with --update-golden when they were recorded for this class."""
+    for item in items:
+        judge = ["update", job.device_class] if job.update_golden else \
+            ["check", golden.fingerprint(os.path.join(job.golden, item["key"]), job.device_class)]
+        item["hash"] = value_hash([item["hash"], judge])
 
 
 def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
@@ -151,13 +194,11 @@ def items_and_input_dir(args, prompt: dict) -> tuple[list[dict], str]:
 
 
 def cmd_run_over(args) -> int:
-    """``noisekit run GRAPH --over INPUTS``: exit 0 all done, 2 bad arguments, 3 an item failed, 130/143 interrupted
-    (the --report path was checked by the caller)."""
+    """``noisekit run GRAPH --over INPUTS``: exit 0 all done (with --golden: every input matches), 2 bad arguments,
+    3 an item failed (its goldens missing too), 4 none failed but an item's outputs differ from its goldens,
+    130/143 interrupted (the --report path was checked by the caller)."""
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if args.golden:
-        raise ValueError("--over with --golden is not supported yet: compare each output folder with "
-                         "noisekit test, or run the inputs one by one with --golden")
     devices.check_device(args.device)
     comfyui = find_comfyui(args.comfyui)
     new_temp_dir()  # ComfyUI's temp folder, set as it loads
@@ -170,9 +211,17 @@ def cmd_run_over(args) -> int:
     if os.path.isdir(args.over):  # every image goes to the same input: check once that it exists
         apply_sets(copy.deepcopy(prompt), as_sets(items[0]["sets"]), classes)
     job = GraphJob(prompt, workflow, input_dir, args.device, comfyui, args.models_dir, tuple(args.custom_nodes))
+    if args.golden:
+        job.golden, job.update_golden = args.golden, args.update_golden
+        job.device_class = devices.device_class(args.device)
+        hash_with_goldens(items, job)
     summary = batch.run_items(items, job,
                               os.path.abspath(args.output_dir), args.workers, args.ray, args.device,
                               args.json_progress, desc=os.path.basename(args.graph))
+    if args.update_golden:
+        recorded = sum(r.get("verdict", {}).get("status") == "updated" for r in summary["items"])
+        print(f"noisekit run: recorded the goldens of {recorded} input(s) in {os.path.join(args.golden, 'NAME')}",
+              file=sys.stderr)
     if args.report:
         write_report(args.report, {"graph": args.graph, **summary})
     return batch.exit_code(summary)

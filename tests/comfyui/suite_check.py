@@ -80,7 +80,30 @@ def main():
     seen["over"]["same"] = sum(files["over"].get(k) == v for k, v in files["alone"].items())
     seen["over"]["distinct"] = len(set(files["alone"].values()))
     seen["over"]["items"] = sorted(files["over"])
+    seen["over_golden"] = over_golden(command, work)
     print(json.dumps(seen))
+
+
+def over_golden(command, work: Path) -> dict:
+    """`run --over --golden` with ComfyUI over 3 seeds: record, check, and check again after row-00002's saved
+    picture was changed in its goldens."""
+    (work / "three.jsonl").write_text("".join(json.dumps({"4.seed": 200 + i}) + "\n" for i in range(3)))
+
+    def over(out, *flags):
+        seen = command("run", str(work / "over.json"), "--over", str(work / "three.jsonl"), "--workers", "2",
+                       "--golden", str(work / "over_golden"), "--output-dir", str(work / out),
+                       "--report", str(work / f"{out}.json"), *flags)
+        return {**seen, "report": json.loads((work / f"{out}.json").read_text())}
+
+    runs = {"record": over("over_record", "--update-golden"), "check": over("over_check")}
+    from PIL import Image  # in the ComfyUI venv
+
+    golden = work / "over_golden" / "row-00002" / "8_0.png"
+    pixels = Image.open(golden).convert("RGB")
+    pixels.paste((255, 0, 255), (0, 0, 32, 32))
+    pixels.save(golden)
+    runs["changed"] = over("over_changed")
+    return runs
 
 
 if __name__ == "__main__":

@@ -69,3 +69,17 @@ def test_over_with_comfyui_matches_one_by_one_runs_bit_for_bit(seen):
     assert over["code"] == 0, over["stderr"]
     assert over["alone_codes"] == [0] * 8 and over["items"] == [f"row-{i:05}" for i in range(1, 9)]
     assert over["same"] == 8 and over["distinct"] == 8
+
+
+def test_over_with_comfyui_records_and_checks_each_inputs_goldens(seen):
+    runs = seen["over_golden"]
+    verdicts = {kind: {r["key"]: r["verdict"]["status"] for r in run["report"]["items"]} for kind, run in runs.items()}
+    rows = ["row-00001", "row-00002", "row-00003"]
+    assert runs["record"]["code"] == 0 and verdicts["record"] == dict.fromkeys(rows, "updated"), runs["record"]
+    assert runs["check"]["code"] == 0 and verdicts["check"] == dict.fromkeys(rows, "passed"), runs["check"]
+    # the saved picture and the latent linked into ProbeLatentStats (an output node that saves no image)
+    for record in runs["check"]["report"]["items"]:
+        assert sorted(record["verdict"]["outputs"]) == ["5.safetensors", "8_0.png"]
+    changed = runs["changed"]
+    assert changed["code"] == 4 and verdicts["changed"] == {**dict.fromkeys(rows, "passed"), "row-00002": "failed"}
+    assert "row 2: outputs differ from the goldens in" in changed["stderr"] and "8_0.png: psnr" in changed["stderr"]

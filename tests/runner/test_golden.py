@@ -175,3 +175,14 @@ def test_ssim_matches_scikit_image():
     b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
     expected = metrics.structural_similarity(a, b, channel_axis=-1, data_range=1.0)
     assert golden.ssim(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_outputs_sent_as_bytes_come_back_with_the_same_content(tmp_path):
+    """What a worker of run --over sends for the goldens (golden.to_bytes): tensors and images unchanged."""
+    code, report = run(tmp_path, noise_graph())
+    assert code == EXIT_OK
+    outputs = {**tensor_outputs(0.25), "3_0.png": golden.Output("3_0.png", path=report["outputs"][0])}
+    (tmp_path / "back").mkdir()
+    back = golden.from_bytes(golden.to_bytes(outputs), str(tmp_path / "back"))
+    assert golden.hashes(back) == golden.hashes(outputs) and back["3_0.png"].path.startswith(str(tmp_path / "back"))
+    assert back["2.safetensors"].tensors["latent.samples"].dtype == torch.float32
