@@ -43,8 +43,9 @@ class DenoisedPhoto:
             return (f"the photo looks nearly noise-free (estimate below {PLAUSIBLE[0]:g}/255): the result will be "
                     f"close to the input; if you see noise, give its level with --sigma")
         if self.level.implausible == "high":
-            return (f"the estimate {self.level.sigma * 255:.1f}/255 is unusually high for a photo (texture or strong "
-                    f"JPEG artefacts can look like noise): if the result is too smooth, give a lower --sigma")
+            return (f"the estimate {self.level.sigma * 255:.1f}/255 is above what the cameras noisekit was trained on "
+                    f"read (or texture or strong JPEG blocks read as noise): if the result is too smooth, lower "
+                    f"--strength (e.g. 0.7); if grain is left, raise it (e.g. 1.5)")
         return None
 
 

@@ -12,7 +12,9 @@ from ..models.space import photo_to_model_sigma
 from .estimate import estimate_sigma
 
 NOISE_FLOOR = 0.5 / 255  # what a photo with no measurable noise is denoised at (8-bit rounding is 0.29/255)
-PLAUSIBLE = (1.0, 60.0)  # estimates outside this range (0..255 scale) are seldom right for a photo
+# Estimates outside this range (0..255 scale) are seldom right for a photo: the top is the 99th percentile of
+# what auto reads on the camera fine-tune's samples (training/pipelines.py's family; README, "Camera pipelines").
+PLAUSIBLE = (1.0, 90.0)
 
 
 def check_sigma(sigma) -> None:

@@ -38,7 +38,7 @@ def test_a_flat_photo_reads_no_noise_and_gets_the_floor():
 
 
 @pytest.mark.parametrize("std255,flag", [(0.7, "low"), (PLAUSIBLE[0], None), (20, None), (PLAUSIBLE[1], None),
-                                         (61, "high")])
+                                         (PLAUSIBLE[1] + 1, "high")])
 def test_an_estimate_outside_the_plausible_range_is_flagged(std255, flag):
     assert NoiseLevel(std255 / 255, estimated=True).implausible == flag
 
