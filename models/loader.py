@@ -259,6 +259,18 @@ def _delta_weights(path: str, header: dict, meta: dict) -> tuple[UNetConfig, tup
     return config, sigmas, _finite(path, weights)
 
 
+# What a model's sigma is when a photo's level is estimated ("auto"; photo/noise_level.py READINGS): the
+# white-noise std, or the luma reading the camera fine-tune was conditioned on. Metadata "noise_reading".
+NOISE_READINGS = ("white", "luma")
+
+
+def noise_reading(path: str, meta: dict) -> str:
+    reading = meta.get("noise_reading", "white")
+    if reading not in NOISE_READINGS:
+        raise WeightsError(path, f"its metadata 'noise_reading' must be one of {NOISE_READINGS}, got {reading!r}")
+    return reading
+
+
 def load_model(name_or_path: str = "noisekit-default", device: str | torch.device = "cpu") -> EDMDenoiser:
     """A bundled model by name (see BUNDLED), or a noisekit .safetensors file (weights or delta) by path."""
     path = BUNDLED.get(name_or_path, name_or_path)
@@ -273,4 +285,5 @@ def load_model(name_or_path: str = "noisekit-default", device: str | torch.devic
     net = net.to_empty(device="cpu")
     net.load_state_dict(weights)
     model = EDMDenoiser(net, *sigmas)
+    model.noise_reading = noise_reading(path, meta)
     return model.eval().requires_grad_(False).to(device)

@@ -28,6 +28,7 @@ class EDMDenoiser(nn.Module):
     """D(x, sigma) = c_skip x + c_out F(c_in x, c_noise) with EDM's coefficients."""
 
     parameterisation = "edm"
+    noise_reading = "white"  # what its sigma is for a photo's estimated noise (models/loader.py NOISE_READINGS)
 
     def __init__(self, net: nn.Module, sigma_data: float = 0.5, sigma_min: float = 0.002, sigma_max: float = 80.0):
         super().__init__()

@@ -9,7 +9,7 @@ from .. import progress
 from .denoise import DenoiseOptions, denoise_photo
 from .files import read_mask, read_photo, write_photo
 from .inpaint import InpaintOptions, inpaint
-from .noise_level import PLAUSIBLE, NoiseLevel, noise_level
+from .noise_level import PLAUSIBLE, NoiseLevel, noise_level, reading_of
 
 
 def model_for(sigma, model: str | None = None) -> str:
@@ -62,7 +62,7 @@ def denoise_file(model, options: DenoiseOptions, source: str, target: str,
     noise level is known, before the work."""
     image, photo_file = read_photo(source)
     h, w = image.shape[1:3]
-    photo = DenoisedPhoto(source, w, h, noise_level(image[0], options.sigma, options.strength))
+    photo = DenoisedPhoto(source, w, h, noise_level(image[0], options.sigma, options.strength, reading_of(model)))
     starting(photo)
     out = denoise_photo(model, image, replace(options, sigma=photo.level.sigma), progress.tracker("denoise"))
     write_photo(out, photo_file, target)

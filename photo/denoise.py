@@ -17,7 +17,7 @@ from .. import limits
 from ..models.space import image_to_model, input_multiple, model_device, model_to_image
 from ..samplers import Sampler
 from ..schedules import get_sigmas
-from .noise_level import check_sigma, noise_level
+from .noise_level import check_sigma, noise_level, reading_of
 from .params import (DENOISE_SAMPLER, DENOISE_STEPS, DENOISE_STRENGTH, DENOISE_TILE, MODE, PHOTO_BYTES_PER_PIXEL,
                      PRECISION)
 from .tiling import TiledDenoiser
@@ -92,7 +92,7 @@ def denoise_photo(model, image: torch.Tensor, options: DenoiseOptions = DenoiseO
         tracker = TileProgress((lambda d, t, base=i * per_item: progress(base + d, per_item * len(image)))
                                if progress else (lambda d, t: None), tiles, per_item)
         tiled.on_tile = tracker.tile
-        sigma = noise_level(item, options.sigma, options.strength).in_model(model)
+        sigma = noise_level(item, options.sigma, options.strength, reading_of(model)).in_model(model)
         x = image_to_model(item[None]).to(device)
         x0 = denoise_state(tiled, x, sigma, options.mode, options.steps, options.sampler, options.seed + i,
                            callback=lambda info, t=tracker: t.step_end())

@@ -30,12 +30,16 @@ view is the only one that sees the low-frequency noise JPEG leaves, but it also 
 detail as noise, hence its lower weight, chosen on the training photos (README, "--sigma
 auto"; ``python -m noisekit.bench estimate`` prints the trade-off).
 
-A colour photo is read on its luma (JPEG's weights), scaled by 1 / |LUMA| so that white noise
-of std sigma in every channel reads sigma. A camera's development concentrates its noise in
-luma: sharpening lifts luma alone, JPEG's chroma subsampling and in-camera noise reduction
-strip chroma. Read on all three channels, the smallest patch eigenvalues belong to the stripped
-chroma and see a sliver of the noise (0.53-1.0x its RMS over the camera pipelines of
-training/pipelines.py); read on luma, the reading follows the RMS within 0.52-0.69x for them all.
+``luma_reading`` is the same estimate on a colour photo's luma (JPEG's weights), scaled by
+1 / |LUMA| so that white noise of std sigma in every channel reads sigma: what the camera model
+is conditioned on. A camera's development concentrates its noise in luma: sharpening lifts luma
+alone, JPEG's chroma subsampling and in-camera noise reduction strip chroma. Read on all three
+channels, the smallest patch eigenvalues belong to the stripped chroma and see a sliver of the
+noise (0.53-1.0x its RMS over the camera pipelines of training/pipelines.py); read on luma, the
+reading follows the RMS within 1.45-1.9x for them all. The price: luma has texture in every
+patch direction, so a textured photo reads high (clean skimage coffee: 31/255 on luma, 5 on
+three channels). A model conditioned on this reading learnt that; a white-noise model, given
+the noise's std, must not be given it.
 """
 from __future__ import annotations
 
@@ -103,16 +107,21 @@ def estimate_sigma(image: torch.Tensor, patch: int = PATCH, clip_margin: float =
     if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4):
         raise ValueError(f"estimate_sigma: image must be a [H,W,C] or [B,H,W,C] tensor, got "
                          f"{getattr(image, 'shape', type(image).__name__)}")
-    x, scale = image.reshape(-1, *image.shape[-3:]), 1.0
+    x = image.reshape(-1, *image.shape[-3:])
     if x.shape[-1] > 1 and bool((x == x[..., :1]).all()):
         x = x[..., :1]  # a grey picture as 3 equal channels: one channel's patches (else the covariance is singular)
-    elif x.shape[-1] == 3:  # colour: its luma, whose white noise has std |LUMA| sigma (see above)
-        x, scale = (x.float() @ LUMA)[..., None], 1 / float(LUMA.norm())
     if min(x.shape[1:3]) < 2 * patch:
         raise ValueError(f"estimate_sigma: image {tuple(image.shape)} is too small to estimate its noise "
                          f"(needs at least {2 * patch} pixels a side); give the noise level instead")
-    return scale * max(weight * binned_sigma(x, f, patch, clip_margin, max_patches) for f, weight in BINS.items()
-                       if f == 1 or min(x.shape[1:3]) >= 4 * patch * f)
+    return max(weight * binned_sigma(x, f, patch, clip_margin, max_patches) for f, weight in BINS.items()
+               if f == 1 or min(x.shape[1:3]) >= 4 * patch * f)
+
+
+def luma_reading(image: torch.Tensor) -> float:
+    """estimate_sigma of a colour IMAGE's luma, / |LUMA| (white noise reads its std); other images as they are."""
+    if image.shape[-1] != 3:
+        return estimate_sigma(image)
+    return estimate_sigma((image.float() @ LUMA)[..., None]) / float(LUMA.norm())
 
 
 def binned_sigma(x: torch.Tensor, f: int, patch: int = PATCH, clip_margin: float = CLIP_MARGIN,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..models.space import photo_to_model_sigma
-from .estimate import estimate_sigma
+from .estimate import estimate_sigma, luma_reading
 
 NOISE_FLOOR = 0.5 / 255  # what a photo with no measurable noise is denoised at (8-bit rounding is 0.29/255)
 # Estimates outside this range (0..255 scale) are seldom right for a photo: the top is the 99th percentile of
@@ -56,10 +56,21 @@ class NoiseLevel:
         return sigma
 
 
-def noise_level(photo: torch.Tensor, sigma: float | str = "auto", strength: float = 1.0) -> NoiseLevel:
+# What "auto" reads, by what a model's sigma means for a photo (its noise_reading, models/loader.py): the
+# white-noise std, or the luma reading the camera model was conditioned on (photo/estimate.py).
+READINGS = {"white": estimate_sigma, "luma": luma_reading}
+
+
+def reading_of(model) -> str:
+    """The reading a model was conditioned on ("white" for any model that does not say)."""
+    return getattr(model, "noise_reading", "white")
+
+
+def noise_level(photo: torch.Tensor, sigma: float | str = "auto", strength: float = 1.0,
+                reading: str = "white") -> NoiseLevel:
     """The level to denoise PHOTO [H,W,C] at: ``sigma`` (checked by check_sigma) as given, or for "auto" the
-    photo's estimate, at least NOISE_FLOOR (also when the estimate is NaN: nothing measurable)."""
+    photo's ``reading`` (READINGS), at least NOISE_FLOOR (also when it is NaN: nothing measurable)."""
     if sigma != "auto":
         return NoiseLevel(float(sigma), strength=strength)
-    estimate = estimate_sigma(photo)
+    estimate = READINGS[reading](photo)
     return NoiseLevel(estimate if estimate > NOISE_FLOOR else NOISE_FLOOR, estimated=True, strength=strength)

@@ -11,7 +11,7 @@ import os
 
 from safetensors import safe_open
 
-from ..models.loader import BUNDLED, load_model, save_delta
+from ..models.loader import BUNDLED, NOISE_READINGS, load_model, save_delta
 
 
 def main(argv=None):
@@ -21,11 +21,13 @@ def main(argv=None):
     ap.add_argument("out", nargs="?", default=os.path.join(here, "..", "models", "weights",
                                                            "noisekit-camera.safetensors"))
     ap.add_argument("--base", default="noisekit-default", choices=list(BUNDLED))
+    ap.add_argument("--noise-reading", choices=NOISE_READINGS, help="what the model's sigma is for an estimated "
+                    "level (default: the fine-tune's own metadata)")
     args = ap.parse_args(argv)
     model = load_model(args.fine_tune)
     with safe_open(args.fine_tune, "pt") as f:
         step = (f.metadata() or {}).get("step", "?")
-    save_delta(model, args.base, args.out, step=step)
+    save_delta(model, args.base, args.out, step=step, noise_reading=args.noise_reading or model.noise_reading)
     stored = load_model(args.out).net.state_dict()
     worst = max(float((stored[k] - v).abs().max()) for k, v in model.net.state_dict().items())
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 2**20:.2f} MiB; step {step}, delta from {args.base}); "

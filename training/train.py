@@ -16,8 +16,9 @@ real noisy photos are, so the one-step denoiser suits real 8-bit photos.
 With ``--camera F`` a fraction F of the photo-level samples are instead a crop through a camera
 pipeline drawn from training/pipelines.py's family (signal-dependent noise, one of several
 demosaicers, colour matrix, tone curve, noise reduction, sharpening, downscale, JPEG), with the
-camera's clean look as the target, conditioned on the level photo/estimate.py reads from the noisy
-crop: the level ``--sigma auto`` gives the model, however the camera shaped its noise.
+camera's clean look as the target, conditioned on photo/estimate.py's luma_reading of the noisy
+crop: the level ``--sigma auto`` gives the model (its metadata says "noise_reading": "luma"), however
+the camera shaped its noise.
 ``--init`` starts from a model's weights (a fine-tune); ``--export`` is where the EMA weights go.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ from safetensors.torch import save_file
 from ..models.loader import load_model, save_model
 from ..models.unet import UNet, UNetConfig
 from ..models.wrappers import EDMDenoiser
-from ..photo.estimate import estimate_sigma
+from ..photo.estimate import luma_reading
 from .degrade import Camera, camera_noise, read_noise
 from .photos import HELDOUT, MATE_TRAIN, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
 from .pipelines import VARIANTS, camera_output, draw_pipeline
@@ -101,9 +102,9 @@ def centre(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def camera_sample(photo: torch.Tensor, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
     """A [3, H, W] crop in [0, 1] through a drawn camera -> (noisy, clean look) centre crops in [-1, 1] and the
-    model-space level photo/estimate.py reads from the noisy output."""
+    model-space luma_reading (photo/estimate.py) of the noisy output."""
     noisy, clean = camera_output(photo[None], [draw_pipeline(gen)], gen)
-    reading = 2 * estimate_sigma(noisy[0].permute(1, 2, 0))
+    reading = 2 * luma_reading(noisy[0].permute(1, 2, 0))
     return centre(noisy[0], size) * 2 - 1, centre(clean[0], size) * 2 - 1, max(reading, PHOTO_SIGMA[0])
 
 
@@ -164,7 +165,7 @@ def heldout_pipelines_psnr(model: EDMDenoiser, crops: torch.Tensor) -> float:
     gen, scores = torch.Generator().manual_seed(0), []
     for pipeline in VARIANTS.values():
         noisy, clean = camera_output((crops + 1) / 2, [pipeline] * crops.shape[0], gen)
-        sigma = torch.tensor([2 * estimate_sigma(n.permute(1, 2, 0)) for n in noisy])
+        sigma = torch.tensor([2 * luma_reading(n.permute(1, 2, 0)) for n in noisy])
         mse = ((model(noisy * 2 - 1, sigma).clamp(-1, 1) + 1) / 2 - clean).square().mean(dim=(1, 2, 3))
         scores.append(float((-10 * mse.log10()).mean()))
     return sum(scores) / len(scores)
@@ -296,6 +297,7 @@ def main(argv=None):
         trainer.init_from(load_model(args.init))
         print(f"fine-tuning from {args.init}")
     os.makedirs(os.path.dirname(args.state), exist_ok=True)
+    reading = "luma" if args.camera else "white"  # what the exported model's sigma is for an estimated level
     t0, losses = time.time(), []
     while trainer.step < args.steps:
         losses.append(trainer.train_step())
@@ -309,9 +311,9 @@ def main(argv=None):
                 f.write(json.dumps(record) + "\n")
             trainer.save(args.state)
             trainer.save_compact(args.compact_state)
-            save_model(trainer.ema, args.export, step=trainer.step)
+            save_model(trainer.ema, args.export, step=trainer.step, noise_reading=reading)
             t0, losses = time.time(), []
-    save_model(trainer.ema, args.export, step=trainer.step)  # also exports a finished run's state
+    save_model(trainer.ema, args.export, step=trainer.step, noise_reading=reading)  # also exports a finished run's state
     if os.path.exists(args.compact_state):
         os.remove(args.compact_state)  # the run has ended: its state leaves the tree
         print(f"run finished at step {trainer.step}; removed {args.compact_state}")

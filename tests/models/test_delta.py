@@ -125,6 +125,15 @@ def test_a_delta_needs_a_bundled_base_of_its_architecture(tmp_path, base):
     assert not (tmp_path / "d.safetensors").exists()
 
 
+def test_the_noise_reading_travels_in_the_metadata_and_a_bad_one_is_refused(tmp_path, base):
+    path = str(tmp_path / "delta.safetensors")
+    save_delta(_fine_tune(), "tiny-base", path, noise_reading="luma")
+    assert load_model(path).noise_reading == "luma" and load_model("tiny-base").noise_reading == "white"
+    save_model(_tiny(1), str(tmp_path / "odd.safetensors"), noise_reading="rgb")
+    with pytest.raises(WeightsError, match=r"'noise_reading' must be one of \('white', 'luma'\), got 'rgb'"):
+        load_model(str(tmp_path / "odd.safetensors"))
+
+
 def test_bundled_camera_model_is_a_small_delta_from_the_default():
     path = BUNDLED["noisekit-camera"]
     assert os.path.getsize(path) < 3.5 * 2**20  # int8: half the fp16 default
@@ -132,4 +141,5 @@ def test_bundled_camera_model_is_a_small_delta_from_the_default():
     assert meta["base"] == "noisekit-default" and meta["base_sha256"] == file_hash(BUNDLED["noisekit-default"])
     camera, default = load_model("noisekit-camera"), load_model("noisekit-default")
     assert (camera.sigma_min, camera.sigma_max) == (default.sigma_min, default.sigma_max)
+    assert (camera.noise_reading, default.noise_reading) == ("luma", "white")  # what auto gives each
     assert any(not torch.equal(a, b) for a, b in zip(camera.net.state_dict().values(), default.net.state_dict().values()))

@@ -9,9 +9,9 @@ from noisekit.models.analytic import GaussianDenoiser
 from noisekit.models.space import PixelVAE
 from noisekit.photo import noise_level as policy
 from noisekit.photo.denoise import DenoiseOptions, denoise_photo
-from noisekit.photo.estimate import estimate_sigma
+from noisekit.photo.estimate import estimate_sigma, luma_reading
 from noisekit.photo.latent import denoise_latent
-from noisekit.photo.noise_level import NOISE_FLOOR, PLAUSIBLE, NoiseLevel, noise_level
+from noisekit.photo.noise_level import NOISE_FLOOR, PLAUSIBLE, NoiseLevel, noise_level, reading_of
 
 
 def noisy(std255: float, side: int = 64, seed: int = 0) -> torch.Tensor:
@@ -20,7 +20,7 @@ def noisy(std255: float, side: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 def test_auto_is_the_photos_estimate():
-    photo = noisy(20, side=128)
+    photo = noisy(20)
     level = noise_level(photo, "auto")
     assert level == NoiseLevel(estimate_sigma(photo), estimated=True)
     assert abs(level.sigma * 255 - 20) < 1 and level.implausible is None
@@ -56,6 +56,18 @@ def test_model_space_doubles_the_level_inside_the_models_range():
     assert NoiseLevel(NOISE_FLOOR).in_model(model) == 0.01  # raised to sigma_min
     with pytest.raises(ValueError, match=r"noise std 0\.3000 \(model sigma 0\.600\) exceeds the model's sigma_max"):
         NoiseLevel(0.3).in_model(model)
+
+
+def test_auto_reads_what_the_model_was_conditioned_on():
+    """A model that says it was conditioned on the luma reading gets it; any other the white-noise estimate."""
+    photo = noisy(20, side=96)
+    photo[..., 0] = photo[..., 0] * 0.5  # unequal channels: the two readings differ
+    luma = GaussianDenoiser(0.0, 0.5)
+    luma.noise_reading = "luma"
+    assert reading_of(luma) == "luma" and reading_of(GaussianDenoiser(0.0, 0.5)) == "white"
+    assert noise_level(photo, "auto", reading="luma").sigma == luma_reading(photo) != estimate_sigma(photo)
+    assert denoise_photo(luma, photo[None], DenoiseOptions("auto")).equal(
+        denoise_photo(luma, photo[None], DenoiseOptions(luma_reading(photo))))
 
 
 def test_strength_multiplies_the_level_the_model_removes():
