@@ -5,15 +5,25 @@ import os
 import pytest
 import torch
 
-from noisekit.training.train import Trainer, add_camera_noise, add_noise, learning_rate, random_crops, training_sigmas
+from noisekit.photo.estimate import luma_reading
+from noisekit.training.pipelines import camera_output, draw_pipeline
+from noisekit.training.train import (CAMERA_CROP, Trainer, add_camera_noise, add_noise, camera_sample, centre,
+                                     learning_rate, random_crops, training_sigmas)
 from noisekit.models.unet import UNetConfig
 
 TINY = UNetConfig(channels=8, mults=(1, 2), blocks=1, emb_dim=16, groups=4)
 
 
-def _images():
+def _images(h=40, w=50):
     g = torch.Generator().manual_seed(3)
-    return [torch.randint(0, 256, (3, 40, 50), generator=g, dtype=torch.uint8) for _ in range(2)]
+    return [torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8) for _ in range(2)]
+
+
+def _camera_images():
+    """Big enough for a camera sample's crop (CAMERA_CROP): smooth, so that a reading is of the noise."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, 180), torch.linspace(0, 1, 200), indexing="ij")
+    return [(torch.stack([0.3 + 0.4 * x, 0.2 + 0.5 * y, 0.6 - 0.3 * x * y]) * 255).round().to(torch.uint8)
+            for _ in range(2)]
 
 
 def test_crops_are_in_range_and_from_the_photos():
@@ -52,7 +62,7 @@ def test_learning_rate_schedule():
 def test_resume_is_bit_identical(tmp_path, camera):
     def trainer():
         torch.manual_seed(0)
-        return Trainer(TINY, _images(), total_steps=4, batch=2, crop=16, camera=camera)
+        return Trainer(TINY, _camera_images(), total_steps=4, batch=2, crop=16, camera=camera)
 
     straight = trainer()
     for _ in range(4):
@@ -88,16 +98,26 @@ def test_compact_state_is_small_and_resumes_the_weights_with_a_warm_up(tmp_path)
     assert resumed.opt.param_groups[0]["lr"] < learning_rate(2, resumed.lr, 4)  # warming up again
 
 
-def test_camera_noise_replaces_photo_level_items_and_their_sigma_is_the_noise_rms():
-    x = random_crops(_images(), 8, 16, torch.Generator().manual_seed(0))
+def test_camera_samples_replace_photo_level_items_with_the_cameras_look_at_the_luma_reading():
+    images = _camera_images()
+    x = random_crops(images, 8, 16, torch.Generator().manual_seed(0))
     sigma = torch.full((8,), 0.3)
     noisy = add_noise(x, sigma, torch.Generator().manual_seed(1))
-    out, s = add_camera_noise(x, noisy, sigma, 1.0, torch.Generator().manual_seed(2))
+    target, out, s = add_camera_noise(images, x, noisy, sigma, 1.0, torch.Generator().manual_seed(2))
     even = torch.arange(8) % 2 == 0
-    assert torch.equal(out[even], noisy[even]) and torch.equal(s[even], sigma[even])  # generation items untouched
-    rms = (out[~even] - x[~even]).square().mean(dim=(1, 2, 3)).sqrt()
-    assert torch.allclose(s[~even], rms.clamp(min=0.01))
-    levels = (out[~even] + 1) * 127.5
-    assert torch.allclose(levels, levels.round(), atol=1e-4)  # camera output is 8-bit
-    same, _ = add_camera_noise(x, noisy, sigma, 0.0, torch.Generator().manual_seed(2))
-    assert torch.equal(same, noisy)
+    assert torch.equal(target[even], x[even]) and torch.equal(out[even], noisy[even])  # generation items untouched
+    assert torch.equal(s[even], sigma[even])
+    for t in (out[~even], target[~even]):  # camera output and its clean look are 8-bit
+        assert torch.allclose((t + 1) * 127.5, ((t + 1) * 127.5).round(), atol=1e-4)
+    assert not torch.equal(target[~even], x[~even])  # a fresh crop through a camera, not the generation crop
+    assert ((s[~even] >= 0.01) & (s[~even] < 2)).all()
+    # a sample is its camera's output at the reading of the whole developed crop (photo/estimate.py luma_reading)
+    photo = (random_crops(images, 1, CAMERA_CROP, torch.Generator().manual_seed(5))[0] + 1) / 2
+    gen_a, gen_b = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    sample_noisy, sample_clean, reading = camera_sample(photo, 16, gen_a)
+    developed, look = camera_output(photo[None], [draw_pipeline(gen_b)], gen_b)
+    assert reading == max(2 * luma_reading(developed[0].permute(1, 2, 0)), 0.01)
+    assert torch.equal(sample_noisy, centre(developed[0], 16) * 2 - 1)
+    assert torch.equal(sample_clean, centre(look[0], 16) * 2 - 1)
+    same = add_camera_noise(images, x, noisy, sigma, 0.0, torch.Generator().manual_seed(2))
+    assert all(torch.equal(a, b) for a, b in zip(same, (x, noisy, sigma)))
