@@ -20,12 +20,14 @@ from PIL import Image, ImageDraw
 
 from ..models.loader import load_model
 from ..photo.commands import model_for
+from ..photo.denoise import DenoiseOptions, denoise_photo
 from ..training.degrade import from_u8
 from ..training.degrade import to_u8 as tensor_to_u8
 from ..training.photos import HELDOUT, MATE_HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
 from ..training.pipelines import VARIANTS, camera_output
 from .denoise import blind_methods, centre_crop, oracle_cbm3d, psnr, ssim
 
+STRENGTHS = (0.5, 1.0, 1.5, 2.0)  # the strength picture's columns
 PICTURED = ("in family: Malvar, filmic, unsharp, q80", "held out: Laplacian sharpening", "held out: another maker")
 PICTURE_CROP = 160  # the pictures' crop of each photo (its centre)
 
@@ -53,6 +55,18 @@ def picture(columns: dict[str, list[np.ndarray]], path: str, photos: int = 3):
     for k, label in enumerate(columns):
         draw.text((k * size + 4, 2), label, fill=(0, 0, 0))
     page.save(path, quality=92)
+
+
+def strength_picture(model, photos: list[np.ndarray], path: str, variant: str = "held out: another maker"):
+    """noisy | --strength 0.5 .. 2 | clean on the first two photos through ``variant``, PSNR in the labels."""
+    noisy, clean = through(photos[:2], variant)
+    columns = {"noisy": noisy}
+    for strength in STRENGTHS:
+        outs = [tensor_to_u8(denoise_photo(model, from_u8(n).permute(1, 2, 0)[None],
+                                           DenoiseOptions(strength=strength))[0].permute(2, 0, 1)) for n in noisy]
+        columns[f"strength {strength:g}: {np.mean([psnr(o, c) for o, c in zip(outs, clean)]):.2f} dB"] = outs
+    picture({**columns, "clean": clean}, path, photos=2)
+    print(f"  picture (--strength on {variant!r}; PSNR over its two photos): {path}")
 
 
 def pipelines_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False, sheet: str = "denoise_bench"):
@@ -98,4 +112,6 @@ def main(argv=()):
     root = fetch_wallpapers(args.wallpapers)
     photos = [centre_crop(load_photo(s, root), args.size) for s in HELDOUT + MATE_HELDOUT]
     print(f"held-out photos: {', '.join(HELDOUT + MATE_HELDOUT)}; crop {args.size or 'none'}")
-    pipelines_table(load_model(model_for("auto", args.model)), photos, args.skip_cbm3d, args.sheet)
+    model = load_model(model_for("auto", args.model))
+    pipelines_table(model, photos, args.skip_cbm3d, args.sheet)
+    strength_picture(model, photos, f"{args.sheet}_strength.jpg")

@@ -272,11 +272,16 @@ def choice(gen: torch.Generator, options: tuple, held_out: tuple = ()) -> str:
     return allowed[int(torch.randint(len(allowed), (), generator=gen))]
 
 
-def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT) -> Pipeline:
-    """One camera from the training family: every stage drawn, variants in ``held_out`` never."""
+def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT, plain: float = 0.0) -> Pipeline:
+    """One camera from the training family: every stage drawn, variants in ``held_out`` never; with
+    probability ``plain`` degrade.py's development (bilinear, sRGB, nothing else but JPEG half the time)."""
     lo, hi = math.log(SHOT_RANGE[0]), math.log(SHOT_RANGE[1])
     shot = math.exp(uniform(gen, lo, hi))
     read = float(read_noise(torch.tensor(shot, dtype=torch.float64), gen))
+    if plain and uniform(gen, 0, 1) < plain:
+        quality = int(torch.randint(60, 96, (), generator=gen)) if uniform(gen, 0, 1) < 0.5 else None
+        return Pipeline(shot=shot, read=read, gains=(uniform(gen, *RED_GAIN), 1.0, uniform(gen, *BLUE_GAIN)),
+                        quality=quality)
     sharpen_kind = choice(gen, SHARPENS, held_out.get("sharpen", ()))
     compress = uniform(gen, 0, 1) < 0.6
     return Pipeline(

@@ -145,3 +145,14 @@ def test_row_noise_is_constant_along_each_sensor_row():
     assert offsets.shape == (4, 1, 32, 1) and float(offsets.std()) == pytest.approx(1e-2, rel=0.3)
     noisy, _ = camera_output(flat, [p], torch.Generator().manual_seed(0))
     assert noisy.shape == flat.shape
+
+
+def test_plain_draws_are_the_one_pipeline_simulators_development():
+    gen = torch.Generator().manual_seed(1)
+    drawn = [draw_pipeline(gen, plain=1.0) for _ in range(200)]
+    assert {(p.demosaic, p.tone, p.sharpen, p.matrix, p.chroma_nr, p.rows, p.scale) for p in drawn} == {
+        ("bilinear", "srgb", "none", 0.0, 0.0, 0.0, 1.0)}
+    qualities = [p.quality for p in drawn]
+    assert 60 < sum(q is None for q in qualities) < 140 and all(60 <= q <= 95 for q in qualities if q)
+    mixed = [draw_pipeline(gen, plain=0.3) for _ in range(400)]
+    assert 80 < sum(p.demosaic == "bilinear" and p.matrix == 0.0 for p in mixed) < 170
