@@ -93,11 +93,13 @@ def pipelines_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False, s
         margin = score(results["noisekit one-step, auto"])[0] - max(rivals)
         print(f"{name:<42}" + "".join(f"{t:>26}" for t in text) + f"{margin:>+26.2f}", flush=True)
         if name in PICTURED:
-            cbm3d = results.get("CBM3D, oracle fixed sigma", results.get("CBM3D, skimage sigma", noisy))
+            columns = {"noisy": noisy, "noisekit auto": results["noisekit one-step, auto"],
+                       "NL-means": results["NL-means, skimage sigma"]}
+            if "CBM3D, oracle fixed sigma" in results:
+                columns["CBM3D (oracle sigma)"] = results["CBM3D, oracle fixed sigma"]
             path = f"{sheet}_{name.split(':')[1].split(',')[0].strip().replace(' ', '_').lower()}.jpg"
-            picture({"noisy": noisy, "noisekit auto": results["noisekit one-step, auto"],
-                     "NL-means": results["NL-means, skimage sigma"], "CBM3D": cbm3d, "clean": clean}, path)
-            print(f"  picture (rows: photos; columns: noisy | noisekit | NL-means | CBM3D | clean): {path}")
+            picture({**columns, "clean": clean}, path)
+            print(f"  picture (rows: photos; columns: {' | '.join(columns)} | clean): {path}")
 
 
 def main(argv=()):

@@ -28,7 +28,8 @@ TOLERANCE = {"psnr": 55.0, "ssim": 0.999, "max_abs": 2 / 255, "exact": False}
 # and 20.59 dB (astronaut).
 CASES = {
     "denoise_sigma25": (["--sigma", "25"], {"cat": 30.0, "astronaut": 30.8}),
-    "denoise_auto": ([], {"cat": 29.8, "astronaut": 30.5}),
+    # white noise through auto's camera model (trained on camera pipelines; --sigma 25 above is the white model's)
+    "denoise_auto": ([], {"cat": 29.1, "astronaut": 29.9}),
     "inpaint_default_model": (["--model", "noisekit-default"], {"cat": 26.2, "astronaut": 24.4}),
     "inpaint_camera_model": (["--model", "noisekit-camera"], {"cat": 26.0, "astronaut": 25.0}),
     # the photo's own texture in the hole: a texture that is not the lost one costs PSNR
