@@ -16,15 +16,21 @@ export async function launchChromium() {
   return { context, page: context.pages()[0] || (await context.newPage()) };
 }
 
-// The editor at URL with an empty canvas once the pack's nodes are registered and the default workflow has
-// loaded (it would replace what a check adds); nodes2 turns on the newest frontend's "Modern Node Design".
+// The editor at URL once the node type ``probe`` is registered and the default workflow has loaded (it would
+// replace what a check adds).
+export async function loadEditor(page, url, probe) {
+  await page.goto(url);
+  await page.waitForFunction((probe) => window.LiteGraph?.registered_node_types?.[probe]
+    && window.comfyAPI?.app?.app?.graph, probe, { timeout: 60000 });
+  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
+    .catch(() => {});
+}
+
+// The editor with an empty canvas once the pack's nodes are registered; nodes2 turns on the newest frontend's
+// "Modern Node Design".
 export async function openEditor(page, url, nodes2 = false) {
   await fetch(`${url}/api/settings`, { method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ "Comfy.VueNodes.Enabled": nodes2 }) });
-  await page.goto(url);
-  await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.NoisekitScheduleKarras
-    && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
-  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
-    .catch(() => {});
+  await loadEditor(page, url, "NoisekitScheduleKarras");
   await page.evaluate(() => window.comfyAPI.app.app.graph.clear());
 }

@@ -7,7 +7,7 @@
 // hand-made saves) and the prompt. tests/comfyui/test_comfy_runner.py compares `noisekit convert` with it live;
 // the recorded copy in tests/runner/fixtures/comfyui/frontend_v3_workflows.json checks the conversion in CI.
 // usage: node record_v3_workflows.mjs URL
-import { launchChromium } from "./chromium.mjs";
+import { launchChromium, loadEditor } from "./chromium.mjs";
 
 const [url] = process.argv.slice(2);
 const { context, page } = await launchChromium();
@@ -15,11 +15,7 @@ const result = { pageErrors: [] };
 page.on("pageerror", (e) => result.pageErrors.push(String(e?.stack || e)));
 
 try {
-  await page.goto(url);
-  await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.RunnerPackDynamic
-    && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
-  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
-    .catch(() => {});
+  await loadEditor(page, url, "RunnerPackDynamic");
   result.frontendVersion = await page.evaluate(() => window.__COMFYUI_FRONTEND_VERSION__);
 
   // A builder runs in the page on an empty graph and may return a save to load (a hand-made older save);

@@ -3,7 +3,7 @@
 // tests/comfyui/test_comfy_runner.py compare `noisekit convert` with it live; the recorded copies in
 // tests/runner/fixtures/comfyui/ check the conversion in CI.
 // usage: node record_workflows.mjs URL
-import { launchChromium } from "./chromium.mjs";
+import { launchChromium, loadEditor } from "./chromium.mjs";
 
 const [url] = process.argv.slice(2);
 const { context, page } = await launchChromium();
@@ -11,11 +11,7 @@ const result = { pageErrors: [] };
 page.on("pageerror", (e) => result.pageErrors.push(String(e?.stack || e)));
 
 try {
-  await page.goto(url);
-  await page.waitForFunction(() => window.LiteGraph?.registered_node_types?.ProbeAnalyticModel
-    && window.comfyAPI?.app?.app?.graph, null, { timeout: 60000 });
-  await page.waitForFunction(() => window.comfyAPI.app.app.graph._nodes?.length > 0, null, { timeout: 30000 })
-    .catch(() => {});
+  await loadEditor(page, url, "ProbeAnalyticModel");
   result.frontendVersion = await page.evaluate(() => window.__COMFYUI_FRONTEND_VERSION__);
 
   // Every builder runs in the page on an empty graph, with helpers to add nodes, set widgets and link.
