@@ -39,15 +39,10 @@ def through(photos: list[np.ndarray], name: str) -> tuple[list[np.ndarray], list
     return [tensor_to_u8(n[0]) for n, _ in pairs], [tensor_to_u8(c[0]) for _, c in pairs]
 
 
-def centre(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    return image[(h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2]
-
-
 def picture(columns: dict[str, list[np.ndarray]], path: str, photos: int = 3):
     """A labelled column per method, a row per photo (the first ``photos``, their centres)."""
     size = min(PICTURE_CROP, *next(iter(columns.values()))[0].shape[:2])
-    grid = np.concatenate([np.concatenate([centre(im, size) for im in images[:photos]], axis=0)
+    grid = np.concatenate([np.concatenate([centre_crop(im, size) for im in images[:photos]], axis=0)
                            for images in columns.values()], axis=1)
     page = Image.new("RGB", (grid.shape[1], grid.shape[0] + 16), "white")
     page.paste(Image.fromarray(grid), (0, 16))

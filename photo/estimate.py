@@ -35,11 +35,11 @@ auto"; ``python -m noisekit.bench estimate`` prints the trade-off).
 is conditioned on. A camera's development concentrates its noise in luma: sharpening lifts luma
 alone, JPEG's chroma subsampling and in-camera noise reduction strip chroma. Read on all three
 channels, the smallest patch eigenvalues belong to the stripped chroma and see a sliver of the
-noise (0.53-1.0x its RMS over the camera pipelines of training/pipelines.py); read on luma, the
-reading follows the RMS within 1.45-1.9x for them all. The price: luma has texture in every
-patch direction, so a textured photo reads high (clean skimage coffee: 31/255 on luma, 5 on
-three channels). A model conditioned on this reading learnt that; a white-noise model, given
-the noise's std, must not be given it.
+noise, a sliver that differs from camera to camera; read on luma, the reading is nearly one
+multiple of the noise's RMS over the cameras of training/pipelines.py (README, "Camera
+pipelines"). The price: luma has texture in every patch direction, so a clean textured photo
+reads high. A model conditioned on this reading learnt that; a white-noise model, given the
+noise's std, must not be given it.
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .degrade import (BLUE_GAIN, RED_GAIN, SHOT_RANGE, bayer_masks, demosaic, from_u8, linear_to_srgb, mosaic,
+from .degrade import (BLUE_GAIN, GAINS, RED_GAIN, SHOT_RANGE, bayer_masks, demosaic, from_u8, linear_to_srgb, mosaic,
                       raw_noise, read_noise, srgb_to_linear, to_u8)
 
 DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "edge_aware", "vng")
@@ -44,7 +44,7 @@ class Pipeline:
     every development stage after the sensor."""
     shot: float
     read: float
-    gains: tuple[float, float, float] = (2.1, 1.0, 1.7)
+    gains: tuple[float, float, float] = GAINS
     matrix: float = 0.0  # colour-matrix strength: off-diagonal camera -> sRGB mixing (0 = identity)
     demosaic: str = "bilinear"
     tone: str = "srgb"

@@ -39,7 +39,7 @@ from ..models.loader import load_model, save_model
 from ..models.unet import UNet, UNetConfig
 from ..models.wrappers import EDMDenoiser
 from ..photo.estimate import luma_reading
-from .degrade import Camera, camera_noise, read_noise
+from .degrade import GAINS, Camera, camera_noise, read_noise
 from .photos import HELDOUT, MATE_TRAIN, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
 from .pipelines import VARIANTS, camera_output, draw_pipeline
 
@@ -176,7 +176,7 @@ def heldout_pipelines_psnr(model: EDMDenoiser, crops: torch.Tensor) -> float:
 @torch.no_grad()
 def heldout_camera_psnr(model: EDMDenoiser, crops: torch.Tensor, shot: float = 4e-3) -> float:
     """One-step PSNR (dB) on held-out crops with camera noise (JPEG q90), conditioned on the noise's RMS."""
-    camera = Camera(shot, float(read_noise(torch.tensor(shot))), (2.1, 1.0, 1.7), 90)
+    camera = Camera(shot, float(read_noise(torch.tensor(shot))), GAINS, 90)
     noisy = camera_noise((crops + 1) / 2, [camera] * crops.shape[0], torch.Generator().manual_seed(0)) * 2 - 1
     sigma = (noisy - crops).square().mean(dim=(1, 2, 3)).sqrt()
     mse = ((model(noisy, sigma).clamp(-1, 1) - crops) / 2).square().mean(dim=(1, 2, 3))
