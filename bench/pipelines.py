@@ -1,6 +1,7 @@
 """Blind denoising across camera pipelines.
 
     python -m noisekit.bench pipelines [--size 256] [--model PATH] [--skip-cbm3d] [--sheet PREFIX]
+    python -m noisekit.bench pipelines --readings [--size 256]
 
 Held-out photos (HELDOUT and MATE_HELDOUT, never trained on), centre crops, each through every
 variant of training/pipelines.py VARIANTS: two from the training family and four built with stages
@@ -9,6 +10,10 @@ row noise and JPEG q60: "another maker"). The reference is the same camera's loo
 (no mosaic, no noise, no JPEG). Every method is blind: noisekit ``--sigma auto``; NL-means and CBM3D
 at skimage's estimated sigma; and CBM3D at the grid sigma that is best on the variant's photos, an
 oracle no user has. The margin column is noisekit's lead over the better of NL-means and that oracle.
+
+--readings prints, per variant, the range over the photos of what auto's two readings (photo/estimate.py:
+the three-channel estimate_sigma and luma_reading) read as a multiple of the noise's RMS, and the percentiles
+of the luma reading over 300 cameras of the training family on training crops (what the camera model saw).
 """
 from __future__ import annotations
 
@@ -21,10 +26,12 @@ from PIL import Image, ImageDraw
 from ..models.loader import load_model
 from ..photo.commands import model_for
 from ..photo.denoise import DenoiseOptions, denoise_photo
+from ..photo.estimate import estimate_sigma, luma_reading
 from ..training.degrade import from_u8
 from ..training.degrade import to_u8 as tensor_to_u8
-from ..training.photos import HELDOUT, MATE_HELDOUT, WALLPAPERS, fetch_wallpapers, load_photo
-from ..training.pipelines import VARIANTS, camera_output
+from ..training.photos import HELDOUT, MATE_HELDOUT, MATE_TRAIN, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
+from ..training.pipelines import VARIANTS, camera_output, draw_pipeline
+from ..training.train import CAMERA_CROP, photo_pyramid, random_crops
 from .denoise import blind_methods, centre_crop, oracle_cbm3d, psnr, ssim
 
 STRENGTHS = (0.5, 1.0, 1.5, 2.0)  # the strength picture's columns
@@ -97,6 +104,26 @@ def pipelines_table(model, photos: list[np.ndarray], skip_cbm3d: bool = False, s
             print(f"  picture (rows: photos; columns: {' | '.join(columns)} | clean): {path}")
 
 
+def readings(photos: list[np.ndarray], samples: int = 300):
+    """What each reading makes of camera noise: its ratio to the RMS per variant; the family's luma readings."""
+    print(f"{'variant':<42}{'estimate_sigma / RMS':>24}{'luma_reading / RMS':>24}")
+    for name in VARIANTS:
+        ratios = []
+        for n, c in zip(*through(photos, name)):
+            rms = float(np.sqrt(np.mean((n.astype(np.float64) - c) ** 2))) / 255
+            image = torch.from_numpy(n.astype(np.float32) / 255)
+            ratios.append((estimate_sigma(image) / rms, luma_reading(image) / rms))
+        lo, hi = np.min(ratios, axis=0), np.max(ratios, axis=0)
+        print(f"{name:<42}{f'{lo[0]:.2f}-{hi[0]:.2f}':>24}{f'{lo[1]:.2f}-{hi[1]:.2f}':>24}", flush=True)
+    root, gen = fetch_wallpapers(WALLPAPERS), torch.Generator().manual_seed(5)
+    images = photo_pyramid([load_photo(s, root) for s in TRAIN + MATE_TRAIN])
+    crops = (random_crops(images, samples, CAMERA_CROP, gen) + 1) / 2
+    values = [255 * luma_reading(camera_output(c[None], [draw_pipeline(gen)], gen)[0][0].permute(1, 2, 0))
+              for c in crops]
+    print(f"luma_reading over {samples} training-family cameras (0..255): percentiles 50/90/99/100 "
+          + " / ".join(f"{v:.1f}" for v in np.percentile(values, [50, 90, 99, 100])))
+
+
 def main(argv=()):
     ap = argparse.ArgumentParser(prog="python -m noisekit.bench pipelines")
     ap.add_argument("--size", type=int, default=256, help="centre crop size (0 = whole photos)")
@@ -104,11 +131,14 @@ def main(argv=()):
     ap.add_argument("--skip-cbm3d", action="store_true")
     ap.add_argument("--wallpapers", default=WALLPAPERS)
     ap.add_argument("--sheet", default="denoise_bench", help="pictures PREFIX_<variant>.jpg")
+    ap.add_argument("--readings", action="store_true", help="what the noise readings make of each camera's noise")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     root = fetch_wallpapers(args.wallpapers)
     photos = [centre_crop(load_photo(s, root), args.size) for s in HELDOUT + MATE_HELDOUT]
     print(f"held-out photos: {', '.join(HELDOUT + MATE_HELDOUT)}; crop {args.size or 'none'}")
+    if args.readings:
+        return readings(photos)
     model = load_model(model_for("auto", args.model))
     pipelines_table(model, photos, args.skip_cbm3d, args.sheet)
     strength_picture(model, photos, f"{args.sheet}_strength.jpg")
