@@ -693,3 +693,11 @@ def test_photo_nodes_name_the_sampler_input_when_a_comfyui_sampler_needs_its_own
     cls = NODES[node]
     with pytest.raises(ValueError, match=rf"{re.escape(cls.DISPLAY)}: input 'sampler': .*KSampler or SamplerCustom"):
         cls().run(image=torch.rand(1, 16, 16, 3), model=GaussianDenoiser(0.5, 0.2), sampler=_ChainSampler(), **inputs)
+
+
+@pytest.mark.parametrize("strength", [0.1, 5.0])
+def test_denoise_node_refuses_a_strength_outside_its_bounds(strength):
+    image = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(NodeError, match=r"Denoise Photo \(noisekit\).*strength.*must be in \[0\.25, 4\]"):
+        NODES["NoisekitDenoisePhoto"]().run(image, 20.0, "one_step", 4, 0, 256, model=GaussianDenoiser(0.0, 0.5),
+                                           strength=strength)

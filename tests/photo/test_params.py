@@ -13,13 +13,14 @@ from noisekit.photo.inpaint import InpaintOptions
 from noisekit.samplers import JUMP_LENGTH, JUMP_N_SAMPLE, SAMPLERS
 
 DENOISE = {"noise_level": params.NOISE_LEVEL, "mode": params.MODE, "steps": params.DENOISE_STEPS,
-           "tile": params.DENOISE_TILE, "resolution": params.RESOLUTION}
+           "tile": params.DENOISE_TILE, "resolution": params.RESOLUTION, "strength": params.DENOISE_STRENGTH}
 INPAINT = {"method": params.METHOD, "steps": params.INPAINT_STEPS, "grow": params.GROW, "feather": params.FEATHER,
            "prefill": params.PREFILL, "strength": params.STRENGTH, "jump_length": JUMP_LENGTH,
            "jump_n_sample": JUMP_N_SAMPLE, "resolution": params.RESOLUTION}
 # command -> option -> (its Param, the node that has the same input)
 OPTIONS = {"denoise": {"--steps": (params.DENOISE_STEPS, "NoisekitDenoisePhoto"),
-                       "--tile": (params.DENOISE_TILE, "NoisekitDenoisePhoto")},
+                       "--tile": (params.DENOISE_TILE, "NoisekitDenoisePhoto"),
+                       "--strength": (params.DENOISE_STRENGTH, "NoisekitDenoisePhoto")},
            "inpaint": {"--steps": (params.INPAINT_STEPS, "NoisekitInpaintPhoto"),
                        "--grow": (params.GROW, "NoisekitInpaintPhoto"),
                        "--feather": (params.FEATHER, "NoisekitInpaintPhoto"),
