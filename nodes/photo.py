@@ -130,8 +130,9 @@ class InpaintPhoto:
     CATEGORY = CATEGORY
     DESCRIPTION = ("Repaints the masked area (1 = repaint) of a photo: only the mask's bounding box plus context is "
                    "sampled. The hole is prefilled (biharmonic by default), noised to a level set by strength and "
-                   "denoised: anneal denoises down a ladder of levels (highest PSNR), replace samples "
-                   "(the fill varies with the seed), repaint adds RePaint resampling.")
+                   "denoised: patch (the default) gives the model's fill the photo's own texture (a thin scratch "
+                   "keeps the prefill), anneal denoises down a ladder of levels (smooth, highest PSNR in wide "
+                   "holes), replace samples (the fill varies with the seed), repaint adds RePaint resampling.")
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -1,9 +1,16 @@
 """Exemplar texture: a hole re-synthesised from the photo's own patches, guided by a smooth fill.
 
-The model's annealed fill (photo/inpaint.py) gets the layout and colours of a hole right but is
-smooth in wide holes of fine texture (a mean over the textures that fit). ``exemplar_fill`` keeps
-it as a guide and takes the texture from the known pixels, coarse to fine over an image pyramid
-(Wexler et al.'s EM synthesis with PatchMatch's search):
+The model's annealed fill (photo/inpaint.py) gets the layout of a wide hole right but is smooth in
+fine texture (a mean over the textures that fit); the biharmonic prefill is smooth everywhere but
+nearly exact in thin holes. ``texture_fill`` combines the three by the hole's local depth (``depth``:
+how far the hole reaches from the known pixels around each of its pixels):
+- the smooth fill: the prefill plus a share of the annealed fill growing with depth (two estimators
+  with different errors: their mean has less error than either, and a thin scratch takes the prefill);
+- the texture: the hole re-synthesised from the known pixels, coarse to fine over an image pyramid
+  (Wexler et al.'s EM synthesis with PatchMatch's search), with the smooth fill's local mean colour;
+- the output: the smooth fill plus a share of the texture's difference from it, growing with depth
+  (in a thin hole copied texture is mostly error; in a wide one it is what the photo looks like).
+The synthesis:
 - search: each hole pixel p looks for a source pixel q whose 7x7 patch lies in the known region
   and minimises the squared distance between the patches around p (the current estimate, known
   pixels included) and around q, plus GUIDE_WEIGHT x the distance between the guide's and the
@@ -16,10 +23,10 @@ it as a guide and takes the texture from the known pixels, coarse to fine over a
   weighted by a Gaussian (VOTE_SIGMA) of their distance from each patch's centre;
 - the matches of a level, doubled, start the next finer level.
 Last, the guide's local mean colour over the hole replaces the copy's (``keep_low``): the copies
-bring the texture, the model the colour, so a fine high-contrast texture gets no colour shift.
+bring the texture, the smooth fill the colour, so a fine high-contrast texture gets no colour shift.
 Every step works on the list of hole pixels (and their patches), so its cost grows with the masked
-pixels, not with the photo or the mask's bounding box; the pyramid and the source map are pooled
-over the photo once per level (linear, a small part of the time).
+pixels, not with the photo or the mask's bounding box; the pyramid, the source map and the depth are
+computed over the photo once (linear, a small part of the time).
 """
 from __future__ import annotations
 
@@ -39,38 +46,69 @@ JUMPS = ((1, 2, 4), (1, 2), (1,))  # propagation: the neighbours this far away, 
 VOTE_SIGMA = 0.5  # the vote's Gaussian weight over a patch's pixels (pixels): near-centre copies stay sharp
 VOTE_CUT = 0.01  # ... and the pixels weighing less are left out (with VOTE_SIGMA 0.5: the 3x3 centre)
 CHUNK = 32768  # hole pixels per batch of patch distances (bounded memory)
+THIN = 2.5  # a hole no deeper than this (pixels) is thin: the prefill alone fills it (no model, no texture)
+DEPTH_WINDOW = 4  # depth: the deepest hole pixel within this many pixels
+GUIDE_SHARE, GUIDE_RAMP = 0.5, 8.0  # the annealed fill's share of the smooth fill, reached THIN + GUIDE_RAMP deep
+TEXTURE_RAMP = 5.0  # the texture's share, 1 from THIN + TEXTURE_RAMP pixels deep
 
 
-def exemplar_fill(x: torch.Tensor, m: torch.Tensor, guide: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """x [B, C, H, W] with its hole (m [B, 1, H, W] > 0) re-synthesised from its known pixels, guided by
-    ``guide`` (a fill of the hole, equal to x where m is 0); a soft mask blends m fill + (1 - m) x."""
+def texture_fill(x: torch.Tensor, m: torch.Tensor, guide: torch.Tensor, prefilled: torch.Tensor,
+                 seed: int = 0) -> torch.Tensor:
+    """x [B, C, H, W] with its hole (m [B, 1, H, W] > 0) filled: the smooth fill (``prefilled`` and the
+    annealed ``guide``, both x outside the hole, mixed by depth) plus, by depth, the photo's own texture
+    re-synthesised from the known pixels; a soft mask blends m fill + (1 - m) x."""
     out = x.clone()
     for b in range(x.shape[0]):
-        hole, g = m[b, 0] > 0, guide[b].float()
+        hole = m[b, 0] > 0
         if not hole.any():
             continue
-        fill = g if hole.all() else keep_low(synthesize(x[b].float(), hole, g, torch.Generator().manual_seed(seed + b)),
-                                             g, hole)  # (no known pixel to copy from: the guide)
+        d = depth(hole)
+        smooth = prefilled[b].float() + ramp(d, GUIDE_RAMP, GUIDE_SHARE) * (guide[b].float() - prefilled[b].float())
+        share, target = ramp(d, TEXTURE_RAMP), d > THIN
+        fill = smooth
+        if target.any() and not hole.all():  # (no known pixel to copy from: the smooth fill)
+            texture = synthesize(torch.where(hole, smooth, x[b].float()), target, hole, smooth,
+                                 torch.Generator().manual_seed(seed + b))
+            fill = smooth + share * (keep_low(texture, smooth, target) - smooth)
         out[b] = x[b] + m[b] * (fill - x[b])
     return out
 
 
-def synthesize(x: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor, generator) -> torch.Tensor:
-    """The coarse-to-fine synthesis of x [C, H, W] where ``hole`` [H, W] is True."""
-    pyramid = [(x, hole, guide)]
+def depth(hole: torch.Tensor) -> torch.Tensor:
+    """[H, W]: at each hole pixel, the largest distance (pixels) from a hole pixel within DEPTH_WINDOW to the
+    nearest known pixel: about half the hole's width there (a 2-pixel scratch is 1 deep); 0 where known."""
+    far = ndimage.distance_transform_edt(hole.cpu().numpy())
+    return torch.from_numpy(ndimage.maximum_filter(far, 2 * DEPTH_WINDOW + 1) * (far > 0)).float()
+
+
+def ramp(d: torch.Tensor, length: float, top: float = 1.0) -> torch.Tensor:
+    """0 up to THIN deep, rising linearly to ``top`` over ``length`` pixels more."""
+    return top * ((d - THIN) / length).clamp(0, 1)
+
+
+def guided(m: torch.Tensor) -> torch.Tensor:
+    """The part of mask m [B, 1, H, W] that takes a share of the annealed fill (deeper than THIN)."""
+    return torch.stack([m[b] * (depth(m[b, 0] > 0) > THIN).to(m) for b in range(m.shape[0])])
+
+
+def synthesize(x: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor,
+               generator) -> torch.Tensor:
+    """The coarse-to-fine synthesis of x [C, H, W] where ``target`` [H, W] is True, copying from patches
+    that lie outside ``hole`` (its superset: the rest of it holds a fill, not the photo)."""
+    pyramid = [(x, target, hole, guide)]
     for _ in range(LEVELS - 1):
-        x, hole, guide = pyramid[-1]
-        known = (~hole).to(x)[None]
-        pooled = F.avg_pool2d(known[None], 2, ceil_mode=True)[0]
-        pyramid.append((F.avg_pool2d((x * known)[None], 2, ceil_mode=True)[0] / pooled.clamp(min=1e-6),
-                        pooled[0] < 1, F.avg_pool2d(guide[None], 2, ceil_mode=True)[0]))
+        x, target, hole, guide = pyramid[-1]
+        pool = lambda v: F.avg_pool2d(v[None], 2, ceil_mode=True)[0]
+        kept = pool((~target).to(x)[None])
+        pyramid.append((pool(x * (~target).to(x)[None]) / kept.clamp(min=1e-6), kept[0] < 1,
+                        pool(hole.to(x)[None])[0] > 0, pool(guide)))
     matches = previous = None
-    for rounds, jumps, radius, (x, hole, guide) in zip(ITERATIONS, JUMPS, SEARCH, reversed(pyramid)):
-        level = Level(x, hole, guide, jumps, radius)
+    for rounds, jumps, radius, (x, target, hole, guide) in zip(ITERATIONS, JUMPS, SEARCH, reversed(pyramid)):
+        level = Level(x, target, hole, guide, jumps, radius)
         if previous is None:  # random matches within a quarter of the photo, on the guide
             matches = level.snap(level.ys + random_shift(level.ys, x.shape[1] // 4, generator),
                                  level.xs + random_shift(level.xs, x.shape[2] // 4, generator))
-            estimate = torch.where(hole, guide, x)
+            estimate = torch.where(target, guide, x)
         else:
             matches = level.snap(*level.from_coarse(previous, matches))
             estimate = level.vote(*matches)
@@ -87,21 +125,22 @@ def random_shift(v: torch.Tensor, radius: int, generator) -> torch.Tensor:
 
 
 class Level:
-    """One pyramid level: the hole pixels (ys, xs), the valid sources and the guide's and sources' local means."""
+    """One pyramid level: the target pixels (ys, xs), the valid sources (patches outside the hole) and the
+    guide's and sources' local means."""
 
-    def __init__(self, x: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor, jumps: tuple[int, ...],
-                 search_radius: int):
-        self.x, self.hole, self.jumps, self.search_radius = x, hole, jumps, search_radius
-        self.h, self.w = hole.shape
-        self.ys, self.xs = hole.nonzero(as_tuple=True)
+    def __init__(self, x: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor,
+                 jumps: tuple[int, ...], search_radius: int):
+        self.x, self.target, self.jumps, self.search_radius = x, target, jumps, search_radius
+        self.h, self.w = target.shape
+        self.ys, self.xs = target.nonzero(as_tuple=True)
         d = torch.arange(-RADIUS, RADIUS + 1)
         self.dy, self.dx = (v.flatten() for v in torch.meshgrid(d, d, indexing="ij"))
-        valid = ndimage.binary_erosion((~hole).numpy(), np.ones((2 * RADIUS + 1,) * 2), border_value=0)
+        valid = ndimage.binary_erosion((~hole).cpu().numpy(), np.ones((2 * RADIUS + 1,) * 2), border_value=0)
         if not valid.any():  # no whole known patch: any known pixel (patches clamp at the borders)
-            valid = (~hole).numpy()
+            valid = (~hole).cpu().numpy()
         self.nearest = torch.from_numpy(ndimage.distance_transform_edt(~valid, return_distances=False,
                                                                        return_indices=True))
-        known = (~hole).to(x)[None]
+        known = (~hole).to(x)[None]  # (a source's local mean: of the photo's pixels only)
         self.source_mean = blur(x * known, GUIDE_BLUR) / blur(known, GUIDE_BLUR).clamp(min=1e-6)
         self.target_mean = blur(guide, GUIDE_BLUR)[:, self.ys, self.xs].T  # [N, C]
         padded = F.pad(x[None], (RADIUS,) * 4, mode="replicate")[0]  # a patch around any pixel lies inside
@@ -180,13 +219,13 @@ class Level:
             ty, tx = self.ys + dy, self.xs + dx
             keep = (ty >= 0) & (ty < self.h) & (tx >= 0) & (tx < self.w)
             ty, tx = ty[keep], tx[keep]
-            keep_hole = self.hole[ty, tx]
+            keep_hole = self.target[ty, tx]
             target = (ty * self.w + tx)[keep_hole]
             source = self.padded_index(sy[keep] + dy, sx[keep] + dx)[keep_hole]
             total.index_add_(1, target, weight * self.pixels[source].T)
             count.index_add_(0, target, torch.full((len(target),), weight))
         voted = (total / count.clamp(min=1)).reshape(self.x.shape)
-        return torch.where(self.hole, voted, self.x)
+        return torch.where(self.target, voted, self.x)
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -2,13 +2,13 @@
 
 The hole is prefilled (photo/prefill.py), noised to a level set by ``strength`` and
 denoised on a masked model (the known region re-read at every call):
-- "anneal" (default): the annealed posterior mean (samplers/repaint.py) down a geometric ladder of noise
-  levels; on held-out photos it fills holes above the biharmonic fill's PSNR, but smooth
-  (``python -m noisekit.bench inpaint``).
-- "patch": "anneal" for the layout and colours, then the photo's own texture: the hole
-  re-synthesised from the known pixels' patches, guided by the annealed fill (photo/exemplar.py).
-  The lowest texture distance of the bench's methods, at a cost in PSNR (most on thin scratches) and
-  now and then a neighbouring structure copied in: not yet the default.
+- "patch" (default): the photo's own texture on the model's layout (photo/exemplar.py): the hole
+  prefilled, the annealed fill run where the hole is deeper than thin (a scratch takes the prefill
+  alone), the two mixed by the hole's depth, and the hole re-synthesised from the known pixels'
+  patches on that smooth fill's colours. The lowest texture distance of the bench's methods, at
+  the biharmonic fill's PSNR or above (``python -m noisekit.bench inpaint``).
+- "anneal": the annealed posterior mean (samplers/repaint.py) down a geometric ladder of noise
+  levels: the highest PSNR in wide holes, but smooth (a mean over the textures that fit).
 - "replace": a sampler down a karras schedule, ComfyUI's noise-mask inpainting
   (samplers/sample.py's MaskedDenoiser); a soft mask m gives m * fill + (1 - m) * original.
 - "repaint": the same with RePaint's resampling (samplers/repaint.py).
@@ -26,7 +26,7 @@ Where the mask is exactly 0 the output is the input, bit for bit.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ from ..samplers import JUMP_LENGTH, JUMP_N_SAMPLE, MaskedDenoiser, Sampler, add_
     unit_noise
 from ..samplers.repaint import repaint_steps
 from ..schedules import get_sigmas
-from .exemplar import exemplar_fill
+from .exemplar import guided, texture_fill
 from .masks import check_mask, feather_mask, grow_mask, pad_box
 from .params import FEATHER, GROW, INPAINT_STEPS, INPAINT_TILE, METHOD, PHOTO_BYTES_PER_PIXEL, PREFILL, STRENGTH
 from .prefill import fill_hole
@@ -55,8 +55,8 @@ ANNEALED = ("patch", "anneal", "texture")  # the methods that run the annealed m
 # bf16 autocast (photo/tiling.py "auto") cost the annealed fill 0.6 (box), 0.9 (brush) and 3.7 dB (scratches) of
 # hole PSNR on the held-out 256-pixel crops, on a CPU with AMX bf16: the masked model runs in float32
 INPAINT_PRECISION = "fp32"
-PATCH_GRID = 2  # "patch": every level of its annealed fill on a grid at least this much coarser (pixel models;
-# the texture step replaces the finest detail and keeps only the fill's low frequencies: 1/4 of the model's time)
+PATCH_GRID = 4  # "patch": every level of its annealed fill on a grid at least this much coarser (pixel models;
+# the texture step keeps only the fill's low frequencies: 1/16 of the model's time, README "Inpainting")
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,19 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOpti
                          f"{getattr(image, 'shape', type(image).__name__)}")
     limits.check_memory(f"inpaint: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
     mask = feather_mask(grow_mask(check_mask(mask, image.shape[0], image.shape[1:3]), options.grow), options.feather)
+    if options.method == "patch":  # the model only where the hole is deeper than thin, on the prefilled photo
+        prefilled = fill_hole(image.movedim(-1, 1), mask[:, None], options.prefill)
+        guide = annealed(model, prefilled.movedim(1, -1), guided(mask[:, None])[:, 0],
+                         replace(options, prefill="none"), progress)
+        out = texture_fill(image.movedim(-1, 1), mask[:, None], guide.movedim(-1, 1), prefilled, options.seed)
+        out = out.movedim(1, -1)
+    else:
+        out = annealed(model, image, mask, options, progress)
+    return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
+
+
+def annealed(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, progress=None) -> torch.Tensor:
+    """IMAGE [B,H,W,C] with the hole (mask [B,H,W] > 0) filled by inpaint_state, box by box."""
     boxes = region_boxes(mask, options.context)
     out = image.clone()
     device = model_device(model, image.device)
@@ -118,9 +131,7 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOpti
         crop = image_to_model(image[:, t:b, l:r].to(device))
         m = mask[:, None, t:b, l:r].to(device, crop.dtype)
         out[:, t:b, l:r] = model_to_image(inpaint_state(model, crop, m, options, report)).to(image)
-    if options.method == "patch":
-        out = exemplar_fill(image.movedim(-1, 1), mask[:, None], out.movedim(-1, 1), options.seed).movedim(1, -1)
-    return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
+    return out
 
 
 def region_boxes(mask: torch.Tensor, context: int) -> list[tuple[int, int, int, int]]:
@@ -165,7 +176,7 @@ def inpaint_state(model, x: torch.Tensor, m: torch.Tensor, options: InpaintOptio
     coarsest = options.coarsest
     if sampler is not None or method not in ANNEALED or noise_form(model) != "ve":
         coarsest = 1  # only the annealed mean forgets all but its estimate between levels; VE noise averages down
-    finest = PATCH_GRID if method == "patch" and coarsest > 1 else 1
+    finest = min(PATCH_GRID, coarsest) if method == "patch" else 1
     factors = [max(level_scale(float(s), coarsest), finest) for s in sigmas[:-1]]
     estimate, done = fill_hole(x, m, options.prefill), 0
     for f in sorted(set(factors), reverse=True):  # coarse to fine, each scale's run of levels
@@ -231,9 +242,9 @@ def gradient_energy(x: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     return mean(dy, ry) + mean(dx, rx)
 
 
-def match_grain(x: torch.Tensor, m: torch.Tensor, z: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+def match_grain(x: torch.Tensor, m: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """x plus white noise m * s * z in the hole, s per channel so that the hole's gradient energy reaches
-    the known pixels' (white noise of variance v adds 4 v to it); ``strength`` scales s."""
+    the known pixels' (white noise of variance v adds 4 v to it)."""
     known, hole = (m == 0).to(x), (m == 1).to(x)
     deficit = (gradient_energy(x, known) - gradient_energy(x, hole)).clamp(min=0)
-    return x + m * strength * (deficit / 4).sqrt()[..., None, None] * z
+    return x + m * (deficit / 4).sqrt()[..., None, None] * z

@@ -15,9 +15,10 @@ from typing import Callable
 import torch
 
 from .denoise import DenoiseOptions, denoise_state
-from .exemplar import exemplar_fill
+from .exemplar import texture_fill
 from .inpaint import InpaintOptions, inpaint_state
 from .masks import crop_box, feather_mask, grow_mask
+from .prefill import fill_hole
 from .noise_level import noise_level
 from .params import RESOLUTION
 from .stitch import Box, fit_box, from_work, latent_mask, stitch, to_work, work_size
@@ -80,5 +81,7 @@ def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, optio
 
     out = stitch(image, decode_box(vae, run(latent, options.seed, inpaint), size, box), mask, box)
     if options.method == "patch":  # the texture step on the decoded pixels: the photo's own patches
-        out = exemplar_fill(image.movedim(-1, 1), mask[:, None], out.movedim(-1, 1), options.seed).movedim(1, -1)
+        x = image.movedim(-1, 1)
+        out = texture_fill(x, mask[:, None], out.movedim(-1, 1), fill_hole(x, mask[:, None], options.prefill),
+                           options.seed).movedim(1, -1)
     return out

@@ -14,11 +14,10 @@ from .tiling import PRECISIONS
 # accumulators and the stored values): the measured peak (README, "Memory budget") with a margin.
 PHOTO_BYTES_PER_PIXEL = 90
 MAX_EDGE = 256  # grow and feather widths in pixels (growing stops anyway once the mask covers the photo)
-METHODS_HELP = ("anneal: annealed posterior mean (highest PSNR, smooth in wide holes of fine texture); patch: "
-                "anneal's layout and colours with the texture of the photo's own patches (fur, foliage; can copy a "
-                "neighbouring structure, lower PSNR); texture: "
-                "anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); replace: sampling "
-                "(varies with the seed); repaint: replace plus RePaint resampling")
+METHODS_HELP = ("patch: the model's layout and colours with the texture of the photo's own patches (fur, foliage, "
+                "gravel), thin scratches filled smoothly; anneal: annealed posterior mean (highest PSNR in wide holes, "
+                "smooth); texture: anneal, then a short stochastic tail that restores grain (sharper, lower PSNR); "
+                "replace: sampling (varies with the seed); repaint: replace plus RePaint resampling")
 
 # denoise_photo (photo/denoise.py)
 NOISE_LEVEL = Param("noise_level", "FLOAT", 0.0, 0.0, 200.0, 0.5, tooltip="Noise std on the 0..255 scale; 0 = estimate it.")
@@ -35,7 +34,7 @@ PRECISION = Param("precision", "COMBO", "auto", choices=PRECISIONS,
                           "the same result on every machine")
 
 # inpaint (photo/inpaint.py)
-METHOD = Param("method", "COMBO", "anneal", choices=("anneal", "patch", "texture", "replace", "repaint"),
+METHOD = Param("method", "COMBO", "patch", choices=("patch", "anneal", "texture", "replace", "repaint"),
                tooltip=METHODS_HELP + ".")
 INPAINT_STEPS = Param("steps", "INT", 40, 1, 500, 1,
                       tooltip="patch / anneal: noise levels; replace / repaint: sampling steps (about 30).")

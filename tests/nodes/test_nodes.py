@@ -531,9 +531,11 @@ def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
 
 
 def test_inpaint_node_through_a_guider_gives_the_annealed_fill_the_photos_texture_on_decoded_pixels(comfy):
-    """"patch" through a GUIDER: the latent's annealed fill, decoded, then exemplar_fill on the pixels."""
+    """"patch" through a GUIDER: the latent's annealed fill, decoded, then texture_fill on the pixels with the
+    prefill (here "mean") as the smooth fill's other half."""
     from noisekit.models.space import PixelVAE
-    from noisekit.photo.exemplar import exemplar_fill
+    from noisekit.photo.exemplar import texture_fill
+    from noisekit.photo.prefill import fill_hole
 
     sampling = comfy.model_sampling.model_sampling("eps")
     image = torch.rand(1, 40, 48, 3, generator=torch.Generator().manual_seed(0))
@@ -543,7 +545,9 @@ def test_inpaint_node_through_a_guider_gives_the_annealed_fill_the_photos_textur
         image, mask, method, 4, 3, 0, 0, "mean", 1.0, 2, 1, guider=_Guider(GaussianDenoiser(0.25, 0.0), sampling),
         vae=PixelVAE())[0]
     annealed, patched = run("anneal"), run("patch")
-    expected = exemplar_fill(image.movedim(-1, 1), mask[:, None], annealed.movedim(-1, 1), 3).movedim(1, -1)
+    x = image.movedim(-1, 1)
+    expected = texture_fill(x, mask[:, None], annealed.movedim(-1, 1), fill_hole(x, mask[:, None], "mean"), 3)
+    expected = expected.movedim(1, -1)
     assert torch.equal(patched, expected)
     hole = mask[..., None].expand_as(patched) == 1
     assert torch.equal(patched[~hole], image[~hole]) and (patched[hole] - 0.625).abs().max() > 0.05
