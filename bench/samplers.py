@@ -278,13 +278,12 @@ def fit_base(nfe: int):
 
 def fitted_errors(problem):
     """({nfe: squared error per judged start} of the solver fitted on other starts of the problem (seed 2), from the
-    levels (karras or exponential, tuned first on the mixtures) whose fit did better on its held-out starts; {nfe: (levels, seconds of both
-    fits, kept)})."""
-    tune_levels = not isinstance(problem, UNetProblem)
-    if not tune_levels:
+    levels (karras or exponential, as given or, on the mixtures, tuned first) whose fit did better on its held-out
+    starts; {nfe: (levels, seconds of all the fits, kept)})."""
+    tune_levels = (False,) if isinstance(problem, UNetProblem) else (False, True)
+    if isinstance(problem, UNetProblem):
         twin = UNetProblem(problem.name, FIT_PICTURES, seed=2)
-        twin.model.net.float()
-        model, starts = twin.model, twin.start(SIGMA_MAX).float()
+        model, starts = twin.model.net.float(), twin.start(SIGMA_MAX).float()  # the net itself: fit.refine's gradients
     else:
         model = problem.model
         starts = MixtureProblem(problem.name, model, FIT_MIXTURE_STARTS, seed=2).start(SIGMA_MAX)
@@ -296,9 +295,10 @@ def fitted_errors(problem):
                                           disable=True), SIGMA_MAX)
             continue
         began = time.perf_counter()
-        fits = {schedule: fit_solver(model, starts, base, sigmas_for(schedule, nfe), tune_levels, f"fit {nfe}")
-                for schedule in SCHEDULES}
-        schedule, fit = min(fits.items(), key=lambda item: item[1].check_error)
+        fits = {(schedule, tuned): fit_solver(model, starts, base, sigmas_for(schedule, nfe), tuned, f"fit {nfe}")
+                for schedule in SCHEDULES for tuned in tune_levels}
+        (schedule, tuned), fit = min(fits.items(), key=lambda item: item[1].check_error)
+        schedule += (", levels tuned" if tuned else ", given levels") + (", refined jointly" if fit.refined else "")
         notes[nfe] = (schedule, time.perf_counter() - began, fit.kept)
         row[nfe] = problem.error(fit.sampler(problem.model, problem.start(SIGMA_MAX), fit.sigmas, disable=True),
                                  SIGMA_MAX)

@@ -157,8 +157,11 @@ class TuneSampler:
                 + f"; fitted in {fit.seconds:.0f} s")
         if fit.kept:
             text += "; the fit did no better, so this is the untuned sampler (try a larger batch_size)"
-        elif path is not None:
-            text += f"; saved {save_preset(fit.sampler, path, note=f'{batch_size} seeds at {width}x{height}')}"
+        else:
+            text += ("; refined jointly" if fit.refined else
+                     "; fitted step by step (no gradient through this model here, or the joint refinement did no better)")
+            if path is not None:
+                text += f"; saved {save_preset(fit.sampler, path, note=f'{batch_size} seeds at {width}x{height}')}"
         ui = {"text": [text], "caption": [f"error {base:.3g} -> {fitted:.3g}" + (" (untuned kept)" if fit.kept else "")]}
         return {"ui": ui, "result": (adapter.sampler_value(fit.sampler), comfy_sigmas(fit.sigmas))}
 

@@ -56,7 +56,10 @@ def texture_fill(x: torch.Tensor, m: torch.Tensor, guide: torch.Tensor, prefille
                  seed: int = 0) -> torch.Tensor:
     """x [B, C, H, W] with its hole (m [B, 1, H, W] > 0) filled: the smooth fill (``prefilled`` and the
     annealed ``guide``, both x outside the hole, mixed by depth) plus, by depth, the photo's own texture
-    re-synthesised from the known pixels; a soft mask blends m fill + (1 - m) x."""
+    re-synthesised from the known pixels; a soft mask blends m fill + (1 - m) x. Works on the CPU (the
+    search is scattered gathers over lists of pixels) and returns on x's device."""
+    device = x.device
+    x, m, guide, prefilled = (t.cpu() for t in (x, m, guide, prefilled))
     out = x.clone()
     for b in range(x.shape[0]):
         hole = m[b, 0] > 0
@@ -71,7 +74,7 @@ def texture_fill(x: torch.Tensor, m: torch.Tensor, guide: torch.Tensor, prefille
                                  torch.Generator().manual_seed(seed + b))
             fill = smooth + share * (keep_low(texture, smooth, target) - smooth)
         out[b] = x[b] + m[b] * (fill - x[b])
-    return out
+    return out.to(device)
 
 
 def depth(hole: torch.Tensor) -> torch.Tensor:
@@ -88,7 +91,7 @@ def ramp(d: torch.Tensor, length: float, top: float = 1.0) -> torch.Tensor:
 
 def guided(m: torch.Tensor) -> torch.Tensor:
     """The part of mask m [B, 1, H, W] that takes a share of the annealed fill (deeper than THIN)."""
-    return torch.stack([m[b] * (depth(m[b, 0] > 0) > THIN).to(m) for b in range(m.shape[0])])
+    return torch.stack([m[b] * (depth(m[b, 0] > 0) > THIN).to(m.device, m.dtype) for b in range(m.shape[0])])
 
 
 def synthesize(x: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, guide: torch.Tensor,

@@ -7,14 +7,17 @@ The fitted solver takes one model call per step and moves the state by a linear 
 
 whose r_i and w_ij are free numbers per step. Every usual one-call solver of the data-prediction form
 (DPM-Solver++(2M), the predictors of UniPC and pc_sigma) is one choice of them on given levels.
-They are fitted step by step: from training starts, a teacher (pc_sigma o3 with TEACHER_FACTOR
-substeps per step) gives the exact-enough state at every level; step i's coefficients are the least
-squares fit of the teacher's state at level i + 1 from the solver's own state and estimates there
-(which the steps fitted before produced), so each fit is a small linear solve and sees the errors
-the earlier steps really make. The last step (to sigma = 0) fits the teacher's end the same way.
-The fit costs the teacher's run and one more model call per step. On the benchmark's 2-d tight
-mixture at 5 and 8 calls (exponential levels) it takes the held-out error to 0.63x and 0.53x of
-UniPC's on the same levels (``python -m noisekit.bench samplers --mixtures``).
+They are fitted in two passes. From training starts, a teacher (pc_sigma o3 with TEACHER_FACTOR
+substeps per step) gives the exact-enough state at every level. First step by step: step i's
+coefficients are the least squares fit of the teacher's state at level i + 1 from the solver's own
+state and estimates there (which the steps fitted before produced), a small linear solve that sees
+the errors the earlier steps really make; the last step (to sigma = 0) fits the teacher's end.
+Then jointly (``refine``): every coefficient at once, by L-BFGS on the mean squared distance of the
+solver's end from the teacher's, with gradients through the model; a step may then miss the
+teacher's state at its level where that makes the end better. A model that gives no gradient
+(nodes run in inference mode) keeps the step-by-step fit, and so does a refinement that is no better
+on the held-out starts (it fitted the training starts, not the model). The benchmark's numbers are in the
+README (``python -m noisekit.bench samplers --mixtures``).
 
 A share of the starts (HOLDOUT) is held out: where the fitted solver does no better there than the
 untuned ``base`` sampler on the same levels, the base comes back.
@@ -31,11 +34,12 @@ import torch
 from .. import progress
 from ..files import read_limited, write_new
 from ..limits import check_memory
-from .solvers import KEEP, Run, weighted_sum
+from .solvers import KEEP, Run
 from .tune import HOLDOUT, TEACHER_FACTOR, check_tunable, tune_sigmas
 
 HISTORY = KEEP  # denoised estimates a step combines: the samplers' own memory
 RIDGE = 1e-6  # Tikhonov weight (relative to the mean diagonal): keeps near-collinear estimates' weights finite
+REFINE_ITERATIONS = 60  # L-BFGS iterations of the joint refinement
 PRESET_KIND = "noisekit fitted solver"
 PRESET_BYTES = 1 << 20  # a preset is a few hundred numbers
 
@@ -60,8 +64,7 @@ class FittedSolver:
         return x
 
     def step(self, i, x, history):
-        r, weights = self.steps[i]
-        return weighted_sum([(r, x)] + [(w, d) for w, (_, d) in zip(weights, history)])
+        return combine(*self.steps[i], x, history)
 
     def check_levels(self, sigmas):
         given = sigmas.detach().double().cpu().tolist()
@@ -84,7 +87,55 @@ class SolverFit(NamedTuple):
     check_base_error: float  # base, held-out starts
     check_unipc_error: float  # UniPC (order 2 below 10 steps, else 3) on the given levels, held-out starts
     kept: bool  # True: the fit did no better on the held-out starts, so ``sampler`` is the base
+    refined: bool  # True: the joint refinement improved the step-by-step fit, held-out starts too (False: no
+    # gradient through the model, or no better)
     seconds: float  # the fit's wall time, teacher included
+
+
+def combine(r, weights, x: torch.Tensor, history) -> torch.Tensor:
+    """One step: r x + sum_j w_j D_j over the newest estimates (numbers, or tensors that carry gradients)."""
+    out = r * x
+    for w, (_, d) in zip(weights, history):
+        out = out + w * d
+    return out
+
+
+def end_state(model, x: torch.Tensor, sigmas: torch.Tensor, steps) -> torch.Tensor:
+    """The solver with coefficients ``steps`` [(r, weights)] from x down ``sigmas``: its end."""
+    run = Run("fitted", model, x, sigmas, None, None, True)
+    for i in run:
+        run.remember(i, run.denoised(x, run.sigmas[i]))
+        x = combine(*steps[i], x, run.history)
+    return x
+
+
+def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor) -> FittedSolver:
+    """``solver``'s coefficients refined jointly: L-BFGS on the mean squared distance of its end from ``target``,
+    the gradients through the model (the last step's r stays 0: nothing of x survives to sigma = 0). A model that
+    gives no gradient, or a refinement that ends no nearer, returns ``solver``."""
+    sigmas = torch.tensor(solver.sigmas, dtype=torch.float64)
+    free = lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    steps = [(r if solver.sigmas[i + 1] == 0 else free(r), free(ws)) for i, (r, ws) in enumerate(solver.steps)]
+    variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)]
+    loss = lambda: (end_state(model, x, sigmas, steps) - target).double().square().mean()
+    before = float(loss().detach())
+    optimizer = torch.optim.LBFGS(variables, max_iter=REFINE_ITERATIONS, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+
+    try:
+        with torch.enable_grad():
+            optimizer.step(closure)
+    except RuntimeError:  # no gradient through this model (e.g. ComfyUI's inference mode)
+        return solver
+    refined = FittedSolver(solver.sigmas, [(torch.as_tensor(r).item(), v.tolist()) for r, v in steps])
+    with torch.no_grad():
+        after = float((refined(model, x, sigmas.to(x.dtype), disable=True) - target).double().square().mean())
+    return refined if after < before else solver
 
 
 def teacher_states(model, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:
@@ -141,11 +192,12 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
     held = round(HOLDOUT * len(x)) if len(x) >= 3 else 0
     train, check = slice(0, len(x) - held), slice(len(x) - held, None)
     levels = tune_sigmas(model, x[train], base, sigmas, desc=f"{desc}: levels").sigmas if tune_levels else sigmas
-    bar = progress.bar(TEACHER_FACTOR * steps + steps + 4, desc)
+    bar = progress.bar(TEACHER_FACTOR * steps + steps + 6, desc)
     # the teacher on the levels fitted on; its end (the same first and last non-zero level) judges both
     targets = teacher_states(model, x, levels.to(x.dtype))
     bar.update(TEACHER_FACTOR * steps)
-    solver = fit_steps(model, x[train], levels, [t[train] for t in targets], bar)
+    stepwise = fit_steps(model, x[train], levels, [t[train] for t in targets], bar)
+    solver = refine(model, x[train], stepwise, targets[-1][train])
     unipc = Sampler("unipc", order=2 if steps < 10 else 3)
 
     def distance(sampler, part, on=sigmas):
@@ -158,11 +210,13 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
             return math.inf
         return float((out - targets[-1][part]).double().square().mean().sqrt())
 
+    if solver is not stepwise and held and distance(solver, check, levels) >= distance(stepwise, check, levels):
+        solver = stepwise  # the refinement fitted the training starts, not the model
     errors = [distance(solver, train, levels), distance(base, train), distance(solver, check, levels),
               distance(base, check)]
     kept = not (errors[0] < errors[1] and (held == 0 or errors[2] < errors[3]))
     return SolverFit(base if kept else solver, sigmas if kept else levels, *errors, distance(unipc, check), kept,
-                     time.perf_counter() - began)
+                     solver is not stepwise, time.perf_counter() - began)
 
 
 # ---- presets: a fitted solver as a small JSON file -------------------------------------------

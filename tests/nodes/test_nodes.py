@@ -638,6 +638,7 @@ def test_tune_sampler_node_is_the_core_fit_and_its_preset_loads_back(tmp_path, m
     assert isinstance(fitted, FittedSolver) and fitted.steps == core.sampler.steps
     assert levels.dtype == torch.float32 and torch.equal(levels, core.sigmas.float()) and len(levels) == 5
     assert f"fitted {core.check_error:.3g}, untuned unipc {core.check_base_error:.3g}, UniPC" in out["ui"]["text"][0]
+    assert ("; refined jointly" in out["ui"]["text"][0]) == core.refined  # said either way
     loaded, loaded_levels = NODES["NoisekitLoadSamplerPreset"]().load("mine.json")
     assert loaded.steps == fitted.steps and torch.equal(loaded_levels, levels)
     with pytest.raises(ValueError, match="Tune Sampler .noisekit.: input 'preset': .*mine.json exists; .*another name"):

@@ -7,7 +7,8 @@ import torch
 
 from noisekit.models.analytic import mixture, mixture_start, rms
 from noisekit.samplers import Sampler
-from noisekit.samplers.fit import FittedSolver, fit_solver, load_preset, preset_text, save_preset, teacher_states
+from noisekit.samplers.fit import (FittedSolver, fit_solver, fit_steps, load_preset, preset_text, refine, save_preset,
+                                   teacher_states)
 from noisekit.schedules import get_sigmas
 
 MIXTURE = mixture(2, 8, (0.01, 0.03), seed=1)  # tight components: the end depends steeply on the path
@@ -35,6 +36,25 @@ def test_fitted_solver_beats_the_untuned_one_on_held_out_starts(fitted):
     assert fitted.check_error < 0.8 * fitted.check_base_error and fitted.check_unipc_error == fitted.check_base_error
     held_out = starts(256, seed=1)
     assert exact_error(fitted.sampler, held_out) < 0.8 * exact_error(Sampler("unipc", order=2), held_out)
+
+
+def test_refining_all_steps_at_once_beats_the_step_by_step_fit_on_held_out_starts():
+    """The step-by-step fit, then L-BFGS on the end error through the (differentiable) mixture denoiser: on 256
+    held-out starts, against the exact ODE, the refined solver's error is below 0.85x the step-by-step one's; the
+    last step's state weight stays 0. A model that gives no gradient keeps the step-by-step fit."""
+    x = starts(384, seed=2)
+    targets = teacher_states(MIXTURE, x, SIGMAS)
+    stepwise = fit_steps(MIXTURE, x, SIGMAS, targets)
+    refined = refine(MIXTURE, x, stepwise, targets[-1])
+    held_out = starts(256, seed=1)
+    assert refined is not stepwise and refined.steps[-1][0] == 0.0
+    assert exact_error(refined, held_out) < 0.85 * exact_error(stepwise, held_out)
+
+    def no_gradient(x, sigma):
+        with torch.no_grad():
+            return MIXTURE(x, sigma)
+
+    assert refine(no_gradient, x, stepwise, targets[-1]) is stepwise
 
 
 def test_teacher_states_follow_the_exact_ode():
