@@ -117,13 +117,12 @@ def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor) -
     free = lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True)
     steps = [(r if solver.sigmas[i + 1] == 0 else free(r), free(ws)) for i, (r, ws) in enumerate(solver.steps)]
     variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)]
-    loss = lambda: (end_state(model, x, sigmas, steps) - target).double().square().mean()
-    before = float(loss().detach())
+    error = lambda coefficients: (end_state(model, x, sigmas, coefficients) - target).double().square().mean()
     optimizer = torch.optim.LBFGS(variables, max_iter=REFINE_ITERATIONS, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        value = loss()
+        value = error(steps)
         value.backward()
         return value
 
@@ -134,8 +133,7 @@ def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor) -
         return solver
     refined = FittedSolver(solver.sigmas, [(torch.as_tensor(r).item(), v.tolist()) for r, v in steps])
     with torch.no_grad():
-        after = float((refined(model, x, sigmas.to(x.dtype), disable=True) - target).double().square().mean())
-    return refined if after < before else solver
+        return refined if error(refined.steps) < error(solver.steps) else solver
 
 
 def teacher_states(model, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:
@@ -210,10 +208,10 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
             return math.inf
         return float((out - targets[-1][part]).double().square().mean().sqrt())
 
-    if solver is not stepwise and held and distance(solver, check, levels) >= distance(stepwise, check, levels):
-        solver = stepwise  # the refinement fitted the training starts, not the model
-    errors = [distance(solver, train, levels), distance(base, train), distance(solver, check, levels),
-              distance(base, check)]
+    # the refinement stays only where the held-out starts agree (else it fitted the training starts, not the model)
+    candidates = [stepwise, solver] if solver is not stepwise and held else [solver]
+    solver, check_error = min(((c, distance(c, check, levels)) for c in candidates), key=lambda item: item[1])
+    errors = [distance(solver, train, levels), distance(base, train), check_error, distance(base, check)]
     kept = not (errors[0] < errors[1] and (held == 0 or errors[2] < errors[3]))
     return SolverFit(base if kept else solver, sigmas if kept else levels, *errors, distance(unipc, check), kept,
                      solver is not stepwise, time.perf_counter() - began)
