@@ -1,7 +1,7 @@
 """Inpainting on held-out photos, side by side with classical inpainters.
 
     python -m noisekit.bench inpaint [--size 256] [--model PATH] [--steps 30] [--pictures PREFIX]
-                                     [--methods NAME,...] [--speed] [--oracle]
+                                     [--methods NAME,...] [--speed] [--oracle] [--comfyui]
 
 Eight held-out photos (EVALUATED), three masks per photo (a box, brush strokes, thin scratches), measured inside the hole only (the
 rest is the input, bit for bit, for every method: checked): PSNR; the patch texture distance
@@ -17,6 +17,10 @@ per mask kind in PICTURED, columns input, each method, the original.
 mask, the same photo with 2-pixel scratches over 3% of it, and the 4 MP EveningGlow wallpaper with
 the brush strokes at its centre (the time should follow the masked area, not the photo), against
 biharmonic in the same run.
+--comfyui adds ComfyUI's ways in a real ComfyUI (NOISEKIT_COMFYUI, run by ``noisekit run --over`` in
+NOISEKIT_COMFYUI_PYTHON): Inpaint Photo on Load Model (noisekit), the same node through CFGGuider and
+the model's VAE, and KSampler at denoise 1.0 on SetLatentNoiseMask (ComfyUI's defaults, and dpmpp_2m
+karras), all at cfg 1 with the loader's empty prompt; and how far the guided route is from the native one.
 --oracle instead scores the original's own texture on the biharmonic fill's low frequencies, in
 place and shifted a few pixels: what any texture that is not pixel-aligned with the lost one costs
 in PSNR, against what it gains in texture distance.
@@ -25,7 +29,13 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -207,6 +217,80 @@ def methods(model, steps: int):
     }
 
 
+def comfyui_graph(model: str, way: str) -> dict:
+    """An API prompt inpainting LoadImage's picture (its MASK: the transparent part) on Load Model (noisekit)
+    in one of COMFY_WAYS, saved as WAY_00001_.png."""
+    image, mask, model_in, vae, prompt = ["image", 0], ["image", 1], ["load", 0], ["load", 1], ["load", 2]
+    photo = lambda **route: {"class_type": "NoisekitInpaintPhoto", "inputs": {
+        "image": image, "mask": mask, "method": "patch", "steps": 40, "seed": 0, "grow": 0, "feather": 0,
+        "prefill": "biharmonic", "strength": 0.57, "jump_length": 10, "jump_n_sample": 2, **route}}
+
+    def ksampler(sampler: str, scheduler: str) -> dict:
+        return {"encoded": {"class_type": "VAEEncode", "inputs": {"pixels": image, "vae": vae}},
+                "masked": {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["encoded", 0], "mask": mask}},
+                "sampled": {"class_type": "KSampler", "inputs": {
+                    "model": model_in, "seed": 0, "steps": 20, "cfg": 1.0, "sampler_name": sampler,
+                    "scheduler": scheduler, "positive": prompt, "negative": prompt, "latent_image": ["masked", 0],
+                    "denoise": 1.0}},
+                "out": {"class_type": "VAEDecode", "inputs": {"samples": ["sampled", 0], "vae": vae}}}
+
+    ways = {
+        "native": lambda: {"out": photo(model=model_in)},
+        "guided": lambda: {"guider": {"class_type": "CFGGuider", "inputs": {
+            "model": model_in, "positive": prompt, "negative": prompt, "cfg": 1.0}},
+                           "out": photo(guider=["guider", 0], vae=vae)},
+        "ksampler": lambda: ksampler("euler", "simple"),
+        "ksampler_2m": lambda: ksampler("dpmpp_2m", "karras"),
+    }
+    return {"image": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+            "load": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": model}},
+            **ways[way](),
+            "save": {"class_type": "SaveImage", "inputs": {"images": ["out", 0], "filename_prefix": way}}}
+
+
+COMFY_WAYS = {  # comfyui_graph's way -> row name
+    "native": "ComfyUI: Inpaint Photo, model",
+    "guided": "ComfyUI: Inpaint Photo, CFGGuider",
+    "ksampler": "ComfyUI: KSampler euler simple",
+    "ksampler_2m": "ComfyUI: KSampler dpmpp_2m karras",
+}
+
+
+def comfyui_methods(cases, model: str) -> dict:
+    """COMFY_WAYS rows as methods(): fn(8-bit image, hole) -> (8-bit result, seconds), answered from one
+    ``noisekit run --over`` per way over every case's picture, in the real ComfyUI at $NOISEKIT_COMFYUI (run
+    by its Python, $NOISEKIT_COMFYUI_PYTHON, with this checkout as noisekit)."""
+    root = os.environ.get("NOISEKIT_COMFYUI")
+    if not root:
+        raise SystemExit("--comfyui needs NOISEKIT_COMFYUI (a ComfyUI checkout) and NOISEKIT_COMFYUI_PYTHON (its "
+                         "Python)")
+    python = os.environ.get("NOISEKIT_COMFYUI_PYTHON", sys.executable)
+    done = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "lib").mkdir()
+        (tmp / "lib" / "noisekit").symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+        (tmp / "photos").mkdir()
+        for i, (_, _, clean, hole) in enumerate(cases):
+            alpha = np.where(hole, 0, 255).astype(np.uint8)  # LoadImage's MASK is 1 - alpha
+            Image.fromarray(np.dstack([damaged(clean, hole), alpha]), "RGBA").save(tmp / "photos" / f"{i:03d}.png")
+        for way in COMFY_WAYS:
+            graph, out = tmp / f"{way}.json", tmp / way
+            graph.write_text(json.dumps(comfyui_graph(model, way)))
+            subprocess.run([python, "-c", "import sys, noisekit.cli; sys.exit(noisekit.cli.main())", "run",
+                            str(graph), "--comfyui", root, "--over", str(tmp / "photos"), "--output-dir", str(out),
+                            "--report", str(out / "report.json")], check=True, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "PYTHONPATH": str(tmp / "lib")})
+            items = json.loads((out / "report.json").read_text())["items"]
+            done[way] = [(np.asarray(Image.open(out / item["key"] / f"{way}_00001_.png").convert("RGB")),
+                          item["seconds"]) for item in sorted(items, key=lambda item: item["key"])]
+    same = sum(np.array_equal(a, b) for (a, _), (b, _) in zip(done["native"], done["guided"]))
+    print(f"ComfyUI: Inpaint Photo through CFGGuider equals it on the model, bit for bit, on {same} of {len(cases)} "
+          "pictures")
+    # the table asks in the cases' order, one case at a time
+    return {name: lambda img, hole, answers=iter(done[way]): next(answers) for way, name in COMFY_WAYS.items()}
+
+
 def u8(image: torch.Tensor) -> np.ndarray:
     """IMAGE [1, H, W, C] -> 8-bit [H, W, C]."""
     return (image[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
@@ -227,6 +311,8 @@ def main(argv=()):
     ap.add_argument("--speed", action="store_true", help="time 1 MP with a 15%% brush mask against biharmonic")
     ap.add_argument("--oracle", action="store_true", help="the original's own texture, in place and shifted: what "
                     "texture costs in PSNR")
+    ap.add_argument("--comfyui", action="store_true", help="add ComfyUI's ways in a real ComfyUI "
+                    "($NOISEKIT_COMFYUI, $NOISEKIT_COMFYUI_PYTHON)")
     ap.add_argument("--side", type=int, default=1024, help="--speed: the photo's side")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine: 2 spin-wait)")
     ap.add_argument("--wallpapers", default=WALLPAPERS)
@@ -242,6 +328,8 @@ def main(argv=()):
     if args.oracle:
         return oracle_sweep(photos)
     cases = [(k, kind, clean, hole) for k, clean in enumerate(photos) for kind, hole in masks(clean.shape[0], k).items()]
+    if args.comfyui:
+        table.update(comfyui_methods(cases, args.model))
     pictures = {(k, kind): [damaged(clean, hole)] for k, kind, clean, hole in cases if kind in PICTURED}
     print(f"held-out photos: {', '.join(EVALUATED)}; crop {args.size}; inside the hole, per mask kind: PSNR dB, "
           "texture distance (patch SWD x 1000, lower is better), mean-colour error (RGB 0-255), gradient-energy ratio")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 
+import torch
+
 from .. import devices, progress
 from ..models.loader import BUNDLED, load_model
 from ..models.space import PixelVAE
@@ -19,6 +21,11 @@ from .inputs import (SEED, NodeError, check_guider, check_image, check_mask, che
                      widget_spec)
 
 CATEGORY = "noisekit/photo"
+
+
+def no_prompt() -> list:
+    """A CONDITIONING of one zero token (the pixel model ignores it), made afresh: ComfyUI's nodes may edit theirs."""
+    return [[torch.zeros(1, 1, 1), {}]]
 SAMPLER_INPUT = {"tooltip": f"Optional SAMPLER (default: {DENOISE_SAMPLER.default} for denoise; for inpaint "
                               "annealed_mean with anneal, else euler_ancestral)."}
 MODEL_INPUT = ("MODEL", {"tooltip": "Load Model (noisekit): its pixel model works on the photo directly. For any "
@@ -49,12 +56,14 @@ def check_route(node: str, model, guider, vae) -> str:
 
 class LoadModel:
     DISPLAY = "Load Model (noisekit)"
-    RETURN_TYPES = ("MODEL", "VAE")
-    RETURN_NAMES = ("model", "vae")
+    RETURN_TYPES = ("MODEL", "VAE", "CONDITIONING")
+    RETURN_NAMES = ("model", "vae", "conditioning")
     OUTPUT_TOOLTIPS = ("A pixel-space EDM denoiser: for noisekit's Sample, Denoise Photo and Inpaint Photo nodes, and "
                        "in ComfyUI a MODEL that KSampler, SamplerCustom and every ComfyUI sampler take.",
                        "Its pixel \"VAE\" (encode 2 image - 1, decode (x + 1) / 2, same size) for VAEEncode / "
-                       "VAEDecode.")
+                       "VAEDecode.",
+                       "An empty prompt (the model takes none), for KSampler's positive and negative or a "
+                       "CFGGuider's / BasicGuider's conditioning.")
     FUNCTION = "load"
     CATEGORY = CATEGORY
     DESCRIPTION = ("Loads the bundled denoising model (no download) or a noisekit .safetensors file. In ComfyUI, "
@@ -75,7 +84,7 @@ class LoadModel:
             model = load_model(path.strip() or model_name, device=devices.get_device())
         except (OSError, ValueError) as e:
             raise NodeError(self.DISPLAY, "path" if path.strip() else "model_name", str(e)) from e
-        return (adapter.comfy_model(model) if adapter.in_comfyui() else model, PixelVAE())
+        return (adapter.comfy_model(model) if adapter.in_comfyui() else model, PixelVAE(), no_prompt())
 
 
 class DenoisePhoto:

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from .denoise import DenoiseOptions, denoise_state
-from .exemplar import texture_fill
+from .exemplar import guided, texture_fill
 from .inpaint import InpaintOptions, inpaint_state
 from .masks import crop_box, feather_mask, grow_mask
 from .prefill import fill_hole
@@ -27,10 +27,14 @@ Run = Callable[[torch.Tensor, int, Callable], torch.Tensor]
 UNTILED = 1 << 16  # a tile wider than any latent: the state is worked on whole (the model's host budgets memory)
 
 
+def compression(vae) -> int:
+    """How many pixels a latent pixel stands for, per side (1: the latent is the pixels)."""
+    return int(vae.spacial_compression_encode()) if hasattr(vae, "spacial_compression_encode") else 8
+
+
 def vae_multiple(vae) -> int:
-    """Pixel sizes a VAE and its model like: 8 latent pixels (a UNet's downsampling) times its ratio."""
-    ratio = vae.spacial_compression_encode() if hasattr(vae, "spacial_compression_encode") else 8
-    return 8 * int(ratio)
+    """Pixel sizes a VAE and its model like: 8 latent pixels (a UNet's downsampling) times its compression."""
+    return 8 * compression(vae)
 
 
 def encode_box(vae, image: torch.Tensor, box: Box, resolution: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -64,9 +68,25 @@ def denoise_latent(vae, run: Run, image: torch.Tensor, options: DenoiseOptions =
 def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions = InpaintOptions(),
                    resolution: int = RESOLUTION.default, progress=None) -> torch.Tensor:
     """IMAGE [B,H,W,C] repainted where MASK [B,H,W] is 1: the mask's box plus context, grown to the VAE's
-    multiple, encoded, inpainted as a whole state, decoded and blended back with the feathered mask; "patch" then
-    gives the decoded fill the photo's own texture (photo/exemplar.py), as the pixel route does."""
+    multiple, encoded, inpainted as a whole state, decoded and blended back with the feathered mask. "patch"
+    takes the pixel route's steps (photo/inpaint.py): the prefilled photo is encoded, the model fills only the
+    deep part of the hole, and the decoded fill gets the photo's own texture (photo/exemplar.py)."""
     mask = feather_mask(grow_mask(mask, options.grow), options.feather)
+    if options.method != "patch":
+        return latent_fill(vae, run, image, mask, options, resolution, progress)
+    x = image.movedim(-1, 1)
+    prefilled = fill_hole(x, mask[:, None], options.prefill)
+    deep = guided(mask[:, None])[:, 0]
+    guide = latent_fill(vae, run, prefilled.movedim(1, -1), deep, replace(options, prefill="none"), resolution,
+                        progress)
+    return texture_fill(x, mask[:, None], guide.movedim(-1, 1), prefilled, options.seed).movedim(1, -1)
+
+
+def latent_fill(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, resolution: int,
+                progress=None) -> torch.Tensor:
+    """IMAGE with the hole (MASK > 0) filled by inpaint_state on the latent of the hole's box plus context.
+    A latent that is the pixels (ratio 1: Load Model (noisekit)'s VAE) keeps the coarser grids of the pixel
+    route; a compressed latent is worked on at its own size."""
     box = crop_box(mask, options.context)
     if box[1] <= box[0]:
         return image.clone()
@@ -74,14 +94,9 @@ def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, optio
     t, b, l, r = box
     latent, size = encode_box(vae, image, box, resolution)
     work_mask = to_work(mask[:, t:b, l:r, None], size, vae_multiple(vae), pad="zeros")[..., 0]
-    whole = replace(options, tile=UNTILED, coarsest=1)  # coarser grids are for pixel-space models
+    whole = replace(options, tile=UNTILED, coarsest=options.coarsest if compression(vae) == 1 else 1)
 
     def inpaint(model, x):
         return inpaint_state(model, x, latent_mask(work_mask, x.shape[-2:]).to(x), whole, progress)
 
-    out = stitch(image, decode_box(vae, run(latent, options.seed, inpaint), size, box), mask, box)
-    if options.method == "patch":  # the texture step on the decoded pixels: the photo's own patches
-        x = image.movedim(-1, 1)
-        out = texture_fill(x, mask[:, None], out.movedim(-1, 1), fill_hole(x, mask[:, None], options.prefill),
-                           options.seed).movedim(1, -1)
-    return out
+    return stitch(image, decode_box(vae, run(latent, options.seed, inpaint), size, box), mask, box)

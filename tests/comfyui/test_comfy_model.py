@@ -2,7 +2,8 @@
 
 - Load Model (noisekit) -> KSampler (ComfyUI's own samplers and schedulers) -> VAEDecode equals noisekit's
   own Sample node on the same sigmas, noise and sampler;
-- SetLatentNoiseMask inpainting with it keeps the unmasked area;
+- SetLatentNoiseMask inpainting with it keeps the unmasked area (its empty prompt feeds KSampler and CFGGuider);
+- Inpaint Photo through CFGGuider on it gives the MODEL route's picture;
 - Denoise / Inpaint Photo through a GUIDER and a VAE, on the exact analytic model hosted in ComfyUI's
   BaseModel with the pixel VAE: the masked area is the analytic answer, everything else the input, bit for bit.
 """
@@ -46,11 +47,10 @@ def ksampler_prompt(sampler_name: str, scheduler: str, steps: int = 8, denoise: 
         sampler = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": sampler_name}}
     return {
         "load": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
-        "cond": {"class_type": "ProbeConditioning", "inputs": {}},
         "empty": {"class_type": "EmptyLatentImage", "inputs": {"width": SIZE * 8, "height": SIZE * 8, "batch_size": 1}},
         "ks": {"class_type": "KSampler", "inputs": {
             "model": ["load", 0], "seed": SEED, "steps": steps, "cfg": 1.0, "sampler_name": sampler_name,
-            "scheduler": scheduler, "positive": ["cond", 0], "negative": ["cond", 0], "latent_image": ["empty", 0],
+            "scheduler": scheduler, "positive": ["load", 2], "negative": ["load", 2], "latent_image": ["empty", 0],
             "denoise": denoise}},
         "decode": {"class_type": "VAEDecode", "inputs": {"samples": ["ks", 0], "vae": ["load", 1]}},
         "save": {"class_type": "SaveImage", "inputs": {"images": ["decode", 0], "filename_prefix": "ks"}},
@@ -70,8 +70,8 @@ def test_ksampler_on_noisekit_model_equals_noisekit_sample(comfyui, sampler_name
     prompt = ksampler_prompt(sampler_name, scheduler, denoise=1.0 if sampler_name == "euler" else 0.8)
     if sampler_name == "uni_pc":  # KSampler drops uni_pc's penultimate sigma; SamplerCustom runs the schedule as is
         prompt["ks"] = {"class_type": "SamplerCustom", "inputs": {
-            "model": ["load", 0], "add_noise": True, "noise_seed": SEED, "cfg": 1.0, "positive": ["cond", 0],
-            "negative": ["cond", 0], "sampler": ["sampler", 0], "sigmas": ["sigmas", 0], "latent_image": ["empty", 0]}}
+            "model": ["load", 0], "add_noise": True, "noise_seed": SEED, "cfg": 1.0, "positive": ["load", 2],
+            "negative": ["load", 2], "sampler": ["sampler", 0], "sigmas": ["sigmas", 0], "latent_image": ["empty", 0]}}
     entry = comfyui.run(prompt, timeout=300)
     theirs, ours = image_of(entry, "theirs"), image_of(entry, "ours")
     assert theirs.shape == ours.shape == (1, SIZE, SIZE, 3)
@@ -90,7 +90,6 @@ def test_samplercustomadvanced_and_inpainting_with_noisekit_model(comfyui):
     mask[4:12, 2:9] = 1
     prompt = {
         "load": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
-        "cond": {"class_type": "ProbeConditioning", "inputs": {}},
         "image": {"class_type": "LoadImage", "inputs": {"image": "grad16.png"}},
         "mask": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 7, "height": 8}},
         "canvas": {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": SIZE, "height": SIZE}},
@@ -99,8 +98,8 @@ def test_samplercustomadvanced_and_inpainting_with_noisekit_model(comfyui):
         "encode": {"class_type": "VAEEncode", "inputs": {"pixels": ["image", 0], "vae": ["load", 1]}},
         "noise_mask": {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["encode", 0],
                                                                       "mask": ["composite", 0]}},
-        "guider": {"class_type": "CFGGuider", "inputs": {"model": ["load", 0], "positive": ["cond", 0],
-                                                         "negative": ["cond", 0], "cfg": 3.0}},
+        "guider": {"class_type": "CFGGuider", "inputs": {"model": ["load", 0], "positive": ["load", 2],
+                                                         "negative": ["load", 2], "cfg": 3.0}},
         "noise": {"class_type": "RandomNoise", "inputs": {"noise_seed": 5}},
         "sampler": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "dpmpp_2m"}},
         "sigmas": {"class_type": "BasicScheduler", "inputs": {"model": ["load", 0], "scheduler": "karras",
@@ -186,6 +185,30 @@ def test_denoise_photo_through_a_guider_is_the_posterior_mean(comfyui):
     sigma, x = 2 * level / 255, image * 2 - 1  # the pixel VAE: model space is 2 image - 1
     expected = ((0.25 + std**2 / (std**2 + sigma**2) * (x - 0.25)) + 1) / 2
     assert (out - expected.clamp(0, 1)).abs().max() < 1e-5
+
+
+def test_inpaint_photo_through_cfgguider_on_noisekit_model_is_the_model_route(comfyui):
+    """The default method on Load Model (noisekit), through CFGGuider and its VAE or on the MODEL: where the
+    mask's box plus context is the whole picture (a multiple of 8), the two are the same picture."""
+    image, mask = write_photo(comfyui, "photo.png", size=(48, 64), hole=(16, 34, 20, 44))
+    photo = lambda **route: {"class_type": "NoisekitInpaintPhoto", "inputs": {
+        "image": ["image", 0], "mask": ["image", 1], "method": "patch", "steps": 8, "seed": 2, "grow": 0,
+        "feather": 0, "prefill": "biharmonic", "strength": 0.57, "jump_length": 10, "jump_n_sample": 2, **route}}
+    prompt = {
+        "load": {"class_type": "NoisekitLoadModel", "inputs": {"model_name": "noisekit-default"}},
+        "image": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}},
+        "guider": {"class_type": "CFGGuider", "inputs": {"model": ["load", 0], "positive": ["load", 2],
+                                                         "negative": ["load", 2], "cfg": 1.0}},
+        "native": photo(model=["load", 0]),
+        "guided": photo(guider=["guider", 0], vae=["load", 1]),
+        "a": {"class_type": "ProbeImageStats", "inputs": {"image": ["native", 0]}},
+        "b": {"class_type": "ProbeImageStats", "inputs": {"image": ["guided", 0]}},
+    }
+    entry = comfyui.run(prompt, timeout=300)
+    native, guided = image_of(entry, "a"), image_of(entry, "b")
+    hole = mask[..., None].expand_as(native) > 0
+    assert (native - guided).abs().max() < 1e-6  # ComfyUI computes the preconditioning in its own order
+    assert torch.equal(native[~hole].float(), image[~hole].float()) and (native[hole] - image[hole]).abs().max() > 0.05
 
 
 def test_photo_nodes_with_comfyuis_own_sd_vae_keep_everything_outside_the_mask(comfyui):

@@ -16,7 +16,7 @@ from noisekit.samplers import SAMPLERS, Sampler, add_noise, unit_noise
 from noisekit.schedules import MODEL_PRESETS, SCHEDULES, SIGMA_TOOLS, get_sigmas
 
 NODES = noisekit.NODE_CLASS_MAPPINGS
-SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "GUIDER", "VAE", "NOISE"}
+SOCKETS = {"IMAGE", "MASK", "LATENT", "MODEL", "SIGMAS", "SAMPLER", "GUIDER", "VAE", "NOISE", "CONDITIONING"}
 WIDGETS = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 STUB = pathlib.Path(__file__).parent / "comfy_stub"
 
@@ -530,27 +530,27 @@ def test_photo_nodes_through_a_guider_and_the_pixel_vae(comfy):
     torch.testing.assert_close(den, ((0.25 + std**2 / (std**2 + sigma**2) * (x - 0.25) + 1) / 2).clamp(0, 1))
 
 
-def test_inpaint_node_through_a_guider_gives_the_annealed_fill_the_photos_texture_on_decoded_pixels(comfy):
-    """"patch" through a GUIDER: the latent's annealed fill, decoded, then texture_fill on the pixels with the
-    prefill (here "mean") as the smooth fill's other half."""
+def test_inpaint_node_through_a_guider_on_the_pixel_vae_is_the_pixel_route(comfy):
+    """"patch" through a GUIDER on the pixel VAE takes the pixel route's steps (prefill, the model only on the
+    deep part of the hole on the coarser grids, the photo's texture): the result of inpaint() on the same
+    model; a thin scratch costs no model call on either route."""
     from noisekit.models.space import PixelVAE
-    from noisekit.photo.exemplar import texture_fill
-    from noisekit.photo.prefill import fill_hole
+    from noisekit.photo.inpaint import InpaintOptions, inpaint
 
     sampling = comfy.model_sampling.model_sampling("eps")
+    model = GaussianDenoiser(0.25, 0.3, sigma_min=float(sampling.sigma_min), sigma_max=float(sampling.sigma_max))
     image = torch.rand(1, 40, 48, 3, generator=torch.Generator().manual_seed(0))
-    mask = torch.zeros(1, 40, 48)
-    mask[0, 12:26, 15:33] = 1
-    run = lambda method: NODES["NoisekitInpaintPhoto"]().run(
-        image, mask, method, 4, 3, 0, 0, "mean", 1.0, 2, 1, guider=_Guider(GaussianDenoiser(0.25, 0.0), sampling),
-        vae=PixelVAE())[0]
-    annealed, patched = run("anneal"), run("patch")
-    x = image.movedim(-1, 1)
-    expected = texture_fill(x, mask[:, None], annealed.movedim(-1, 1), fill_hole(x, mask[:, None], "mean"), 3)
-    expected = expected.movedim(1, -1)
-    assert torch.equal(patched, expected)
-    hole = mask[..., None].expand_as(patched) == 1
-    assert torch.equal(patched[~hole], image[~hole]) and (patched[hole] - 0.625).abs().max() > 0.05
+    box, scratch = torch.zeros(1, 40, 48), torch.zeros(1, 40, 48)
+    box[0, 12:26, 15:33] = 1
+    scratch[0, 5:35, 20:22] = 1
+    for mask, calls in ((box, True), (scratch, False)):
+        guider = _Guider(model, sampling)
+        (out,) = NODES["NoisekitInpaintPhoto"]().run(image, mask, "patch", 6, 3, 0, 0, "biharmonic", 1.0, 2, 1,
+                                                     guider=guider, vae=PixelVAE())
+        expected = inpaint(model, image, mask, InpaintOptions("patch", 6, seed=3, strength=1.0))
+        torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+        hole = mask[..., None].expand_as(out) == 1
+        assert torch.equal(out[~hole], image[~hole]) and bool(guider.calls) == calls
 
 
 def test_photo_nodes_name_a_missing_half_of_the_guided_route(comfy):
