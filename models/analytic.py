@@ -14,17 +14,16 @@ softmax-weighted average of the y_i under the Gaussian likelihood of x.
 GaussianMixtureDenoiser: data from a mixture of diagonal Gaussians, an exact denoiser
 that is not linear in x (the responsibilities move along the way), so sampler errors
 are measured where real models are hard; its probability-flow ODE has no closed form
-and ``probability_flow`` solves it to a tolerance (scipy's DOP853 in log sigma).
+and ``probability_flow`` (samplers/ode.py) solves it to a tolerance.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 
 from ..samplers.denoiser import signal_scale
+from ..samplers.ode import probability_flow
 
 
 def _col(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -133,25 +132,6 @@ class GaussianMixtureDenoiser:
         if sigma_to >= sigma_end:
             return probability_flow(self, x, sigma_from, sigma_to, rtol)
         return self.to_zero(probability_flow(self, x, sigma_from, sigma_end, rtol), sigma_end)
-
-
-def probability_flow(model, x: torch.Tensor, sigma_from: float, sigma_to: float, rtol: float = 1e-10) -> torch.Tensor:
-    """x at sigma_to on the VE probability-flow ODE through x at sigma_from, by scipy's DOP853 in
-    t = log sigma (dx/dt = x - D(x, sigma)), in float64, to relative tolerance ``rtol`` (and an
-    absolute tolerance rtol times the state's RMS): the reference the samplers are measured against."""
-    shape, dtype = x.shape, x.dtype
-    batch = shape[0]
-
-    def rhs(t, y):
-        state = torch.from_numpy(y).reshape(shape)
-        return (state - model(state, torch.full((batch,), math.exp(t), dtype=torch.float64))).reshape(-1).numpy()
-
-    y0 = x.detach().double().cpu().reshape(-1).numpy()
-    atol = rtol * float(np.sqrt(np.mean(y0**2)))
-    out = solve_ivp(rhs, (math.log(sigma_from), math.log(sigma_to)), y0, method="DOP853", rtol=rtol, atol=atol)
-    if not out.success:
-        raise RuntimeError(f"probability_flow: the reference ODE solve failed ({out.message})")
-    return torch.from_numpy(out.y[:, -1].copy()).reshape(shape).to(dtype)
 
 
 # ---- exact problems shared by the sampler tests and benchmarks -------------------------------

@@ -7,8 +7,8 @@ The fitted solver takes one model call per step and moves the state by a linear 
 
 whose r_i and w_ij are free numbers per step. Every usual one-call solver of the data-prediction form
 (DPM-Solver++(2M), the predictors of UniPC and pc_sigma) is one choice of them on given levels.
-They are fitted in two passes. From training starts, a teacher (pc_sigma o3 with TEACHER_FACTOR
-substeps per step) gives the exact-enough state at every level. First step by step: step i's
+They are fitted in two passes. From training starts, a teacher (the probability-flow ODE solved to a
+tolerance, tune.teacher_states) gives the exact-enough state at every level and the end. First step by step: step i's
 coefficients are the least squares fit of the teacher's state at level i + 1 from the solver's own
 state and estimates there (which the steps fitted before produced), a small linear solve that sees
 the errors the earlier steps really make; the last step (to sigma = 0) fits the teacher's end.
@@ -35,7 +35,7 @@ from .. import progress
 from ..files import read_limited, write_new
 from ..limits import check_memory
 from .solvers import KEEP, Run
-from .tune import HOLDOUT, TEACHER_FACTOR, check_tunable, tune_sigmas
+from .tune import HOLDOUT, check_tunable, teacher_states, tune_sigmas
 
 HISTORY = KEEP  # denoised estimates a step combines: the samplers' own memory
 RIDGE = 1e-6  # Tikhonov weight (relative to the mean diagonal): keeps near-collinear estimates' weights finite
@@ -136,19 +136,6 @@ def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor) -
         return refined if error(refined.steps) < error(solver.steps) else solver
 
 
-def teacher_states(model, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:
-    """The teacher's states at each of ``sigmas`` (x itself first, its end at 0 last): pc_sigma o3 with
-    TEACHER_FACTOR geometric substeps in every step, then its own last step to 0."""
-    from . import Sampler
-
-    levels = sigmas.tolist()
-    fine = [a * (b / a) ** (k / TEACHER_FACTOR) for a, b in zip(levels[:-2], levels[1:-1]) for k in range(TEACHER_FACTOR)]
-    states = {}
-    end = Sampler("pc_sigma", order=3)(model, x, torch.tensor(fine + levels[-2:], dtype=x.dtype, device=x.device),
-                                       callback=lambda d: states.__setitem__(d["i"] + 1, d["x"]), disable=True)
-    return [x] + [states[k * TEACHER_FACTOR] for k in range(1, len(levels) - 1)] + [end]
-
-
 def least_squares(columns: list[torch.Tensor], target: torch.Tensor) -> list[float]:
     """The c minimising |sum_k c_k columns_k - target|^2 + RIDGE mean(diag G) |c|^2 (normal equations in float64)."""
     a = torch.stack([c.reshape(-1).double() for c in columns], 1)
@@ -190,10 +177,10 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
     held = round(HOLDOUT * len(x)) if len(x) >= 3 else 0
     train, check = slice(0, len(x) - held), slice(len(x) - held, None)
     levels = tune_sigmas(model, x[train], base, sigmas, desc=f"{desc}: levels").sigmas if tune_levels else sigmas
-    bar = progress.bar(TEACHER_FACTOR * steps + steps + 6, desc)
+    bar = progress.bar(1 + steps + 6, desc)
     # the teacher on the levels fitted on; its end (the same first and last non-zero level) judges both
-    targets = teacher_states(model, x, levels.to(x.dtype))
-    bar.update(TEACHER_FACTOR * steps)
+    targets = teacher_states(model, x, levels)
+    bar.update(1)
     stepwise = fit_steps(model, x[train], levels, [t[train] for t in targets], bar)
     solver = refine(model, x[train], stepwise, targets[-1][train])
     unipc = Sampler("unipc", order=2 if steps < 10 else 3)

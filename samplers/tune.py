@@ -3,8 +3,8 @@ for each model; here by direct search on the sampler's own end error).
 
 The tuned schedule keeps the given one's first level, last non-zero level and step count. Its
 log-sigma increments are softmax(z), and z minimises the RMS distance between the sampler's result
-and a teacher's from the same starts. The teacher is pc_sigma (order 3) with TEACHER_FACTOR times
-the steps on exponential levels over the same range. Levels tuned on a few noise seeds serve other
+and a teacher's from the same starts. The teacher is the probability-flow ODE solved to a tolerance
+(samplers/ode.py), to the model's lowest level and D there. Levels tuned on a few noise seeds serve other
 seeds when the error they remove is the model's, not those seeds': at 5-10 steps on the benchmark's
 Gaussian mixtures they carry over (``python -m noisekit.bench samplers --tune``); at 20 steps on the
 tight 2-d mixture they did not, which is why a share of the starts is held out to check.
@@ -19,11 +19,12 @@ import torch
 
 from .. import progress
 from ..limits import check_memory
-from ..schedules import get_sigmas
+from .ode import TooManyCalls, flow_states
 from .solvers import sampling_bytes
 
 EVALUATIONS_PER_STEP = 80  # Nelder-Mead budget: the benchmark's gains settle by about here
-TEACHER_FACTOR = 20  # teacher steps per tuned step: its error stays far below the student's
+TEACHER_RTOLS = (1e-5, 1e-4, 1e-3)  # the teacher's tolerances, loosest last: far below the students' errors
+TEACHER_CALLS = 1000  # model calls a tolerance may take before the next, looser one is tried
 MAX_STEPS = 24  # direct search in more dimensions costs more than it finds
 STOCHASTIC_OPTIONS = ("eta", "s_churn")
 HOLDOUT = 0.25  # share of the starts kept out of the tuning, to check that the levels carry over
@@ -68,13 +69,23 @@ def check_tunable(sigmas: torch.Tensor, sampler, who: str = "tune_sigmas") -> No
                          f"set {noisy[0]} to 0: levels are tuned for the deterministic ODE")
 
 
-def teacher_result(model, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """pc_sigma o3 from x at sigmas[0] with TEACHER_FACTOR times the steps, on exponential levels down to sigmas[-2]."""
-    from . import Sampler
-
-    steps = TEACHER_FACTOR * (len(sigmas) - 1)
-    fine = get_sigmas("exponential", steps, sigma_min=float(sigmas[-2]), sigma_max=float(sigmas[0]))
-    return Sampler("pc_sigma", order=3)(model, x, fine.to(x.dtype), disable=True)
+def teacher_states(model, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:
+    """The ODE through x at sigmas[0], solved to a tolerance (samplers/ode.py): x, its state at each of
+    sigmas[1:-1], and its end: D after the flow down to the model's lowest level (or sigmas[-2], if lower).
+    The tolerance is loosened tenfold for a model whose D is too rough to meet it in TEACHER_CALLS calls."""
+    levels = sigmas.detach().double().cpu().tolist()
+    lowest = float(getattr(model, "sigma_min", 0.0))
+    floor = lowest if 0 < lowest < levels[-2] else levels[-2]
+    path = levels[:-1] + ([floor] if floor < levels[-2] else [])
+    for k, rtol in enumerate(TEACHER_RTOLS):
+        try:
+            states = flow_states(model, x, path, rtol, TEACHER_CALLS if k < len(TEACHER_RTOLS) - 1 else None)
+            break
+        except TooManyCalls:
+            continue
+    with torch.no_grad():
+        end = model(states[-1], torch.full((len(x),), floor, dtype=x.dtype, device=x.device))
+    return [x] + states[:len(levels) - 2] + [end]
 
 
 def tune_sigmas(model, x: torch.Tensor, sampler, sigmas: torch.Tensor, evaluations: int | None = None,
@@ -96,7 +107,7 @@ def tune_sigmas(model, x: torch.Tensor, sampler, sigmas: torch.Tensor, evaluatio
     steps = len(sigmas) - 1
     evaluations = evaluations or EVALUATIONS_PER_STEP * steps
     bar = progress.bar(evaluations + 1, desc)
-    target = teacher_result(model, x, sigmas)
+    target = teacher_states(model, x, sigmas)[-1]
     bar.update(1)
     top, bottom = float(sigmas[0]), float(sigmas[-2])
     held = round(HOLDOUT * len(x))

@@ -7,10 +7,10 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from noisekit import progress
-from noisekit.models.analytic import mixture, mixture_start, rms
+from noisekit.models.analytic import GaussianDenoiser, mixture, mixture_start, rms
 from noisekit.samplers import Sampler
-from noisekit.samplers.tune import (MAX_STEPS, increments_of, levels_from_increments, teacher_result,
-                                    tune_sigmas)
+from noisekit.samplers import tune
+from noisekit.samplers.tune import MAX_STEPS, increments_of, levels_from_increments, teacher_states, tune_sigmas
 from noisekit.schedules import get_sigmas
 
 # two tight components in 2-d: a start's end point depends steeply on which one its path falls to
@@ -52,8 +52,40 @@ def test_tuned_levels_carry_over_to_other_starts():
 def test_teacher_is_far_closer_than_any_tuned_student():
     x = starts(256, seed=1)
     sigmas = get_sigmas("exponential", 5, sigma_min=BOTTOM, sigma_max=TOP)
-    teacher = rms(teacher_result(MIXTURE, x, sigmas), MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
+    teacher = rms(teacher_states(MIXTURE, x, sigmas)[-1], MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
     assert teacher < 0.1 * exact_error(Sampler("pc_sigma", order=3), sigmas, x)
+
+
+def test_teacher_of_a_flow_model_ends_at_its_closed_form():
+    """A rectified-flow Gaussian from t = 1 (pure noise): in log t its ODE has the VE form, so the same solve
+    serves; the end is D after the flow down to the model's lowest level."""
+    model = GaussianDenoiser(0.3, 0.5, noise_form="flow", sigma_min=1e-3)
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigmas = torch.tensor([1.0, 0.6, 0.3, 0.1, 0.02, 0.0], dtype=torch.float64)
+    states = teacher_states(model, x, sigmas)
+    for level, state in zip(sigmas.tolist()[1:-1], states[1:-1]):
+        assert rms(state, model.ode_solution(x, 1.0, level)) < 1e-5
+    floor = model.ode_solution(x, 1.0, 1e-3)
+    assert rms(states[-1], model(floor, torch.full((64,), 1e-3, dtype=torch.float64))) < 1e-5
+
+
+def test_a_model_too_rough_for_the_tolerance_gets_a_looser_one(monkeypatch):
+    """Each tolerance may take TEACHER_CALLS model calls; past them the next, tenfold looser, is tried, and the
+    loosest is not bounded."""
+    tried = []
+    real = tune.flow_states
+
+    def spy(model, x, path, rtol, max_calls=None):
+        tried.append((rtol, max_calls))
+        return real(model, x, path, rtol, max_calls)
+
+    monkeypatch.setattr(tune, "flow_states", spy)
+    monkeypatch.setattr(tune, "TEACHER_CALLS", 60)
+    x = starts(16, seed=1)
+    end = teacher_states(MIXTURE, x, get_sigmas("exponential", 5, sigma_min=BOTTOM, sigma_max=TOP))[-1]
+    assert [rtol for rtol, _ in tried] == list(tune.TEACHER_RTOLS) and tried[-1][1] is None
+    assert all(calls == 60 for _, calls in tried[:-1])
+    assert rms(end, MIXTURE.ode_solution(x, TOP, 0.0, 1e-9)) < 0.05
 
 
 def test_levels_that_only_fit_the_tuning_starts_are_not_returned():
@@ -76,9 +108,11 @@ def test_budget_and_interrupt():
         return MIXTURE(x, sigma)
 
     sigmas = get_sigmas("exponential", 4, sigma_min=BOTTOM, sigma_max=TOP)
+    teacher_states(model, starts(8, seed=1), sigmas)
+    teacher_calls, held_out_checks = len(calls), 2 * 4
+    assert teacher_calls <= tune.TEACHER_CALLS
     tune_sigmas(model, starts(8, seed=1), Sampler("euler"), sigmas, evaluations=30)
-    teacher_calls, held_out_checks = 20 * 4, 2 * 4
-    assert len(calls) <= teacher_calls + 30 * 4 + held_out_checks
+    assert len(calls) <= 2 * teacher_calls + 30 * 4 + held_out_checks
     progress.interrupt()
     try:
         with pytest.raises(progress.Interrupted):
