@@ -1,7 +1,7 @@
 """Sampler accuracy on exact non-Gaussian and Gaussian problems, and overhead, side by side with
 ComfyUI and diffusers.
 
-    python -m noisekit.bench samplers [--mixtures | --photo | --tune]
+    python -m noisekit.bench samplers [--mixtures | --photo | --tune | --teacher]
     NOISEKIT_COMFYUI=/path/to/ComfyUI NOISEKIT_COMFYUI_PYTHON=/path/to/its/python python -m noisekit.bench samplers
 
 0. Gaussian mixtures (64-d, and 2-d with tight components) with exact closed-form denoisers, and
@@ -32,6 +32,10 @@ ComfyUI and diffusers.
 5. --tune: levels tuned per problem at 5-10 calls (samplers/tune.py, as the Tune Sigmas node does) from
    karras and from exponential, on other starts of the same problem (other pictures for the UNet); the
    start, and per NFE the sampler, chosen on the tuning's held-out starts; judged on the table's starts.
+6. --teacher: what a teacher for tuning and fitting must survive on the bundled UNet: fixed-step Euler
+   and Heun on ever finer geometric levels, pc_sigma o3 with 20x the steps of karras and exponential
+   schedules (the teacher before samplers/ode.py), and tune.teacher_states, each against the DOP853
+   reference from the same 4 pictures.
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ from ..samplers import Sampler
 from ..samplers.fit import fit_solver
 from ..samplers.ode import probability_flow
 from ..samplers.solvers import KEEP, Run
-from ..samplers.tune import tune_sigmas
+from ..samplers.tune import teacher_states, tune_sigmas
 from ..schedules import get_sigmas
 
 NFES = (5, 10, 20, 50, 100)
@@ -298,7 +302,9 @@ def fitted_errors(problem):
         began = time.perf_counter()
         fits = {(schedule, tuned): fit_solver(model, starts, base, sigmas_for(schedule, nfe), tuned, f"fit {nfe}")
                 for schedule in SCHEDULES for tuned in tune_levels}
-        (schedule, tuned), fit = min(fits.items(), key=lambda item: item[1].check_error)
+        # each fit's held-out error is that of the sampler it returns: the base's where the base was kept
+        (schedule, tuned), fit = min(fits.items(), key=lambda item: item[1].check_base_error if item[1].kept
+                                     else item[1].check_error)
         schedule += (", levels tuned" if tuned else ", given levels") + (", refined jointly" if fit.refined else "")
         notes[nfe] = (schedule, time.perf_counter() - began, fit.kept)
         row[nfe] = problem.error(fit.sampler(problem.model, problem.start(SIGMA_MAX), fit.sigmas, disable=True),
@@ -417,6 +423,31 @@ def print_mixture_tables(problems):
 
 
 FLOOR_NFES = (20, 50)
+TEACHER_STEPS = (50, 100, 200, 400, 800, 1600)
+
+
+def print_teacher_check(pictures: int = 4):
+    """RMS distance to the DOP853 reference of fixed-step solvers on ever finer levels and of the teachers."""
+    problem = UNetProblem("bundled UNet", pictures, seed=2)
+    x, reference = problem.start(SIGMA_MAX), problem.reference(SIGMA_MAX)
+    at_floor = probability_flow(problem.model, x, SIGMA_MAX, SIGMA_MIN, problem.rtols[0])
+    floor_end = problem.model(at_floor, at_floor.new_full((pictures,), SIGMA_MIN))
+    print(f"# teachers on the bundled UNet ({pictures} pictures of 3x16x16 from noise, fp64): RMS distance to the "
+          f"DOP853 reference (ODE to sigma 1e-3, then D); the exact ODE down to {SIGMA_MIN} then D: "
+          f"{rms(floor_end, reference):.2e}")
+    for name in ("euler", "heun"):
+        ends = [Sampler(name)(problem.model, x, get_sigmas("exponential", n, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX),
+                              disable=True) for n in TEACHER_STEPS]
+        print(f"{name} on n geometric steps: " + ", ".join(f"{n} {rms(end, reference):.2e}"
+                                                             for n, end in zip(TEACHER_STEPS, ends)), flush=True)
+    for schedule, nfe in ((s, n) for s in SCHEDULES for n in (10, 20)):
+        levels = sigmas_for(schedule, nfe).tolist()
+        fine = [a * (b / a) ** (k / 20) for a, b in zip(levels[:-2], levels[1:-1]) for k in range(20)] + levels[-2:]
+        old = Sampler("pc_sigma", order=3)(problem.model, x, torch.tensor(fine, dtype=x.dtype), disable=True)
+        began = time.perf_counter()
+        new = teacher_states(problem.model, x, sigmas_for(schedule, nfe))[-1]
+        print(f"{schedule} {nfe} steps: pc_sigma o3 with 20x the steps {rms(old, reference):.2e}; "
+              f"tune.teacher_states {rms(new, reference):.2e} ({time.perf_counter() - began:.0f} s)", flush=True)
 
 
 def last_step_floors(problem, schedule: str, nfe: int) -> tuple[float, float]:
@@ -612,6 +643,8 @@ def main(argv=()):
         return print_photo_table(photo_problem())
     if "--tune" in argv:
         return print_tuned_table(mixture_problems())
+    if "--teacher" in argv:
+        return print_teacher_check()
     print("# Sampler accuracy on Gaussian mixtures (exact denoisers, not linear in x); peers in the same run")
     print_mixture_tables(mixture_problems())
     if "--mixtures" in argv:

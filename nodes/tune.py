@@ -63,7 +63,7 @@ class TuneSigmas:
     CATEGORY = "noisekit/samplers"  # it needs a MODEL, which no schedule node does
     DESCRIPTION = ("Moves a schedule's levels to where this sampler makes the least error on this model "
                    "(AYS-style steps for your own checkpoint). From `batch_size` noise seeds it compares the sampler "
-                   "with a 20x finer teacher run, about 80 sampler runs per step: minutes, once per model, sampler, "
+                   "with a teacher (the ODE solved to a tolerance), about 80 sampler runs per step: minutes, once per model, sampler, "
                    "step count and size. A quarter of the seeds is held out: where the tuned levels do no better on "
                    "them, the given levels come back. Measured to help at 5-10 steps; keep the tuned SIGMAS (e.g. "
                    "as text in Custom Sigmas) for every seed. Connect a noisekit MODEL, or a GUIDER for any checkpoint.")
@@ -115,7 +115,7 @@ class TuneSampler:
     FUNCTION = "tune"
     CATEGORY = "noisekit/samplers"
     DESCRIPTION = ("Fits a sampler to your checkpoint: a one-call-per-step multistep solver whose per-step weights "
-                   "are learned from a 20x finer teacher run on `batch_size` noise seeds (PAS / S4S-style), on "
+                   "are learned from a teacher (the ODE solved to a tolerance) on `batch_size` noise seeds (PAS / S4S-style), on "
                    "levels first tuned for the untuned sampler (tune_levels). Minutes, once per model, step count "
                    "and size. A quarter of the seeds is held out: the node shows the error there against the untuned sampler and UniPC, and "
                    "where the fit does no better the untuned sampler comes back. Made for 5-10 steps; save it as a "
