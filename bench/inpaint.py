@@ -285,8 +285,8 @@ def comfyui_methods(cases, model: str) -> dict:
             done[way] = [(np.asarray(Image.open(out / item["key"] / f"{way}_00001_.png").convert("RGB")),
                           item["seconds"]) for item in sorted(items, key=lambda item: item["key"])]
     same = sum(np.array_equal(a, b) for (a, _), (b, _) in zip(done["native"], done["guided"]))
-    print(f"ComfyUI: Inpaint Photo through CFGGuider equals it on the model, bit for bit, on {same} of {len(cases)} "
-          "pictures")
+    print(f"ComfyUI: Inpaint Photo through CFGGuider saves the same 8-bit file as on the model for {same} of "
+          f"{len(cases)} pictures")
     # the table asks in the cases' order, one case at a time
     return {name: lambda img, hole, answers=iter(done[way]): next(answers) for way, name in COMFY_WAYS.items()}
 
