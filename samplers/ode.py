@@ -4,8 +4,9 @@ teacher Tune Sigmas and Tune Sampler fit to (samplers/tune.py).
 In t = log sigma the VE ODE reads dx/dt = x - D(x, sigma); scipy's DOP853 solves it with error control in
 float64 and gives the states at any levels from its dense output. Error control is what a teacher needs:
 a network's D is irregular at small sigma, and a fixed-step high-order solver, however fine, can amplify
-that into an end farther from the ODE's than the few-step samplers it is meant to judge (README, "Tune
-Sampler"); the adaptive solver shortens its steps there instead.
+that into an end farther from the ODE's than the few-step samplers it is meant to judge (README, *The
+fitted solver*; ``python -m noisekit.bench samplers --teacher``); the adaptive solver shortens its steps
+there instead.
 """
 from __future__ import annotations
 
