@@ -21,11 +21,6 @@ from .inputs import (SEED, NodeError, check_guider, check_image, check_mask, che
                      widget_spec)
 
 CATEGORY = "noisekit/photo"
-
-
-def no_prompt() -> list:
-    """A CONDITIONING of one zero token (the pixel model ignores it), made afresh: ComfyUI's nodes may edit theirs."""
-    return [[torch.zeros(1, 1, 1), {}]]
 SAMPLER_INPUT = {"tooltip": f"Optional SAMPLER (default: {DENOISE_SAMPLER.default} for denoise; for inpaint "
                               "annealed_mean with anneal, else euler_ancestral)."}
 MODEL_INPUT = ("MODEL", {"tooltip": "Load Model (noisekit): its pixel model works on the photo directly. For any "
@@ -35,6 +30,11 @@ GUIDER_INPUTS = {
                                      "VAE-encoded and the method runs on the latent through the guider."}),
     "vae": ("VAE", {"tooltip": "The VAE of the guider's model."}),
     "resolution": widget_spec(RESOLUTION)}
+
+
+def no_prompt() -> list:
+    """A CONDITIONING of one zero token (the pixel model ignores it), made afresh: ComfyUI's nodes may edit theirs."""
+    return [[torch.zeros(1, 1, 1), {}]]
 
 
 def check_route(node: str, model, guider, vae) -> str:

@@ -110,15 +110,19 @@ def inpaint(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOpti
                          f"{getattr(image, 'shape', type(image).__name__)}")
     limits.check_memory(f"inpaint: a {tuple(image.shape[:3])} IMAGE", PHOTO_BYTES_PER_PIXEL * image[..., 0].numel())
     mask = feather_mask(grow_mask(check_mask(mask, image.shape[0], image.shape[1:3]), options.grow), options.feather)
-    if options.method == "patch":  # the model only where the hole is deeper than thin, on the prefilled photo
-        prefilled = fill_hole(image.movedim(-1, 1), mask[:, None], options.prefill)
-        guide = annealed(model, prefilled.movedim(1, -1), guided(mask[:, None])[:, 0],
-                         replace(options, prefill="none"), progress)
-        out = texture_fill(image.movedim(-1, 1), mask[:, None], guide.movedim(-1, 1), prefilled, options.seed)
-        out = out.movedim(1, -1)
-    else:
-        out = annealed(model, image, mask, options, progress)
+    fill = lambda picture, hole, how: annealed(model, picture, hole, how, progress)
+    out = patch_fill(image, mask, options, fill) if options.method == "patch" else fill(image, mask, options)
     return torch.where(mask[..., None] == 0, image, out)  # the known region, bit for bit
+
+
+def patch_fill(image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, fill) -> torch.Tensor:
+    """"patch" on IMAGE [B,H,W,C] where MASK [B,H,W] > 0, with ``fill(picture, hole, options)`` the model's fill
+    (on the pixels, or through a VAE): the hole prefilled, the model only where it is deeper than thin, then the
+    two mixed and given the photo's own texture by depth (exemplar.texture_fill)."""
+    x, m = image.movedim(-1, 1), mask[:, None]
+    prefilled = fill_hole(x, m, options.prefill)
+    guide = fill(prefilled.movedim(1, -1), guided(m)[:, 0], replace(options, prefill="none"))
+    return texture_fill(x, m, guide.movedim(-1, 1), prefilled, options.seed).movedim(1, -1)
 
 
 def annealed(model, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, progress=None) -> torch.Tensor:

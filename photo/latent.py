@@ -15,10 +15,8 @@ from typing import Callable
 import torch
 
 from .denoise import DenoiseOptions, denoise_state
-from .exemplar import guided, texture_fill
-from .inpaint import InpaintOptions, inpaint_state
+from .inpaint import InpaintOptions, inpaint_state, patch_fill
 from .masks import crop_box, feather_mask, grow_mask
-from .prefill import fill_hole
 from .noise_level import noise_level
 from .params import RESOLUTION
 from .stitch import Box, fit_box, from_work, latent_mask, stitch, to_work, work_size
@@ -72,14 +70,8 @@ def inpaint_latent(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, optio
     takes the pixel route's steps (photo/inpaint.py): the prefilled photo is encoded, the model fills only the
     deep part of the hole, and the decoded fill gets the photo's own texture (photo/exemplar.py)."""
     mask = feather_mask(grow_mask(mask, options.grow), options.feather)
-    if options.method != "patch":
-        return latent_fill(vae, run, image, mask, options, resolution, progress)
-    x = image.movedim(-1, 1)
-    prefilled = fill_hole(x, mask[:, None], options.prefill)
-    deep = guided(mask[:, None])[:, 0]
-    guide = latent_fill(vae, run, prefilled.movedim(1, -1), deep, replace(options, prefill="none"), resolution,
-                        progress)
-    return texture_fill(x, mask[:, None], guide.movedim(-1, 1), prefilled, options.seed).movedim(1, -1)
+    fill = lambda picture, hole, how: latent_fill(vae, run, picture, hole, how, resolution, progress)
+    return patch_fill(image, mask, options, fill) if options.method == "patch" else fill(image, mask, options)
 
 
 def latent_fill(vae, run: Run, image: torch.Tensor, mask: torch.Tensor, options: InpaintOptions, resolution: int,
