@@ -50,7 +50,7 @@ from ..photo.denoise import DenoiseOptions
 from ..photo.denoise import denoise_photo as denoise
 
 SIGMAS = (15, 25, 50)
-CBM3D_GRID = (4, 6, 9, 13, 19, 27, 38)  # fixed sigmas (0..255) the oracle chooses from
+CBM3D_GRID = (4, 6, 9, 13, 19, 27, 38, 54)  # fixed sigmas (0..255) the oracle chooses from
 
 
 def centre_crop(photo: np.ndarray, size: int) -> np.ndarray:

@@ -29,10 +29,10 @@ TOLERANCE = {"psnr": 55.0, "ssim": 0.999, "max_abs": 2 / 255, "exact": False}
 CASES = {
     "denoise_sigma25": (["--sigma", "25"], {"cat": 30.0, "astronaut": 30.8}),
     # white noise through auto's camera model (trained on camera pipelines; --sigma 25 above is the white model's)
-    "denoise_auto": ([], {"cat": 29.1, "astronaut": 29.9}),
+    "denoise_auto": ([], {"cat": 29.0, "astronaut": 29.9}),
     # the default ("patch"): the photo's own texture in the hole; a texture that is not the lost one costs PSNR
     "inpaint_default_model": (["--model", "noisekit-default"], {"cat": 25.9, "astronaut": 24.0}),
-    "inpaint_camera_model": (["--model", "noisekit-camera"], {"cat": 25.9, "astronaut": 23.9}),
+    "inpaint_camera_model": (["--model", "noisekit-camera"], {"cat": 26.0, "astronaut": 23.9}),
     "inpaint_anneal": (["--method", "anneal"], {"cat": 26.2, "astronaut": 24.4}),  # the smooth mean: highest PSNR
 }
 

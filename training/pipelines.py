@@ -7,10 +7,10 @@ it between channels, a tone curve stretches it in the shadows, chroma subsamplin
 2x2 blocks. A ``Pipeline`` draws every stage:
 
     scene (linear sRGB) -> camera RGB (inverse colour matrix) -> undo white balance -> RGGB mosaic
-    -> shot + read noise, row noise -> demosaic -> white balance -> colour matrix -> tone curve
+    -> shot + read noise, row noise -> demosaic -> white balance -> colour matrix -> exposure -> tone curve
     -> chroma noise reduction -> luma sharpening -> downscale -> 8 bits -> JPEG (4:2:0 or 4:4:4)
 
-The clean target is the same scene given the pipeline's look without the sensor: tone curve,
+The clean target is the same scene given the pipeline's look without the sensor: exposure, tone curve,
 sharpening and downscale on the full-colour scene (no mosaic, no noise, no noise reduction, no JPEG).
 A denoiser trained to it removes the noise and keeps the camera's look.
 
@@ -31,11 +31,12 @@ from PIL import Image
 from .degrade import (BLUE_GAIN, GAINS, RED_GAIN, SHOT_RANGE, bayer_masks, demosaic, from_u8, linear_to_srgb, mosaic,
                       raw_noise, read_noise, srgb_to_linear, to_u8)
 
-DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "edge_aware", "vng")
+DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "ahd", "edge_aware", "vng")
 TONES = ("srgb", "gamma", "filmic", "reinhard")
 SHARPENS = ("none", "unsharp", "laplacian")
 HELD_OUT = {"demosaic": ("vng",), "tone": ("reinhard",), "sharpen": ("laplacian",)}
 JPEG_QUALITY = (50, 95)
+EXPOSURE = (0.6, 2.0)  # log-uniform
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Pipeline:
     radius: float = 1.0  # unsharp mask's Gaussian std (pixels)
     chroma_nr: float = 0.0  # Gaussian std (pixels) of the chroma blur; 0 = none
     rows: float = 0.0
+    exposure: float = 1.0  # linear gain before the tone curve (auto-exposure and digital gain differ by maker)
     scale: float = 1.0  # downscale factor after development (1 = none, 2 = half size)
     quality: int | None = None
     subsampling: str = "4:2:0"
@@ -95,11 +97,9 @@ def malvar(raw: torch.Tensor) -> torch.Tensor:
     return torch.stack([red_ch, green, blue_ch], 1)
 
 
-def hamilton_adams(raw: torch.Tensor) -> torch.Tensor:
-    """Edge-directed demosaic (Hamilton & Adams 1997): green along the direction of the smaller gradient
-    (first difference of green plus second difference of the own colour), then red and blue as
-    bilinearly interpolated colour differences to green."""
-    masks = bayer_masks(*raw.shape[-2:]).to(raw)
+def directional_greens(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hamilton & Adams' (1997) green estimates at every site of [B, 1, H, W] RGGB, along rows and along
+    columns (first difference of green plus second difference of the own colour), and those two gradients."""
     p = F.pad(raw, (2, 2, 2, 2), mode="reflect")[:, 0]
     c = p[:, 2:-2, 2:-2]
     left, right, up, down = p[:, 2:-2, 1:-3], p[:, 2:-2, 3:-1], p[:, 1:-3, 2:-2], p[:, 3:-1, 2:-2]
@@ -108,14 +108,56 @@ def hamilton_adams(raw: torch.Tensor) -> torch.Tensor:
     grad_v = (up - down).abs() + (2 * c - up2 - down2).abs()
     est_h = (left + right) / 2 + (2 * c - left2 - right2) / 4
     est_v = (up + down) / 2 + (2 * c - up2 - down2) / 4
-    directed = torch.where(grad_h < grad_v, est_h, torch.where(grad_v < grad_h, est_v, (est_h + est_v) / 2))
-    green = torch.where(masks[1] > 0, c, directed)[:, None]
+    return est_h, est_v, grad_h, grad_v
+
+
+def colour_from_green(raw: torch.Tensor, green: torch.Tensor) -> torch.Tensor:
+    """Full RGB from a full green [B, 1, H, W]: red and blue as bilinearly interpolated colour differences."""
+    masks = bayer_masks(*raw.shape[-2:]).to(raw)
+    green = torch.where(masks[1] > 0, raw, green)
     diff = (raw - green) * masks[[0, 2]]  # R - G and B - G where measured
     kernel = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]).to(raw).expand(2, 1, 3, 3)
     weights = F.conv2d(F.pad(masks[[0, 2]][None].expand(raw.shape[0], -1, -1, -1), (1, 1, 1, 1), mode="reflect"),
                        kernel, groups=2)
     diff = F.conv2d(F.pad(diff, (1, 1, 1, 1), mode="reflect"), kernel, groups=2) / weights
     return torch.cat([green + diff[:, :1], green, green + diff[:, 1:]], 1)
+
+
+def hamilton_adams(raw: torch.Tensor) -> torch.Tensor:
+    """Edge-directed demosaic (Hamilton & Adams 1997): green along the direction of the smaller gradient,
+    then red and blue as colour differences to it."""
+    est_h, est_v, grad_h, grad_v = directional_greens(raw)
+    directed = torch.where(grad_h < grad_v, est_h, torch.where(grad_v < grad_h, est_v, (est_h + est_v) / 2))
+    return colour_from_green(raw, directed[:, None])
+
+
+def neighbour_differences(x: torch.Tensor) -> torch.Tensor:
+    """|x - neighbour| for the four neighbours of every pixel of [B, C, H, W], summed over channels:
+    [B, 4, H, W] (left, right, up, down; replicate-padded)."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    c = p[..., 1:-1, 1:-1]
+    shifted = (p[..., 1:-1, :-2], p[..., 1:-1, 2:], p[..., :-2, 1:-1], p[..., 2:, 1:-1])
+    return torch.stack([(c - s).abs().sum(1) for s in shifted], 1)
+
+
+def ahd(raw: torch.Tensor) -> torch.Tensor:
+    """Homogeneity-directed demosaic (after Hirakawa & Parks 2005): a full picture interpolated along rows
+    and one along columns; each pixel takes the one whose 3x3 neighbourhood is more homogeneous (neighbours
+    within an adaptive luma and chroma distance, measured in YCbCr), the mean of both on a tie."""
+    est_h, est_v, _, _ = directional_greens(raw)
+    candidates = [colour_from_green(raw, est[:, None]) for est in (est_h, est_v)]
+    ycc = [to_ycc(c) for c in candidates]
+    luma = [neighbour_differences(y[:, :1]) for y in ycc]
+    chroma = [neighbour_differences(y[:, 1:]) for y in ycc]
+    # the adaptive thresholds: the smaller of each direction's largest difference along its own axis
+    eps_luma = torch.minimum(luma[0][:, :2].amax(1), luma[1][:, 2:].amax(1))[:, None]
+    eps_chroma = torch.minimum(chroma[0][:, :2].amax(1), chroma[1][:, 2:].amax(1))[:, None]
+    box = lambda t: F.avg_pool2d(F.pad(t, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    homogeneity = [box(((lu <= eps_luma) & (ch <= eps_chroma)).sum(1, keepdim=True).to(raw))
+                   for lu, ch in zip(luma, chroma)]
+    rows, cols = candidates
+    return torch.where(homogeneity[0] > homogeneity[1], rows,
+                       torch.where(homogeneity[1] > homogeneity[0], cols, (rows + cols) / 2))
 
 
 def opencv_demosaic(raw: torch.Tensor, kind: str) -> torch.Tensor:
@@ -142,6 +184,8 @@ def demosaic_by(raw: torch.Tensor, kind: str) -> torch.Tensor:
         return malvar(raw)
     if kind == "hamilton_adams":
         return hamilton_adams(raw)
+    if kind == "ahd":
+        return ahd(raw)
     if kind in ("edge_aware", "vng"):
         return opencv_demosaic(raw, kind)
     raise ValueError(f"demosaic: unknown kind {kind!r}; one of {DEMOSAICS}")
@@ -249,12 +293,12 @@ def develop(scene: torch.Tensor, pipelines: list[Pipeline], gen: torch.Generator
         shot, read = torch.tensor(p.shot, dtype=x.dtype), torch.tensor(p.read, dtype=x.dtype)
         raw = raw_noise(raw, shot, read, gen) + row_noise(raw.shape, read.sqrt(), torch.tensor(p.rows), gen)
         rgb = apply_matrix(demosaic_by(raw.clamp(0, 1), p.demosaic) * gains, matrix)
-        developed = look(chroma_nr(tone_curve(rgb, p.tone), p.chroma_nr), p)
+        developed = look(chroma_nr(tone_curve(p.exposure * rgb, p.tone), p.chroma_nr), p)
         u8 = to_u8(developed[0])
         if p.quality is not None:
             u8 = jpeg_roundtrip(u8, p.quality, p.subsampling)
         noisy.append(from_u8(u8))
-        clean.append(from_u8(to_u8(look(tone_curve(x, p.tone), p)[0])))
+        clean.append(from_u8(to_u8(look(tone_curve(p.exposure * x, p.tone), p)[0])))
     return torch.stack(noisy), torch.stack(clean)
 
 
@@ -291,6 +335,7 @@ def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT, plain: float 
         amount=uniform(gen, 0.2, 1.5) if sharpen_kind != "none" else 0.0, radius=uniform(gen, 0.6, 2.0),
         chroma_nr=uniform(gen, 0.5, 2.5) if uniform(gen, 0, 1) < 0.4 else 0.0,
         rows=uniform(gen, 0, 0.5) if uniform(gen, 0, 1) < 0.3 else 0.0,
+        exposure=math.exp(uniform(gen, math.log(EXPOSURE[0]), math.log(EXPOSURE[1]))),
         scale=(1.0, 1.0, 1.5, 2.0)[int(torch.randint(4, (), generator=gen))],
         quality=int(torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (), generator=gen)) if compress else None,
         subsampling="4:2:0" if uniform(gen, 0, 1) < 0.7 else "4:4:4")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from noisekit.training.degrade import Camera, camera_noise, mosaic
-from noisekit.training.pipelines import (DEMOSAICS, HELD_OUT, SHARPENS, TONES, VARIANTS, Pipeline, apply_matrix,
-                                         camera_output, chroma_nr, colour_matrix, demosaic_by, draw_pipeline,
+from noisekit.training.degrade import Camera, camera_noise, linear_to_srgb, mosaic, srgb_to_linear, to_u8
+from noisekit.training.pipelines import (DEMOSAICS, EXPOSURE, HELD_OUT, SHARPENS, TONES, VARIANTS, Pipeline, apply_matrix,
+                                         ahd, camera_output, chroma_nr, colour_matrix, demosaic_by, draw_pipeline,
                                          hamilton_adams, jpeg_roundtrip, malvar, row_noise, sharpen,
                                          tone_curve)
 
@@ -60,6 +60,19 @@ def test_hamilton_adams_interpolates_green_along_an_edge():
     image[..., 8:] = 1.0
     green = hamilton_adams(mosaic(image))[0, 1]
     assert torch.equal(green[2:-2, :8], torch.zeros(12, 8)) and torch.equal(green[2:-2, 9:], torch.ones(12, 7))
+
+
+@pytest.mark.parametrize("turn", [0, 1])
+def test_ahd_takes_the_direction_along_an_edge(turn):
+    """A grey edge, vertical or horizontal: the picture interpolated across it rings, the one along it is
+    exact and the more homogeneous, so AHD reproduces the edge exactly away from the border (bilinear
+    does not)."""
+    image = torch.zeros(1, 3, 16, 16)
+    image[..., 8:] = 0.8
+    image = image.rot90(turn, (2, 3))
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))
+    assert torch.allclose(ahd(mosaic(image))[inner], image[inner], atol=1e-6)
+    assert (demosaic_by(mosaic(image), "bilinear") - image)[inner].abs().amax() > 0.1
 
 
 def test_colour_matrix_keeps_white_and_inverts():
@@ -129,6 +142,20 @@ def test_training_draws_never_use_a_held_out_stage_and_cover_the_rest():
     assert {p.scale for p in drawn} == {1.0, 1.5, 2.0} and any(p.quality is None for p in drawn)
     assert all(50 <= p.quality <= 95 for p in drawn if p.quality is not None)
     assert {p.subsampling for p in drawn if p.quality} == {"4:2:0", "4:4:4"}
+    exposures = np.log([p.exposure for p in drawn])
+    assert np.log(EXPOSURE[0]) <= exposures.min() < np.log(EXPOSURE[0]) + 0.1
+    assert np.log(EXPOSURE[1]) - 0.1 < exposures.max() <= np.log(EXPOSURE[1])
+
+
+def test_exposure_is_a_linear_gain_before_the_tone_curve_in_both_the_noisy_and_the_clean():
+    """The clean look at exposure 2 is the sRGB curve of twice the linear scene, clipped; on a photo with
+    no sensor noise the developed output follows it (brighter by the same curve)."""
+    photo = smooth_photo(32, 32) * 0.6
+    p = Pipeline(1e-9, 1e-12, (1.0, 1.0, 1.0), exposure=2.0)
+    noisy, clean = camera_output(photo, [p], torch.Generator().manual_seed(0))
+    expected = to_u8(linear_to_srgb((2 * srgb_to_linear(photo)).clamp(0, 1))[0])
+    assert np.array_equal(to_u8(clean[0]), expected)
+    assert float((noisy - clean).abs()[..., 2:-2, 2:-2].mean()) < 2 / 255
 
 
 def test_the_benchmark_variants_use_held_out_stages_where_they_say():
@@ -150,8 +177,8 @@ def test_row_noise_is_constant_along_each_sensor_row():
 def test_plain_draws_are_the_one_pipeline_simulators_development():
     gen = torch.Generator().manual_seed(1)
     drawn = [draw_pipeline(gen, plain=1.0) for _ in range(200)]
-    assert {(p.demosaic, p.tone, p.sharpen, p.matrix, p.chroma_nr, p.rows, p.scale) for p in drawn} == {
-        ("bilinear", "srgb", "none", 0.0, 0.0, 0.0, 1.0)}
+    assert {(p.demosaic, p.tone, p.sharpen, p.matrix, p.chroma_nr, p.rows, p.scale, p.exposure) for p in drawn} == {
+        ("bilinear", "srgb", "none", 0.0, 0.0, 0.0, 1.0, 1.0)}
     qualities = [p.quality for p in drawn]
     assert 60 < sum(q is None for q in qualities) < 140 and all(60 <= q <= 95 for q in qualities if q)
     mixed = [draw_pipeline(gen, plain=0.3) for _ in range(400)]
