@@ -177,7 +177,8 @@ def oracle_cbm3d(noisy: list[np.ndarray], score) -> tuple[tuple[float, float], i
     run = lambda s: [(np.clip(bm3d.bm3d_rgb(n / 255.0, s / 255), 0, 1) * 255).round().astype(np.uint8) for n in noisy]
     runs = {s: run(s) for s in CBM3D_GRID}
     while (best := max(runs, key=lambda s: score(runs[s])[0])) == max(runs):
-        runs[round(best * math.sqrt(2))] = run(round(best * math.sqrt(2)))
+        grown = round(best * math.sqrt(2))
+        runs[grown] = run(grown)
     return score(runs[best]), best, runs[best]
 
 

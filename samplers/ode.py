@@ -42,7 +42,7 @@ def flow_states(model, x: torch.Tensor, levels: list[float], rtol: float, max_ca
     out = solve_ivp(rhs, (ts[0], ts[-1]), y0, method="DOP853", rtol=rtol, t_eval=ts[1:],
                     atol=rtol * float(np.sqrt(np.mean(y0**2))))
     if not out.success:
-        raise RuntimeError(f"probability_flow: the ODE solve failed ({out.message})")
+        raise RuntimeError(f"flow_states: the probability-flow ODE solve failed ({out.message})")
     return [torch.from_numpy(out.y[:, k].copy()).reshape(shape).to(x.device, x.dtype) for k in range(len(ts) - 1)]
 
 

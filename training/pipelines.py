@@ -311,6 +311,10 @@ def uniform(gen: torch.Generator, lo: float, hi: float) -> float:
     return float(torch.rand((), generator=gen, dtype=torch.float64) * (hi - lo) + lo)
 
 
+def log_uniform(gen: torch.Generator, lo: float, hi: float) -> float:
+    return math.exp(uniform(gen, math.log(lo), math.log(hi)))
+
+
 def choice(gen: torch.Generator, options: tuple, held_out: tuple = ()) -> str:
     allowed = [o for o in options if o not in held_out]
     return allowed[int(torch.randint(len(allowed), (), generator=gen))]
@@ -319,8 +323,7 @@ def choice(gen: torch.Generator, options: tuple, held_out: tuple = ()) -> str:
 def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT, plain: float = 0.0) -> Pipeline:
     """One camera from the training family: every stage drawn, variants in ``held_out`` never; with
     probability ``plain`` degrade.py's development (bilinear, sRGB, nothing else but JPEG half the time)."""
-    lo, hi = math.log(SHOT_RANGE[0]), math.log(SHOT_RANGE[1])
-    shot = math.exp(uniform(gen, lo, hi))
+    shot = log_uniform(gen, *SHOT_RANGE)
     read = float(read_noise(torch.tensor(shot, dtype=torch.float64), gen))
     if plain and uniform(gen, 0, 1) < plain:
         quality = int(torch.randint(60, 96, (), generator=gen)) if uniform(gen, 0, 1) < 0.5 else None
@@ -335,7 +338,7 @@ def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT, plain: float 
         amount=uniform(gen, 0.2, 1.5) if sharpen_kind != "none" else 0.0, radius=uniform(gen, 0.6, 2.0),
         chroma_nr=uniform(gen, 0.5, 2.5) if uniform(gen, 0, 1) < 0.4 else 0.0,
         rows=uniform(gen, 0, 0.5) if uniform(gen, 0, 1) < 0.3 else 0.0,
-        exposure=math.exp(uniform(gen, math.log(EXPOSURE[0]), math.log(EXPOSURE[1]))),
+        exposure=log_uniform(gen, *EXPOSURE),
         scale=(1.0, 1.0, 1.5, 2.0)[int(torch.randint(4, (), generator=gen))],
         quality=int(torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (), generator=gen)) if compress else None,
         subsampling="4:2:0" if uniform(gen, 0, 1) < 0.7 else "4:4:4")
