@@ -305,7 +305,8 @@ def fitted_errors(problem):
         # each fit's held-out error is that of the sampler it returns: the base's where the base was kept
         (schedule, tuned), fit = min(fits.items(), key=lambda item: item[1].check_base_error if item[1].kept
                                      else item[1].check_error)
-        schedule += (", levels tuned" if tuned else ", given levels") + (", refined jointly" if fit.refined else "")
+        schedule += ((", levels tuned" if tuned else ", given levels") + (", refined jointly" if fit.refined else "")
+                     + (", levels too" if fit.levels_refined else ""))
         notes[nfe] = (schedule, time.perf_counter() - began, fit.kept)
         row[nfe] = problem.error(fit.sampler(problem.model, problem.start(SIGMA_MAX), fit.sigmas, disable=True),
                                  SIGMA_MAX)

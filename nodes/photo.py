@@ -80,8 +80,9 @@ class LoadModel:
 
     @node_errors
     def load(self, model_name, path=""):
-        try:
-            model = load_model(path.strip() or model_name, device=devices.get_device())
+        try:  # weights as normal tensors, not inference ones: Tune Sampler's refinement differentiates through them
+            with torch.inference_mode(False):
+                model = load_model(path.strip() or model_name, device=devices.get_device())
         except (OSError, ValueError) as e:
             raise NodeError(self.DISPLAY, "path" if path.strip() else "model_name", str(e)) from e
         return (adapter.comfy_model(model) if adapter.in_comfyui() else model, PixelVAE(), no_prompt())

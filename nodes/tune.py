@@ -158,8 +158,9 @@ class TuneSampler:
         if fit.kept:
             text += "; the fit did no better, so this is the untuned sampler (try a larger batch_size)"
         else:
-            text += ("; refined jointly" if fit.refined else
-                     "; fitted step by step (no gradient through this model here, or the joint refinement did no better)")
+            text += ("; refined jointly" + (", levels too" if fit.levels_refined else "") if fit.refined else
+                     "; fitted step by step (no gradient through this model here, too large to differentiate through within "
+                     "the memory budget, or the joint refinement did no better)")
             if path is not None:
                 text += f"; saved {save_preset(fit.sampler, path, note=f'{batch_size} seeds at {width}x{height}')}"
         ui = {"text": [text], "caption": [f"error {base:.3g} -> {fitted:.3g}" + (" (untuned kept)" if fit.kept else "")]}

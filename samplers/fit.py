@@ -14,9 +14,11 @@ state and estimates there (which the steps fitted before produced), a small line
 the errors the earlier steps really make; the last step (to sigma = 0) fits the teacher's end.
 Then jointly (``refine``): every coefficient at once, by L-BFGS on the mean squared distance of the
 solver's end from the teacher's, with gradients through the model; a step may then miss the
-teacher's state at its level where that makes the end better. A model that gives no gradient
-(nodes run in inference mode) keeps the step-by-step fit, and so does a refinement that is no better
-on the held-out starts (it fitted the training starts, not the model). The benchmark's numbers are in the
+teacher's state at its level where that makes the end better. From there once more with the inner
+levels free too (where the model is called; the first and last non-zero level stay). A model that
+gives no gradient (weights made in inference mode, as ComfyUI loads checkpoints) keeps the
+step-by-step fit; the held-out starts choose among the three (a refinement that does no better
+there fitted the training starts, not the model). The benchmark's numbers are in the
 README (``python -m noisekit.bench samplers --mixtures``).
 
 A share of the starts (HOLDOUT) is held out: where the fitted solver does no better there than the
@@ -33,7 +35,7 @@ import torch
 
 from .. import progress
 from ..files import read_limited, write_new
-from ..limits import check_memory
+from ..limits import budget, check_memory
 from .solvers import KEEP, Run
 from .tune import HOLDOUT, check_tunable, teacher_states, tune_sigmas
 
@@ -80,7 +82,7 @@ class FittedSolver:
 
 class SolverFit(NamedTuple):
     sampler: object  # the FittedSolver, or ``base`` where it did no better on the held-out starts
-    sigmas: torch.Tensor  # the levels (float64) ``sampler`` is for: the tuned ones, or the given ones where kept
+    sigmas: torch.Tensor  # the levels (float64) ``sampler`` is for: tuned or given, perhaps moved by the refinement
     error: float  # the fitted solver's RMS distance to the teacher on the training starts
     base_error: float  # the base's, same starts
     check_error: float  # fitted, held-out starts (nan without any)
@@ -89,6 +91,7 @@ class SolverFit(NamedTuple):
     kept: bool  # True: the fit did no better on the held-out starts, so ``sampler`` is the base
     refined: bool  # True: the joint refinement improved the step-by-step fit, held-out starts too (False: no
     # gradient through the model, or no better)
+    levels_refined: bool  # True: that refinement moved the inner levels too
     seconds: float  # the fit's wall time, teacher included
 
 
@@ -109,31 +112,89 @@ def end_state(model, x: torch.Tensor, sigmas: torch.Tensor, steps) -> torch.Tens
     return x
 
 
-def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor) -> FittedSolver:
-    """``solver``'s coefficients refined jointly: L-BFGS on the mean squared distance of its end from ``target``,
-    the gradients through the model (the last step's r stays 0: nothing of x survives to sigma = 0). A model that
-    gives no gradient, or a refinement that ends no nearer, returns ``solver``."""
+def level_logits(sigmas: torch.Tensor) -> torch.Tensor:
+    """Free numbers for the levels between the first and last non-zero one: the logs of the steps' spans in log sigma
+    (their softmax is each step's share of the whole span, so any values give decreasing levels)."""
+    logs = sigmas[sigmas > 0].log()
+    return (logs[:-1] - logs[1:]).log()
+
+
+def levels_from(logits: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """``sigmas`` with the levels between its first and last non-zero one moved to the spans ``logits`` give."""
+    nonzero = sigmas[sigmas > 0]
+    first, last = nonzero[0].log(), nonzero[-1].log()
+    inner = (first - (first - last) * torch.softmax(logits, 0).cumsum(0)[:-1]).exp()
+    return torch.cat([nonzero[:1], inner, nonzero[-1:], sigmas[len(nonzero):]])
+
+
+def autograd_bytes(model, x: torch.Tensor, sigma: float) -> int:
+    """Bytes autograd keeps for one model call on ``x``, measured: what differentiating through a call costs."""
+    kept = []
+
+    def pack(t):
+        kept.append(t.numel() * t.element_size())
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x.detach().requires_grad_(), x.new_full((len(x),), sigma))
+    return sum(kept)
+
+
+def refine(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor, levels: bool = False,
+           bar=None) -> FittedSolver:
+    """``solver``'s coefficients (with ``levels``, also its inner levels) refined jointly: L-BFGS on the mean squared
+    distance of its end from ``target``, the gradients through the model (the last step's r stays 0: nothing of x
+    survives to sigma = 0; the first and last non-zero levels stay). A model that gives no gradient, one whose every
+    call kept for the backward pass would pass the memory budget, or a refinement that ends no nearer, returns
+    ``solver``. ``bar`` advances by REFINE_ITERATIONS: one per evaluation, the rest at the end."""
+    evaluations = [0]
+
+    def evaluated():
+        if bar is not None and evaluations[0] < REFINE_ITERATIONS:
+            bar.update(1)
+        evaluations[0] += 1
+
+    try:
+        return lbfgs_refined(model, x, solver, target, levels, evaluated)
+    finally:
+        if bar is not None:
+            bar.update(max(0, REFINE_ITERATIONS - evaluations[0]))
+
+
+@torch.inference_mode(False)  # nodes run in inference mode, whose tensors take no part in autograd
+def lbfgs_refined(model, x: torch.Tensor, solver: FittedSolver, target: torch.Tensor, levels: bool,
+                  evaluated) -> FittedSolver:
+    x, target = x.clone(), target.clone()  # normal tensors where the caller's were made in inference mode
+    try:
+        if autograd_bytes(model, x[:1], solver.sigmas[0]) * len(x) * len(solver.steps) > budget():
+            return solver
+    except RuntimeError:  # no gradient through this model (its weights made in inference mode, as ComfyUI loads them)
+        return solver
     sigmas = torch.tensor(solver.sigmas, dtype=torch.float64)
     free = lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True)
     steps = [(r if solver.sigmas[i + 1] == 0 else free(r), free(ws)) for i, (r, ws) in enumerate(solver.steps)]
-    variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)]
-    error = lambda coefficients: (end_state(model, x, sigmas, coefficients) - target).double().square().mean()
+    logits = level_logits(sigmas).requires_grad_()
+    variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)] + [logits][:levels]
+    moved = lambda: levels_from(logits, sigmas) if levels else sigmas
+    error = lambda at, coefficients: (end_state(model, x, at, coefficients) - target).double().square().mean()
     optimizer = torch.optim.LBFGS(variables, max_iter=REFINE_ITERATIONS, line_search_fn="strong_wolfe")
 
     def closure():
+        evaluated()
         optimizer.zero_grad()
-        value = error(steps)
+        value = error(moved(), steps)
         value.backward()
         return value
 
     try:
         with torch.enable_grad():
             optimizer.step(closure)
-    except RuntimeError:  # no gradient through this model (e.g. ComfyUI's inference mode)
+    except RuntimeError:  # no gradient through this model after all
         return solver
-    refined = FittedSolver(solver.sigmas, [(torch.as_tensor(r).item(), v.tolist()) for r, v in steps])
     with torch.no_grad():
-        return refined if error(refined.steps) < error(solver.steps) else solver
+        refined = FittedSolver(moved().tolist(), [(torch.as_tensor(r).item(), v.tolist()) for r, v in steps])
+        better = error(torch.tensor(refined.sigmas, dtype=torch.float64), refined.steps) < error(sigmas, solver.steps)
+    return refined if better else solver
 
 
 def least_squares(columns: list[torch.Tensor], target: torch.Tensor) -> list[float]:
@@ -177,12 +238,13 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
     held = round(HOLDOUT * len(x)) if len(x) >= 3 else 0
     train, check = slice(0, len(x) - held), slice(len(x) - held, None)
     levels = tune_sigmas(model, x[train], base, sigmas, desc=f"{desc}: levels").sigmas if tune_levels else sigmas
-    bar = progress.bar(1 + steps + 6, desc)
+    bar = progress.bar(1 + steps + 2 * REFINE_ITERATIONS + 7, desc)
     # the teacher on the levels fitted on; its end (the same first and last non-zero level) judges both
     targets = teacher_states(model, x, levels)
     bar.update(1)
     stepwise = fit_steps(model, x[train], levels, [t[train] for t in targets], bar)
-    solver = refine(model, x[train], stepwise, targets[-1][train])
+    refined = refine(model, x[train], stepwise, targets[-1][train], bar=bar)
+    moved = refine(model, x[train], refined, targets[-1][train], levels=True, bar=bar)
     unipc = Sampler("unipc", order=2 if steps < 10 else 3)
 
     def distance(sampler, part, on=sigmas):
@@ -196,12 +258,14 @@ def fit_solver(model, x: torch.Tensor, base, sigmas: torch.Tensor, tune_levels: 
         return float((out - targets[-1][part]).double().square().mean().sqrt())
 
     # the refinement stays only where the held-out starts agree (else it fitted the training starts, not the model)
-    candidates = [stepwise, solver] if solver is not stepwise and held else [solver]
-    solver, check_error = min(((c, distance(c, check, levels)) for c in candidates), key=lambda item: item[1])
-    errors = [distance(solver, train, levels), distance(base, train), check_error, distance(base, check)]
+    candidates = list({id(c): c for c in (stepwise, refined, moved)}.values()) if held else [moved]
+    bar.update(3 - len(candidates))  # the candidates a model without gradients never made
+    own = lambda c: torch.tensor(c.sigmas, dtype=torch.float64)  # the levels refined with them
+    solver, check_error = min(((c, distance(c, check, own(c))) for c in candidates), key=lambda item: item[1])
+    errors = [distance(solver, train, own(solver)), distance(base, train), check_error, distance(base, check)]
     kept = not (errors[0] < errors[1] and (held == 0 or errors[2] < errors[3]))
-    return SolverFit(base if kept else solver, sigmas if kept else levels, *errors, distance(unipc, check), kept,
-                     solver is not stepwise, time.perf_counter() - began)
+    return SolverFit(base if kept else solver, sigmas if kept else own(solver), *errors, distance(unipc, check), kept,
+                     solver is not stepwise, solver is moved and moved is not refined, time.perf_counter() - began)
 
 
 # ---- presets: a fitted solver as a small JSON file -------------------------------------------

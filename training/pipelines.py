@@ -365,3 +365,9 @@ VARIANTS = {
                                         amount=1.2, rows=0.4, quality=60),
 }
 VARIANTS = {name: at_level(p, EVAL_SHOT) for name, p in VARIANTS.items()}
+
+
+def draw_variant(gen: torch.Generator, name: str) -> Pipeline:
+    """The benchmark's camera ``name`` at a shot level drawn as the family's: a specialist's training cameras, which
+    measure how far the network gets on a camera it has seen (the ceiling of the held-out check)."""
+    return at_level(VARIANTS[name], log_uniform(gen, *SHOT_RANGE))

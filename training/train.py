@@ -41,7 +41,7 @@ from ..models.wrappers import EDMDenoiser
 from ..photo.estimate import luma_reading
 from .degrade import GAINS, Camera, camera_noise, read_noise
 from .photos import HELDOUT, MATE_TRAIN, TRAIN, WALLPAPERS, fetch_wallpapers, load_photo
-from .pipelines import VARIANTS, camera_output, draw_pipeline
+from .pipelines import VARIANTS, camera_output, draw_pipeline, draw_variant
 
 SIGMA_DATA = 0.5
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training sigmas (generation range)
@@ -100,18 +100,20 @@ def centre(image: torch.Tensor, size: int) -> torch.Tensor:
     return image[..., top:top + size, left:left + size]
 
 
-def camera_sample(photo: torch.Tensor, size: int, gen: torch.Generator,
-                  plain: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """A [3, H, W] crop in [0, 1] through a drawn camera (``plain``: draw_pipeline's) -> (noisy, clean look)
-    centre crops in [-1, 1] and the model-space luma_reading (photo/estimate.py) of the noisy output."""
-    noisy, clean = camera_output(photo[None], [draw_pipeline(gen, plain=plain)], gen)
+def camera_sample(photo: torch.Tensor, size: int, gen: torch.Generator, plain: float = 0.0,
+                  variant: str | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A [3, H, W] crop in [0, 1] through a drawn camera (``plain``: draw_pipeline's; ``variant``: only that
+    benchmark camera, draw_variant) -> (noisy, clean look) centre crops in [-1, 1] and the model-space
+    luma_reading (photo/estimate.py) of the noisy output."""
+    camera = draw_variant(gen, variant) if variant else draw_pipeline(gen, plain=plain)
+    noisy, clean = camera_output(photo[None], [camera], gen)
     reading = 2 * luma_reading(noisy[0].permute(1, 2, 0))
     return centre(noisy[0], size) * 2 - 1, centre(clean[0], size) * 2 - 1, max(reading, PHOTO_SIGMA[0])
 
 
 def add_camera_noise(images: list[torch.Tensor], x: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,
-                     fraction: float, gen: torch.Generator,
-                     plain: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     fraction: float, gen: torch.Generator, plain: float = 0.0,
+                     variant: str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A ``fraction`` of the photo-level items (odd indices) replaced by camera samples: (targets, noisy, sigma)."""
     picks = ((torch.arange(x.shape[0]) % 2 == 1) & (torch.rand(x.shape[0], generator=gen) < fraction)).nonzero()
     if not len(picks):
@@ -119,7 +121,7 @@ def add_camera_noise(images: list[torch.Tensor], x: torch.Tensor, noisy: torch.T
     x, noisy, sigma = x.clone(), noisy.clone(), sigma.clone()
     photos = (random_crops(images, len(picks), CAMERA_CROP, gen) + 1) / 2
     for i, photo in zip(picks.flatten().tolist(), photos):
-        noisy[i], x[i], sigma[i] = camera_sample(photo, x.shape[-1], gen, plain)
+        noisy[i], x[i], sigma[i] = camera_sample(photo, x.shape[-1], gen, plain, variant)
     return x, noisy, sigma
 
 
@@ -187,13 +189,15 @@ class Trainer:
     """Model, EMA and optimiser; ``step`` is the only source of training randomness."""
 
     def __init__(self, config: UNetConfig, images: list[torch.Tensor], total_steps: int, lr: float = 4e-4,
-                 batch: int = 16, crop: int = 64, seed: int = 0, camera: float = 0.0, plain: float = 0.0):
+                 batch: int = 16, crop: int = 64, seed: int = 0, camera: float = 0.0, plain: float = 0.0,
+                 variant: str | None = None):
         self.model = EDMDenoiser(UNet(config), SIGMA_DATA)
         self.ema = EDMDenoiser(UNet(config), SIGMA_DATA).requires_grad_(False)
         self.ema.net.load_state_dict(self.model.net.state_dict())
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.0)
         self.config, self.images, self.total, self.lr = config, images, total_steps, lr
         self.batch, self.crop, self.seed, self.step, self.camera, self.plain = batch, crop, seed, 0, camera, plain
+        self.variant = variant
         self.restarted_at = None  # the step a compact state was resumed at (AdamW's moments start afresh)
 
     def train_step(self) -> float:
@@ -202,7 +206,8 @@ class Trainer:
         sigma = training_sigmas(self.batch, gen)
         noisy = add_noise(x, sigma, gen)
         if self.camera:
-            x, noisy, sigma = add_camera_noise(self.images, x, noisy, sigma, self.camera, gen, self.plain)
+            x, noisy, sigma = add_camera_noise(self.images, x, noisy, sigma, self.camera, gen, self.plain,
+                                               self.variant)
         level = (noisy - x).square().mean(dim=(1, 2, 3)).sqrt().clamp(min=PHOTO_SIGMA[0]) if self.camera else sigma
         loss = edm_loss(self.model, x, noisy, sigma, level)
         lr = learning_rate(self.step, self.lr, self.total)
@@ -281,6 +286,9 @@ def main(argv=None):
                     "training/degrade.py does (bilinear, sRGB, JPEG or not): what the first camera model knew")
     ap.add_argument("--photos", choices=("base", "more"), default="base",
                     help="base: the photos the bundled model was trained on; more: also mate-backgrounds' (MATE_TRAIN)")
+    ap.add_argument("--variant", choices=tuple(VARIANTS), default=None,
+                    help="camera samples through this benchmark camera only (a specialist: the ceiling of the held-out "
+                    "check, never a shipped model)")
     ap.add_argument("--init", default=None, help="a model (.safetensors) to fine-tune from, when no state exists")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -288,7 +296,7 @@ def main(argv=None):
     root = fetch_wallpapers(args.wallpapers)
     photos = TRAIN + (MATE_TRAIN if args.photos == "more" else ())
     trainer = Trainer(UNetConfig(), photo_pyramid([load_photo(s, root) for s in photos]), args.steps, args.lr,
-                      args.batch, args.crop, args.seed, args.camera, args.plain)
+                      args.batch, args.crop, args.seed, args.camera, args.plain, args.variant)
     heldout = random_crops(photo_pyramid([load_photo(s, root) for s in HELDOUT]), 8, 128,
                            torch.Generator().manual_seed(1))
     if os.path.exists(args.state):

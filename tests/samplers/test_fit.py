@@ -7,7 +7,8 @@ import torch
 
 from noisekit.models.analytic import mixture, mixture_start, rms
 from noisekit.samplers import Sampler
-from noisekit.samplers.fit import FittedSolver, fit_solver, fit_steps, load_preset, preset_text, refine, save_preset
+from noisekit.samplers.fit import (FittedSolver, autograd_bytes, fit_solver, fit_steps, level_logits, levels_from, load_preset,
+                                   preset_text, refine, save_preset)
 from noisekit.samplers.tune import teacher_states
 from noisekit.schedules import get_sigmas
 
@@ -21,7 +22,9 @@ def starts(n, seed):
 
 
 def exact_error(sampler, x):
-    return rms(sampler(MIXTURE, x, SIGMAS, disable=True), MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
+    """On SIGMAS, or a fitted solver on its own levels (the refinement moves the inner ones)."""
+    levels = torch.tensor(sampler.sigmas, dtype=torch.float64) if isinstance(sampler, FittedSolver) else SIGMAS
+    return rms(sampler(MIXTURE, x, levels, disable=True), MIXTURE.ode_solution(x, TOP, 0.0, 1e-9))
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,68 @@ def test_refining_all_steps_at_once_beats_the_step_by_step_fit_on_held_out_start
     assert refine(no_gradient, x, stepwise, targets[-1]) is stepwise
 
 
+def test_the_fits_bar_ends_at_its_total_with_and_without_gradients():
+    """The refinement's share of the bar is filled whether L-BFGS stops early, runs long, or never starts (weights
+    made in inference mode); without gradients the step-by-step fit comes back."""
+    from noisekit import progress
+
+    class Bar:
+        def __init__(self, total):
+            self.total, self.value = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            assert n >= 0
+            self.value += n
+
+    with torch.inference_mode():
+        weight = torch.tensor(1.0, dtype=torch.float64)  # as ComfyUI's weights: no part in autograd
+
+    for model in (MIXTURE, lambda x, sigma: weight * MIXTURE(x, sigma)):
+        bars = []
+        progress.set_bar(Bar)
+        try:
+            fit = fit_solver(model, starts(16, seed=2), Sampler("unipc", order=2), SIGMAS)
+        finally:
+            progress.set_bar(None)
+        assert [(b.value, b.total) for b in bars] == [(bars[0].total, bars[0].total)]
+        assert fit.refined == (model is MIXTURE)
+
+
+def test_a_refinement_past_the_memory_budget_is_not_tried(monkeypatch):
+    """What autograd keeps of every model call is measured on one start first; past the budget the fit stays."""
+    x = starts(64, seed=2)
+    targets = teacher_states(MIXTURE, x, SIGMAS)
+    stepwise = fit_steps(MIXTURE, x, SIGMAS, targets)
+    per_call = autograd_bytes(MIXTURE, x[:1], float(SIGMAS[0]))
+    assert per_call > 0 and autograd_bytes(MIXTURE, x[:8], float(SIGMAS[0])) == pytest.approx(8 * per_call, rel=0.2)
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", str(per_call * 64 * 5 - 1))
+    assert refine(MIXTURE, x, stepwise, targets[-1]) is stepwise
+    monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", str(per_call * 64 * 5 + 1))
+    assert refine(MIXTURE, x, stepwise, targets[-1]) is not stepwise
+
+
+def test_level_logits_round_trip_and_always_give_descending_levels_with_the_same_ends():
+    assert torch.allclose(levels_from(level_logits(SIGMAS), SIGMAS), SIGMAS, rtol=1e-12, atol=0)
+    for seed in range(5):
+        moved = levels_from(torch.randn(len(SIGMAS) - 2, generator=torch.Generator().manual_seed(seed)) * 3, SIGMAS)
+        assert moved[[0, -2, -1]].tolist() == SIGMAS[[0, -2, -1]].tolist() and bool((moved[1:] < moved[:-1]).all())
+
+
+def test_refining_the_levels_too_moves_the_inner_ones_and_ends_nearer_on_the_training_starts():
+    """From the refined coefficients, L-BFGS with the inner levels free: the ends stay, the inner levels move, and
+    the end is nearer the teacher's on the starts it was fitted on."""
+    x = starts(128, seed=2)
+    targets = teacher_states(MIXTURE, x, SIGMAS)
+    refined = refine(MIXTURE, x, fit_steps(MIXTURE, x, SIGMAS, targets), targets[-1])
+    moved = refine(MIXTURE, x, refined, targets[-1], levels=True)
+    levels = torch.tensor(moved.sigmas, dtype=torch.float64)
+    assert levels[[0, -2, -1]].tolist() == pytest.approx(SIGMAS[[0, -2, -1]].tolist(), rel=1e-12)
+    assert (levels[1:-2] - SIGMAS[1:-2]).abs().max() > 1e-3 * SIGMAS[1:-2].min()
+    train_error = lambda solver, on: rms(solver(MIXTURE, x, on, disable=True), targets[-1])
+    assert train_error(moved, levels) < train_error(refined, SIGMAS)
+
+
 def test_teacher_states_follow_the_exact_ode():
     x = starts(64, seed=1)
     states = teacher_states(MIXTURE, x, SIGMAS)
@@ -70,7 +135,8 @@ def test_preset_round_trips_exactly(fitted, tmp_path):
     again = load_preset(path)
     assert again.sigmas == fitted.sampler.sigmas and again.steps == fitted.sampler.steps
     x = starts(16, seed=3)
-    assert torch.equal(again(MIXTURE, x, SIGMAS, disable=True), fitted.sampler(MIXTURE, x, SIGMAS, disable=True))
+    levels = fitted.sigmas
+    assert torch.equal(again(MIXTURE, x, levels, disable=True), fitted.sampler(MIXTURE, x, levels, disable=True))
     assert json.loads((tmp_path / "preset.json").read_text())["note"] == "2-d mixture"
     with pytest.raises(FileExistsError):  # never overwritten
         save_preset(fitted.sampler, path)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from noisekit.photo.estimate import luma_reading
-from noisekit.training.pipelines import camera_output, draw_pipeline
+from noisekit.training.pipelines import SHOT_RANGE, camera_output, draw_pipeline, draw_variant
 from noisekit.training.train import (CAMERA_CROP, Trainer, add_camera_noise, add_noise, camera_sample, centre,
                                      learning_rate, random_crops, training_sigmas)
 from noisekit.models.unet import UNetConfig
@@ -119,5 +119,12 @@ def test_camera_samples_replace_photo_level_items_with_the_cameras_look_at_the_l
     assert reading == max(2 * luma_reading(developed[0].permute(1, 2, 0)), 0.01)
     assert torch.equal(sample_noisy, centre(developed[0], 16) * 2 - 1)
     assert torch.equal(sample_clean, centre(look[0], 16) * 2 - 1)
+    # a specialist's sample: the benchmark camera alone, at a drawn shot level
+    gen_a, gen_b = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    name = "held out: another maker"
+    sample_noisy, _, _ = camera_sample(photo, 16, gen_a, variant=name)
+    camera = draw_variant(gen_b, name)
+    assert camera.demosaic == "vng" and camera.rows == 0.4 and SHOT_RANGE[0] <= camera.shot <= SHOT_RANGE[1]
+    assert torch.equal(sample_noisy, centre(camera_output(photo[None], [camera], gen_b)[0][0], 16) * 2 - 1)
     same = add_camera_noise(images, x, noisy, sigma, 0.0, torch.Generator().manual_seed(2))
     assert all(torch.equal(a, b) for a, b in zip(same, (x, noisy, sigma)))
