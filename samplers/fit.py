@@ -15,7 +15,8 @@ the errors the earlier steps really make; the last step (to sigma = 0) fits the 
 Then jointly (``refine``): every coefficient at once, by L-BFGS on the mean squared distance of the
 solver's end from the teacher's, with gradients through the model; a step may then miss the
 teacher's state at its level where that makes the end better. From there once more with the inner
-levels free too (where the model is called; the first and last non-zero level stay). A model that
+levels free too (where the model is called; the first and last non-zero level stay), in the
+parametrisation Tune Sigmas searches (``tune.levels_from_increments``). A model that
 gives no gradient (weights made in inference mode, as ComfyUI loads checkpoints) keeps the
 step-by-step fit; the held-out starts choose among the three (a refinement that does no better
 there fitted the training starts, not the model). The benchmark's numbers are in the
@@ -37,7 +38,7 @@ from .. import progress
 from ..files import read_limited, write_new
 from ..limits import budget, check_memory
 from .solvers import KEEP, Run
-from .tune import HOLDOUT, check_tunable, teacher_states, tune_sigmas
+from .tune import HOLDOUT, check_tunable, increments_of, levels_from_increments, teacher_states, tune_sigmas
 
 HISTORY = KEEP  # denoised estimates a step combines: the samplers' own memory
 RIDGE = 1e-6  # Tikhonov weight (relative to the mean diagonal): keeps near-collinear estimates' weights finite
@@ -112,21 +113,6 @@ def end_state(model, x: torch.Tensor, sigmas: torch.Tensor, steps) -> torch.Tens
     return x
 
 
-def level_logits(sigmas: torch.Tensor) -> torch.Tensor:
-    """Free numbers for the levels between the first and last non-zero one: the logs of the steps' spans in log sigma
-    (their softmax is each step's share of the whole span, so any values give decreasing levels)."""
-    logs = sigmas[sigmas > 0].log()
-    return (logs[:-1] - logs[1:]).log()
-
-
-def levels_from(logits: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """``sigmas`` with the levels between its first and last non-zero one moved to the spans ``logits`` give."""
-    nonzero = sigmas[sigmas > 0]
-    first, last = nonzero[0].log(), nonzero[-1].log()
-    inner = (first - (first - last) * torch.softmax(logits, 0).cumsum(0)[:-1]).exp()
-    return torch.cat([nonzero[:1], inner, nonzero[-1:], sigmas[len(nonzero):]])
-
-
 def autograd_bytes(model, x: torch.Tensor, sigma: float) -> int:
     """Bytes autograd keeps for one model call on ``x``, measured: what differentiating through a call costs."""
     kept = []
@@ -173,9 +159,9 @@ def lbfgs_refined(model, x: torch.Tensor, solver: FittedSolver, target: torch.Te
     sigmas = torch.tensor(solver.sigmas, dtype=torch.float64)
     free = lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True)
     steps = [(r if solver.sigmas[i + 1] == 0 else free(r), free(ws)) for i, (r, ws) in enumerate(solver.steps)]
-    logits = level_logits(sigmas).requires_grad_()
-    variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)] + [logits][:levels]
-    moved = lambda: levels_from(logits, sigmas) if levels else sigmas
+    increments = torch.from_numpy(increments_of(sigmas)).requires_grad_(levels)
+    variables = [v for step in steps for v in step if isinstance(v, torch.Tensor)] + ([increments] if levels else [])
+    moved = lambda: levels_from_increments(increments, solver.sigmas[0], solver.sigmas[-2]) if levels else sigmas
     error = lambda at, coefficients: (end_state(model, x, at, coefficients) - target).double().square().mean()
     optimizer = torch.optim.LBFGS(variables, max_iter=REFINE_ITERATIONS, line_search_fn="strong_wolfe")
 

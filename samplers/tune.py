@@ -39,11 +39,12 @@ class Tuning(NamedTuple):
     kept: bool  # True: the tuned levels did no better on the held-out starts, so the given ones are returned
 
 
-def levels_from_increments(z: np.ndarray, sigma_max: float, sigma_min: float) -> torch.Tensor:
-    """len(z) + 1 levels from sigma_max to sigma_min, then 0, whose log-sigma increments are softmax(z)."""
-    w = np.exp(z - z.max())
-    logs = math.log(sigma_max) + math.log(sigma_min / sigma_max) * np.concatenate([[0.0], np.cumsum(w / w.sum())])
-    return torch.tensor(np.append(np.exp(logs), 0.0), dtype=torch.float64)
+def levels_from_increments(z, sigma_max: float, sigma_min: float) -> torch.Tensor:
+    """len(z) + 1 levels from sigma_max to sigma_min (both exactly), then 0, whose log-sigma increments are
+    softmax(z): numbers, or a tensor whose gradients reach the levels (fit.refine moves levels so)."""
+    z = torch.as_tensor(z, dtype=torch.float64)
+    inner = (math.log(sigma_max) + math.log(sigma_min / sigma_max) * torch.softmax(z, 0).cumsum(0)[:-1]).exp()
+    return torch.cat([z.new_tensor([sigma_max]), inner, z.new_tensor([sigma_min, 0.0])])
 
 
 def increments_of(sigmas: torch.Tensor) -> np.ndarray:

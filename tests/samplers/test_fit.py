@@ -7,8 +7,8 @@ import torch
 
 from noisekit.models.analytic import mixture, mixture_start, rms
 from noisekit.samplers import Sampler
-from noisekit.samplers.fit import (FittedSolver, autograd_bytes, fit_solver, fit_steps, level_logits, levels_from, load_preset,
-                                   preset_text, refine, save_preset)
+from noisekit.samplers.fit import (FittedSolver, autograd_bytes, fit_solver, fit_steps, load_preset, preset_text,
+                                   refine, save_preset)
 from noisekit.samplers.tune import teacher_states
 from noisekit.schedules import get_sigmas
 
@@ -99,13 +99,6 @@ def test_a_refinement_past_the_memory_budget_is_not_tried(monkeypatch):
     assert refine(MIXTURE, x, stepwise, targets[-1]) is stepwise
     monkeypatch.setenv("NOISEKIT_MEMORY_BUDGET", str(per_call * 64 * 5 + 1))
     assert refine(MIXTURE, x, stepwise, targets[-1]) is not stepwise
-
-
-def test_level_logits_round_trip_and_always_give_descending_levels_with_the_same_ends():
-    assert torch.allclose(levels_from(level_logits(SIGMAS), SIGMAS), SIGMAS, rtol=1e-12, atol=0)
-    for seed in range(5):
-        moved = levels_from(torch.randn(len(SIGMAS) - 2, generator=torch.Generator().manual_seed(seed)) * 3, SIGMAS)
-        assert moved[[0, -2, -1]].tolist() == SIGMAS[[0, -2, -1]].tolist() and bool((moved[1:] < moved[:-1]).all())
 
 
 def test_refining_the_levels_too_moves_the_inner_ones_and_ends_nearer_on_the_training_starts():

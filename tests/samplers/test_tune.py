@@ -28,10 +28,13 @@ def exact_error(sampler, sigmas, x):
 
 def test_increments_round_trip_any_schedule():
     sigmas = get_sigmas("karras", 7, sigma_min=BOTTOM, sigma_max=TOP)
-    torch.testing.assert_close(levels_from_increments(increments_of(sigmas), TOP, BOTTOM), sigmas)
+    assert torch.allclose(levels_from_increments(increments_of(sigmas), TOP, BOTTOM), sigmas, rtol=1e-12, atol=0)
     z = np.array([0.3, -1.0, 2.0])
     levels = levels_from_increments(z, TOP, BOTTOM)
     assert float(levels[0]) == pytest.approx(TOP) and float(levels[-2]) == pytest.approx(BOTTOM)
+    for seed in range(5):  # any increments descend, with exactly the given ends
+        moved = levels_from_increments(3 * torch.randn(6, generator=torch.Generator().manual_seed(seed)), TOP, BOTTOM)
+        assert moved[[0, -2, -1]].tolist() == [TOP, BOTTOM, 0.0] and bool((moved[1:] < moved[:-1]).all())
     steps = np.diff(-np.log(levels[:-1].numpy()))  # softmax(z) of the whole log range
     np.testing.assert_allclose(steps / steps.sum(), np.exp(z) / np.exp(z).sum())
 
