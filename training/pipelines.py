@@ -31,9 +31,9 @@ from PIL import Image
 from .degrade import (BLUE_GAIN, GAINS, RED_GAIN, SHOT_RANGE, bayer_masks, demosaic, from_u8, linear_to_srgb, mosaic,
                       raw_noise, read_noise, srgb_to_linear, to_u8)
 
-DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "ahd", "edge_aware", "vng")
+DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "ahd", "median_hue", "edge_aware", "vng")
 TONES = ("srgb", "gamma", "filmic", "reinhard")
-SHARPENS = ("none", "unsharp", "laplacian")
+SHARPENS = ("none", "unsharp", "cross", "laplacian")
 HELD_OUT = {"demosaic": ("vng",), "tone": ("reinhard",), "sharpen": ("laplacian",)}
 JPEG_QUALITY = (50, 95)
 EXPOSURE = (0.6, 2.0)  # log-uniform
@@ -160,6 +160,24 @@ def ahd(raw: torch.Tensor) -> torch.Tensor:
                        torch.where(homogeneity[1] > homogeneity[0], cols, (rows + cols) / 2))
 
 
+def median3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 median of every channel of [B, C, H, W] (reflect-padded)."""
+    patches = F.pad(x, (1, 1, 1, 1), mode="reflect").unfold(2, 3, 1).unfold(3, 3, 1)
+    return patches.reshape(*x.shape, 9).median(-1).values
+
+
+def median_hue(raw: torch.Tensor) -> torch.Tensor:
+    """Bilinear demosaic with the colour differences R - G and B - G median-filtered (Freeman 1988, dcraw's
+    -m passes): the interpolated red and blue become green plus the 3x3 median difference; measured samples
+    stay. It trades colour fringes for blotchy chroma noise."""
+    rgb = demosaic(raw)
+    masks = bayer_masks(*raw.shape[-2:]).to(raw)
+    green = rgb[:, 1:2]
+    smoothed = green + median3(rgb[:, [0, 2]] - green)
+    return torch.cat([torch.where(masks[0] > 0, rgb[:, :1], smoothed[:, :1]), green,
+                      torch.where(masks[2] > 0, rgb[:, 2:], smoothed[:, 1:])], 1)
+
+
 def opencv_demosaic(raw: torch.Tensor, kind: str) -> torch.Tensor:
     """OpenCV's edge-aware (16-bit) or VNG (8-bit only: run on a square-root encoding so the shadows keep
     their levels) demosaic of [B, 1, H, W] RGGB. OpenCV calls R at (0, 0) "BayerBG"."""
@@ -186,6 +204,8 @@ def demosaic_by(raw: torch.Tensor, kind: str) -> torch.Tensor:
         return hamilton_adams(raw)
     if kind == "ahd":
         return ahd(raw)
+    if kind == "median_hue":
+        return median_hue(raw)
     if kind in ("edge_aware", "vng"):
         return opencv_demosaic(raw, kind)
     raise ValueError(f"demosaic: unknown kind {kind!r}; one of {DEMOSAICS}")
@@ -238,20 +258,22 @@ def chroma_nr(rgb: torch.Tensor, std: float) -> torch.Tensor:
     return from_ycc(torch.cat([ycc[:, :1], gaussian_blur(ycc[:, 1:], std)], 1))
 
 
-LAPLACIAN = torch.tensor([[-1., -1, -1], [-1, 8, -1], [-1, -1, -1]]) / 8
+LAPLACIANS = {"cross": torch.tensor([[0., -1, 0], [-1, 4, -1], [0, -1, 0]]) / 4,
+              "laplacian": torch.tensor([[-1., -1, -1], [-1, 8, -1], [-1, -1, -1]]) / 8}
 
 
 def sharpen(rgb: torch.Tensor, kind: str, amount: float, radius: float) -> torch.Tensor:
     """Luma sharpening: unsharp mask (luma + amount * (luma - Gaussian(luma, radius))) or a 3x3 Laplacian
-    high-boost (luma + amount * Laplacian(luma)), as phones do."""
+    high-boost (luma + amount * Laplacian(luma)), over the four edge neighbours ("cross") or all eight, as
+    phones do."""
     if kind == "none" or amount <= 0:
         return rgb
     ycc = to_ycc(rgb)
     luma = ycc[:, :1]
     if kind == "unsharp":
         detail = luma - gaussian_blur(luma, radius)
-    elif kind == "laplacian":
-        detail = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="reflect"), LAPLACIAN.view(1, 1, 3, 3).to(luma))
+    elif kind in LAPLACIANS:
+        detail = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="reflect"), LAPLACIANS[kind].view(1, 1, 3, 3).to(luma))
     else:
         raise ValueError(f"sharpen: unknown kind {kind!r}; one of {SHARPENS}")
     return from_ycc(torch.cat([luma + amount * detail, ycc[:, 1:]], 1))

@@ -9,7 +9,7 @@ import torch
 from noisekit.training.degrade import Camera, camera_noise, linear_to_srgb, mosaic, srgb_to_linear, to_u8
 from noisekit.training.pipelines import (DEMOSAICS, EXPOSURE, HELD_OUT, SHARPENS, TONES, VARIANTS, Pipeline, apply_matrix,
                                          ahd, camera_output, chroma_nr, colour_matrix, demosaic_by, draw_pipeline,
-                                         hamilton_adams, jpeg_roundtrip, malvar, row_noise, sharpen,
+                                         hamilton_adams, jpeg_roundtrip, malvar, median_hue, row_noise, sharpen,
                                          tone_curve)
 
 
@@ -75,6 +75,18 @@ def test_ahd_takes_the_direction_along_an_edge(turn):
     assert (demosaic_by(mosaic(image), "bilinear") - image)[inner].abs().amax() > 0.1
 
 
+def test_median_hue_halves_bilinear_error_on_a_photo_whose_channels_share_detail():
+    """Bilinear interpolation puts false colour where red, green and blue come from different pixels; the
+    colour differences of a photo whose channels share their detail are smooth, so their 3x3 median trims
+    that false colour (at least half the squared error here) and the measured samples stay."""
+    photo = smooth_photo(seed=1, cycles=8.0)
+    inner = (slice(None), slice(None), slice(2, -2), slice(2, -2))
+    error = {kind: float((demosaic_by(mosaic(photo), kind) - photo)[inner].square().mean())
+             for kind in ("bilinear", "median_hue")}
+    assert error["median_hue"] < 0.5 * error["bilinear"]
+    assert torch.equal(mosaic(median_hue(mosaic(photo))), mosaic(photo))
+
+
 def test_colour_matrix_keeps_white_and_inverts():
     m = colour_matrix(0.6)
     assert torch.allclose(m.sum(1), torch.ones(3)) and (m - torch.diag(m.diagonal()) <= 0).all()
@@ -97,10 +109,20 @@ def test_sharpening_and_chroma_noise_reduction_leave_a_flat_photo_alone_and_act_
     assert torch.allclose(chroma_nr(flat, 1.5), flat, atol=1e-6)
     edge = torch.zeros(1, 3, 12, 12)
     edge[..., 6:] = 0.5
-    for kind in ("unsharp", "laplacian"):  # overshoot on both sides of the edge, grey stays grey
+    for kind in ("unsharp", "cross", "laplacian"):  # overshoot on both sides of the edge, grey stays grey
         out = sharpen(edge, kind, 1.0, 1.0)
         assert out[0, :, 0, 6].min() > 0.5 and out[0, :, 0, 5].max() < 0.0
         assert torch.allclose(out[0, 0], out[0, 1], atol=1e-5)
+
+
+def test_laplacian_high_boosts_lift_a_checkerboard_by_their_frequency_response():
+    """At the highest frequency (a 1-pixel grey checkerboard) the four-neighbour Laplacian responds 2 and the
+    eight-neighbour one 1 (its diagonal neighbours share the centre's sign): amplitude 1 + 2a and 1 + a."""
+    y, x = torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij")
+    board = (0.5 + 0.1 * (-1.0) ** (x + y)).expand(1, 3, 12, 12)
+    for kind, gain in (("cross", 2), ("laplacian", 1)):
+        out = sharpen(board, kind, 0.7, 1.0)
+        assert torch.allclose(out - 0.5, (board - 0.5) * (1 + 0.7 * gain), atol=1e-5)
 
 
 def test_jpeg_subsampling_is_what_was_asked():
