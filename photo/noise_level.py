@@ -14,7 +14,7 @@ from .estimate import estimate_sigma, luma_reading
 NOISE_FLOOR = 0.5 / 255  # what a photo with no measurable noise is denoised at (8-bit rounding is 0.29/255)
 # Estimates outside this range (0..255 scale) are seldom right for a photo: the top is above the 99th percentile
 # of what auto reads on the camera fine-tune's samples (training/pipelines.py's family; README, "Camera pipelines").
-PLAUSIBLE = (1.0, 90.0)
+PLAUSIBLE = (1.0, 95.0)
 
 
 def check_sigma(sigma) -> None:

@@ -32,7 +32,7 @@ from .degrade import (BLUE_GAIN, GAINS, RED_GAIN, SHOT_RANGE, bayer_masks, demos
                       raw_noise, read_noise, srgb_to_linear, to_u8)
 
 DEMOSAICS = ("bilinear", "malvar", "hamilton_adams", "ahd", "median_hue", "edge_aware", "vng")
-TONES = ("srgb", "gamma", "filmic", "reinhard")
+TONES = ("srgb", "gamma", "filmic", "log", "reinhard")
 SHARPENS = ("none", "unsharp", "cross", "laplacian")
 HELD_OUT = {"demosaic": ("vng",), "tone": ("reinhard",), "sharpen": ("laplacian",)}
 JPEG_QUALITY = (50, 95)
@@ -213,7 +213,8 @@ def demosaic_by(raw: torch.Tensor, kind: str) -> torch.Tensor:
 
 def tone_curve(linear: torch.Tensor, kind: str) -> torch.Tensor:
     """Linear [0, 1] -> display values: the sRGB curve; a pure 1/2.2 power; a filmic S (Narkowicz's fit of
-    ACES, exposure 1.6, then sRGB); or Reinhard's x / (1 + x) at exposure 2, then sRGB."""
+    ACES, exposure 1.6, then sRGB); a log profile, log(1 + 32 x) / log(33), as video modes flatten
+    contrast; or Reinhard's x / (1 + x) at exposure 2, then sRGB."""
     x = linear.clamp(0, 1)
     if kind == "srgb":
         return linear_to_srgb(x)
@@ -222,6 +223,8 @@ def tone_curve(linear: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "filmic":
         e = 1.6 * x
         return linear_to_srgb((e * (2.51 * e + 0.03) / (e * (2.43 * e + 0.59) + 0.14)).clamp(0, 1))
+    if kind == "log":
+        return torch.log1p(32 * x) / math.log(33)
     if kind == "reinhard":
         e = 2 * x
         return linear_to_srgb(e / (1 + e) * 1.5)
@@ -357,7 +360,7 @@ def draw_pipeline(gen: torch.Generator, held_out: dict = HELD_OUT, plain: float 
         shot=shot, read=read, gains=(uniform(gen, *RED_GAIN), 1.0, uniform(gen, *BLUE_GAIN)),
         matrix=uniform(gen, 0, 0.8), demosaic=choice(gen, DEMOSAICS, held_out.get("demosaic", ())),
         tone=choice(gen, TONES, held_out.get("tone", ())), sharpen=sharpen_kind,
-        amount=uniform(gen, 0.2, 1.5) if sharpen_kind != "none" else 0.0, radius=uniform(gen, 0.6, 2.0),
+        amount=uniform(gen, 0.2, 2.0) if sharpen_kind != "none" else 0.0, radius=uniform(gen, 0.6, 2.0),
         chroma_nr=uniform(gen, 0.5, 2.5) if uniform(gen, 0, 1) < 0.4 else 0.0,
         rows=uniform(gen, 0, 0.5) if uniform(gen, 0, 1) < 0.3 else 0.0,
         exposure=log_uniform(gen, *EXPOSURE),
